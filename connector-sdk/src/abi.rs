@@ -1,0 +1,329 @@
+//! The values that cross the boundary between the host and a plugin.
+//!
+//! Everything here is `#[repr(C)]` and derives [`StableAbi`], so that the host can check at load
+//! time that a plugin was built against the same layout. Values that may gain cases in later SDK
+//! versions are integer-tagged newtypes (`OutcomeKind`, `EndpointKind`) rather than Rust enums: an
+//! exhaustive enum can never grow across a stable ABI, an integer tag can.
+//!
+//! Request data is borrowed (`RStr`, `RSlice`) for the duration of one call: the host owns the
+//! bytes it read from the socket and a plugin never needs to copy a body it only inspects.
+
+use abi_stable::std_types::{ROption, RSlice, RStr, RString, RVec};
+use abi_stable::StableAbi;
+
+/// One HTTP header of a request, as received: the value is raw bytes because peers do send
+/// headers that are not valid UTF-8, and a connector must be able to reject them politely.
+#[repr(C)]
+#[derive(StableAbi, Clone, Copy, Debug)]
+pub struct Header<'a> {
+    /// The header name, lower-case.
+    pub name: RStr<'a>,
+    /// The raw value bytes.
+    pub value: RSlice<'a, u8>,
+}
+
+/// An HTTP request the host has read in full and hands to a connector.
+#[repr(C)]
+#[derive(StableAbi, Clone, Copy, Debug)]
+pub struct Request<'a> {
+    /// `GET`, `POST`, ...
+    pub method: RStr<'a>,
+    /// The path, percent-encoded as received, without the query.
+    pub path: RStr<'a>,
+    /// The raw query string without `?`; empty when there is none.
+    pub query: RStr<'a>,
+    /// Headers in the order received.
+    pub headers: RSlice<'a, Header<'a>>,
+    /// The whole body.
+    pub body: RSlice<'a, u8>,
+    /// The peer's address, `ip:port`.
+    pub remote_addr: RStr<'a>,
+    /// The TLS client certificate (DER) when the peer presented one; empty otherwise.
+    pub client_certificate: RSlice<'a, u8>,
+    /// `true` when the request arrived over TLS.
+    pub secure: bool,
+}
+
+impl<'a> Request<'a> {
+    /// The first header with this name (case-insensitive), as raw bytes.
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers
+            .as_slice()
+            .iter()
+            .find(|h| h.name.as_str().eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_slice())
+    }
+
+    /// The first header with this name as text; `None` when absent or not valid UTF-8.
+    pub fn header_str(&self, name: &str) -> Option<&'a str> {
+        self.header(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+}
+
+/// A header of a response or of an outbound delivery.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq, Eq)]
+pub struct OwnedHeader {
+    pub name: RString,
+    pub value: RString,
+}
+
+impl OwnedHeader {
+    pub fn new(name: impl Into<RString>, value: impl Into<RString>) -> Self {
+        Self {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// An HTTP request the host sends later on the plugin's behalf, durably and with retries: an
+/// asynchronous AS2 MDN, for example. The plugin never opens sockets itself.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug)]
+pub struct Delivery {
+    pub url: RString,
+    /// `POST` or `PUT`.
+    pub method: RString,
+    pub headers: RVec<OwnedHeader>,
+    pub body: RVec<u8>,
+    /// Check the server certificate's host name (HTTPS only).
+    pub verify_hostname: bool,
+}
+
+/// The answer a connector gives to one request.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: RVec<OwnedHeader>,
+    pub body: RVec<u8>,
+    /// The answer to keep beside the document as evidence (an MDN), when it differs from the
+    /// response body or when the answer travels asynchronously.
+    pub evidence: ROption<RVec<u8>>,
+    /// Requests the host must send after it has answered this one.
+    pub deliveries: RVec<Delivery>,
+}
+
+/// A named property of a document: tracked properties set by connectors and dynamic ones set by
+/// steps.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq, Eq)]
+pub struct Property {
+    pub name: RString,
+    pub value: RString,
+}
+
+/// A document a connector hands to a process.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug)]
+pub struct Document {
+    /// The document's bytes. Ignored when `payload_is_request_body` is set.
+    pub payload: RVec<u8>,
+    /// The payload is exactly the request body: the host uses the bytes it already holds instead
+    /// of a copy, which matters for large messages.
+    pub payload_is_request_body: bool,
+    pub properties: RVec<Property>,
+}
+
+/// What a connector asks of the host for one request: submit a document to an operation's
+/// process, and learn its fate before answering.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug)]
+pub struct Submission {
+    /// The operation (its process's name) the document belongs to.
+    pub operation: RString,
+    pub document: Document,
+    /// A key that identifies a resend of the same message (AS2: partner pair and Message-ID).
+    /// The host reports a resend as [`OutcomeKind::DUPLICATE`] with the answer it recorded.
+    pub duplicate_key: ROption<RString>,
+}
+
+/// What became of a submitted document. Integer-tagged so that later SDKs can add kinds.
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutcomeKind(pub u32);
+
+impl OutcomeKind {
+    /// Stored and processed; `returned` holds a `return` step's output, if any.
+    pub const ACCEPTED: Self = Self(1);
+    /// The duplicate key was seen before; `stored_answer` holds the answer recorded then.
+    pub const DUPLICATE: Self = Self(2);
+    /// The process failed; `error` says why.
+    pub const FAILED: Self = Self(3);
+    /// The host would not take the document (shutting down, paused, store unavailable).
+    pub const REFUSED: Self = Self(4);
+}
+
+/// The output of a process's `return` step.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug)]
+pub struct Returned {
+    pub status: u16,
+    pub headers: RVec<OwnedHeader>,
+    pub body: RVec<u8>,
+}
+
+/// The fate of a submitted document, given back to the connector so it can answer.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug)]
+pub struct Outcome {
+    pub kind: OutcomeKind,
+    /// The host's id of the stored document.
+    pub document_id: RString,
+    pub returned: ROption<Returned>,
+    pub stored_answer: ROption<RVec<u8>>,
+    /// Why the document failed or was refused; empty otherwise.
+    pub error: RString,
+}
+
+/// How an endpoint is served. Integer-tagged so that later SDKs can add kinds.
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EndpointKind(pub u32);
+
+impl EndpointKind {
+    /// The host binds `address:port` for this listener alone.
+    pub const PORT: Self = Self(1);
+    /// The host's shared web server routes `path_prefix` (and everything below it) here.
+    pub const SHARED: Self = Self(2);
+}
+
+/// TLS settings for a port the host binds.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq, Eq)]
+pub struct Tls {
+    /// PEM certificate (chain) file, absolute.
+    pub certificate_file: RString,
+    /// PEM private key file, absolute.
+    pub private_key_file: RString,
+}
+
+/// Something the host must listen on for a connection.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug)]
+pub struct Endpoint {
+    pub kind: EndpointKind,
+    /// Interface address for `PORT` endpoints (`0.0.0.0`, `127.0.0.1`, `::`).
+    pub address: RString,
+    pub port: u16,
+    pub tls: ROption<Tls>,
+    /// Path prefix for `SHARED` endpoints, e.g. `/as2`.
+    pub path_prefix: RString,
+    /// The largest body the host reads for this endpoint; larger requests get 413 before the
+    /// plugin sees them.
+    pub max_body_bytes: u64,
+}
+
+/// One problem found in a connection's or an operation's settings.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// JSON pointer (RFC 6901) into the settings, `""` for the whole section.
+    pub pointer: RString,
+    pub message: RString,
+}
+
+/// A kind of connector a plugin offers.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug)]
+pub struct KindInfo {
+    /// The name process files use as `start.connector`.
+    pub kind: RString,
+    pub description: RString,
+    /// `false` for connectors served by the host's shared web server, which have no connection.
+    pub needs_connection: bool,
+    /// `true` when `handle` and `complete` do real work (cryptography, decompression): the host
+    /// then calls them on its blocking pool so that they never stall its network threads.
+    pub blocking: bool,
+    /// JSON Schema of the connection settings.
+    pub connection_schema: RString,
+    /// JSON Schema of the operation settings.
+    pub operation_schema: RString,
+}
+
+/// What a plugin says about itself.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug)]
+pub struct PluginInfo {
+    pub name: RString,
+    pub version: RString,
+    pub kinds: RVec<KindInfo>,
+}
+
+/// Log levels a plugin can emit through the host.
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogLevel(pub u8);
+
+impl LogLevel {
+    pub const ERROR: Self = Self(1);
+    pub const WARN: Self = Self(2);
+    pub const INFO: Self = Self(3);
+    pub const DEBUG: Self = Self(4);
+}
+
+/// The host's logging function: level, the operation (process) it concerns or empty, message.
+pub type HostLogFn = extern "C" fn(LogLevel, RStr<'_>, RStr<'_>);
+
+/// One operation of a connection, as written in a process's Start step.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug)]
+pub struct OperationSpec {
+    /// The process's name; submissions name it.
+    pub id: RString,
+    /// The operation settings as JSON.
+    pub settings: RString,
+}
+
+/// Everything a plugin needs to open a listener.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug)]
+pub struct OpenSpec {
+    pub kind: RString,
+    /// The connection's name (empty for shared-server connectors).
+    pub connection_name: RString,
+    /// The connection settings as JSON (`{}` for shared-server connectors).
+    pub connection: RString,
+    pub operations: RVec<OperationSpec>,
+    /// The deployment folder, absolute: relative file names in settings resolve against it.
+    pub deployment_dir: RString,
+    pub log: extern "C" fn(LogLevel, RStr<'_>, RStr<'_>),
+}
+
+impl Endpoint {
+    /// A port the host binds for this listener alone.
+    pub fn port(address: &str, port: u16, tls: Option<Tls>, max_body_bytes: u64) -> Self {
+        Self {
+            kind: EndpointKind::PORT,
+            address: address.into(),
+            port,
+            tls: tls.into(),
+            path_prefix: RString::new(),
+            max_body_bytes,
+        }
+    }
+
+    /// A path prefix on the host's shared web server.
+    pub fn shared(path_prefix: &str, max_body_bytes: u64) -> Self {
+        Self {
+            kind: EndpointKind::SHARED,
+            address: RString::new(),
+            port: 0,
+            tls: ROption::RNone,
+            path_prefix: path_prefix.into(),
+            max_body_bytes,
+        }
+    }
+}
+
+impl Submission {
+    /// Submit `document` to the process named `operation`, with no duplicate check.
+    pub fn new(operation: &str, document: Document) -> Self {
+        Self {
+            operation: operation.into(),
+            document,
+            duplicate_key: ROption::RNone,
+        }
+    }
+}

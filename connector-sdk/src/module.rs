@@ -1,0 +1,82 @@
+//! The root module every plugin exports, and the objects it hands out.
+
+use abi_stable::library::RootModule;
+use abi_stable::sabi_trait;
+use abi_stable::sabi_types::VersionStrings;
+use abi_stable::std_types::{RBox, ROption, RResult, RStr, RString, RVec};
+use abi_stable::{declare_root_module_statics, package_version_strings, StableAbi};
+
+use crate::abi::{
+    Endpoint, OpenSpec, Outcome, PluginInfo, Problem, Request, Response, Submission,
+};
+
+/// A listener opened by a plugin: the host calls it from several threads at once.
+///
+/// Implemented by the SDK's glue (`export_plugin!`), which catches panics; plugin authors
+/// implement [`crate::Listener`] instead.
+#[sabi_trait]
+pub trait FfiListener: Send + Sync {
+    /// Decide what to do with a request: answer now, or submit a document first.
+    fn handle(&self, request: &Request<'_>) -> RResult<FfiDecision, RString>;
+}
+
+/// The part of a request a connector keeps while its document is processed, to answer once the
+/// outcome is known.
+#[sabi_trait]
+pub trait FfiPending: Send {
+    /// Build the answer from the document's outcome. Called once.
+    fn complete(&mut self, outcome: &Outcome) -> RResult<Response, RString>;
+}
+
+/// An owned listener object as the host holds it.
+pub type ListenerBox = FfiListener_TO<'static, RBox<()>>;
+/// An owned pending-answer object as the host holds it.
+pub type PendingBox = FfiPending_TO<'static, RBox<()>>;
+
+/// A connector's decision about one request. Exactly one of `response` or
+/// (`submission`, `pending`) is set.
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct FfiDecision {
+    pub response: ROption<Response>,
+    pub submission: ROption<Submission>,
+    pub pending: ROption<PendingBox>,
+}
+
+/// What `open` gives back: where to listen and the listener to call.
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct Opened {
+    pub endpoints: RVec<Endpoint>,
+    pub listener: ListenerBox,
+}
+
+/// The root module of a connector plugin.
+///
+/// New functions are only ever appended after the last prefix field, so that a host can load a
+/// plugin built against an older SDK of the same major version.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = PluginModuleRef)))]
+#[sabi(missing_field(panic))]
+pub struct PluginModule {
+    /// Name, version and the connector kinds with their settings' JSON Schemas.
+    pub info: extern "C" fn() -> RResult<PluginInfo, RString>,
+    /// Check a connection's settings (JSON); every problem with its JSON pointer.
+    pub check_connection: extern "C" fn(kind: RStr<'_>, settings: RStr<'_>) -> RVec<Problem>,
+    /// Check an operation's settings (JSON); every problem with its JSON pointer.
+    pub check_operation: extern "C" fn(kind: RStr<'_>, settings: RStr<'_>) -> RVec<Problem>,
+    /// The routes an operation claims on its connection (e.g. `POST /orders`, or an AS2 partner
+    /// pair); the host refuses two operations of one connection that claim the same route.
+    pub claims: extern "C" fn(kind: RStr<'_>, settings: RStr<'_>) -> RResult<RVec<RString>, RString>,
+    /// Open a connection with all its operations.
+    #[sabi(last_prefix_field)]
+    pub open: extern "C" fn(spec: OpenSpec) -> RResult<Opened, RString>,
+}
+
+impl RootModule for PluginModuleRef {
+    declare_root_module_statics! {PluginModuleRef}
+    const BASE_NAME: &'static str = "berth_connector";
+    const NAME: &'static str = "berth connector plugin";
+    const VERSION_STRINGS: VersionStrings = package_version_strings!();
+}

@@ -1,0 +1,225 @@
+//! CMS operations over DER: decryption, signature verification and
+//! signing, on top of openssl, plus the few facts openssl's Rust API
+//! does not expose (content type, signer digest), read with our DER reader.
+
+use crate::certs::KeyPair;
+use crate::der::{self, TAG_OID, TAG_SEQUENCE, TAG_SET};
+use crate::micalg::MicAlg;
+use openssl::asn1::Asn1Time;
+use openssl::cms::{CMSOptions, CmsContentInfo};
+use openssl::error::ErrorStack;
+use openssl::pkey::{PKeyRef, Private};
+use openssl::stack::Stack;
+use openssl::x509::{X509Ref, X509};
+use thiserror::Error;
+
+pub const OID_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
+pub const OID_ENVELOPED_DATA: &str = "1.2.840.113549.1.7.3";
+pub const OID_AUTH_ENVELOPED_DATA: &str = "1.2.840.113549.1.9.16.1.23";
+
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum CmsError {
+    #[error("malformed CMS structure: {0}")]
+    Malformed(String),
+    #[error("decryption failed: {0}")]
+    Decryption(String),
+    #[error("signature not made by a configured partner certificate: {0}")]
+    UnknownSigner(String),
+    #[error("signature verification failed: {0}")]
+    BadSignature(String),
+    #[error("signed content does not match its digest: {0}")]
+    ContentMismatch(String),
+    #[error("partner certificate {subject} expired at {not_after}")]
+    CertificateExpired { subject: String, not_after: String },
+    #[error("partner certificate {subject} is not valid before {not_before}")]
+    CertificateNotYetValid { subject: String, not_before: String },
+    #[error("signing failed: {0}")]
+    Signing(String),
+}
+
+/// A signature that verified against a configured certificate.
+#[derive(Debug, Clone)]
+pub struct VerifiedSignature {
+    /// Digest of the (first) signer, when recognised.
+    pub alg: Option<MicAlg>,
+    /// The configured certificate that verified the signature.
+    pub signer: X509,
+}
+
+/// The top-level content type OID of a CMS ContentInfo.
+pub fn content_type(der_bytes: &[u8]) -> Result<String, CmsError> {
+    let malformed = |e: der::DerError| CmsError::Malformed(e.to_string());
+    let ci = der::parse(der_bytes).map_err(malformed)?;
+    if ci.tag != TAG_SEQUENCE {
+        return Err(CmsError::Malformed("ContentInfo is not a SEQUENCE".into()));
+    }
+    ci.child(0, TAG_OID).and_then(|o| o.oid()).map_err(malformed)
+}
+
+/// The digest algorithm of the first SignerInfo of a SignedData.
+pub fn signer_digest(der_bytes: &[u8]) -> Option<MicAlg> {
+    let ci = der::parse(der_bytes).ok()?;
+    let signed_data = ci.child(1, der::TAG_CONTEXT_0).ok()?.child(0, TAG_SEQUENCE).ok()?;
+    let signer_infos = *signed_data.children().ok()?.last()?;
+    if signer_infos.tag != TAG_SET {
+        return None;
+    }
+    let first = *signer_infos.children().ok()?.first()?;
+    let alg = first.child(2, TAG_SEQUENCE).ok()?.child(0, TAG_OID).ok()?;
+    MicAlg::from_oid(&alg.oid().ok()?)
+}
+
+/// Decrypts EnvelopedData or AuthEnvelopedData with the first key that fits.
+pub fn decrypt(der_bytes: &[u8], keys: &[KeyPair]) -> Result<Vec<u8>, CmsError> {
+    let cms = CmsContentInfo::from_der(der_bytes).map_err(|e| CmsError::Malformed(reason(&e)))?;
+    if keys.is_empty() {
+        return Err(CmsError::Decryption("no decryption key is configured".into()));
+    }
+    let mut last = String::new();
+    for key in keys {
+        match cms.decrypt(&key.private_key, &key.certificate) {
+            Ok(data) => return Ok(data),
+            Err(e) => last = reason(&e),
+        }
+    }
+    Err(CmsError::Decryption(last))
+}
+
+/// Verifies a detached signature over `content` against each partner
+/// certificate in turn (no CA chain is required: the partner certificate is
+/// the trust anchor), then checks that certificate's validity period.
+pub fn verify_detached(
+    signature: &[u8],
+    content: &[u8],
+    partner_certs: &[X509],
+    allow_expired: bool,
+) -> Result<VerifiedSignature, CmsError> {
+    verify(signature, Some(content), partner_certs, allow_expired).map(|(v, _)| v)
+}
+
+/// Verifies an opaque (encapsulated) SignedData and returns its content.
+pub fn verify_opaque(
+    der_bytes: &[u8],
+    partner_certs: &[X509],
+    allow_expired: bool,
+) -> Result<(VerifiedSignature, Vec<u8>), CmsError> {
+    verify(der_bytes, None, partner_certs, allow_expired)
+}
+
+fn verify(
+    der_bytes: &[u8],
+    detached: Option<&[u8]>,
+    partner_certs: &[X509],
+    allow_expired: bool,
+) -> Result<(VerifiedSignature, Vec<u8>), CmsError> {
+    CmsContentInfo::from_der(der_bytes).map_err(|e| CmsError::Malformed(reason(&e)))?;
+    if partner_certs.is_empty() {
+        return Err(CmsError::UnknownSigner("no partner certificate is configured".into()));
+    }
+    // NOINTERN: the signer must be one of the certificates we pass, never one
+    // the sender embedded. BINARY: the bytes are verified exactly as given.
+    let flags = CMSOptions::NOINTERN | CMSOptions::NO_SIGNER_CERT_VERIFY | CMSOptions::BINARY;
+    let mut worst: Option<CmsError> = None;
+    for cert in partner_certs {
+        let mut cms =
+            CmsContentInfo::from_der(der_bytes).map_err(|e| CmsError::Malformed(reason(&e)))?;
+        let mut stack = Stack::new().map_err(|e| CmsError::Malformed(reason(&e)))?;
+        stack
+            .push(cert.clone())
+            .map_err(|e| CmsError::Malformed(reason(&e)))?;
+        let mut out = Vec::new();
+        match cms.verify(Some(&stack), None, detached, Some(&mut out), flags) {
+            Ok(()) => {
+                check_validity(cert, allow_expired)?;
+                let verified = VerifiedSignature {
+                    alg: signer_digest(der_bytes),
+                    signer: cert.clone(),
+                };
+                return Ok((verified, out));
+            }
+            Err(e) => {
+                let err = classify_verify_error(&e);
+                // A failure that found our signer says more than "not found".
+                if worst.is_none() || !matches!(err, CmsError::UnknownSigner(_)) {
+                    worst = Some(err);
+                }
+            }
+        }
+    }
+    Err(worst.unwrap_or_else(|| CmsError::UnknownSigner("no signer".into())))
+}
+
+fn classify_verify_error(e: &ErrorStack) -> CmsError {
+    let text = reason(e);
+    if text.contains("signer certificate not found") {
+        CmsError::UnknownSigner(text)
+    } else if text.contains("content verify error") || text.contains("digest") {
+        CmsError::ContentMismatch(text)
+    } else {
+        CmsError::BadSignature(text)
+    }
+}
+
+fn check_validity(cert: &X509Ref, allow_expired: bool) -> Result<(), CmsError> {
+    if allow_expired {
+        return Ok(());
+    }
+    let now = Asn1Time::days_from_now(0).map_err(|e| CmsError::Malformed(reason(&e)))?;
+    let subject = subject_text(cert);
+    if cert.not_before() > now {
+        return Err(CmsError::CertificateNotYetValid {
+            subject,
+            not_before: cert.not_before().to_string(),
+        });
+    }
+    if cert.not_after() < now {
+        return Err(CmsError::CertificateExpired {
+            subject,
+            not_after: cert.not_after().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// A one-line subject for messages, e.g. `CN=partner`.
+pub fn subject_text(cert: &X509Ref) -> String {
+    cert.subject_name()
+        .entries()
+        .map(|e| {
+            let key = e.object().nid().short_name().unwrap_or("?");
+            let value = e.data().to_string().unwrap_or_default();
+            format!("{key}={value}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The openssl error reasons, joined, for messages and classification.
+pub(crate) fn reason(e: &ErrorStack) -> String {
+    let reasons: Vec<String> = e
+        .errors()
+        .iter()
+        .map(|err| err.reason().unwrap_or("unknown error").to_string())
+        .collect();
+    if reasons.is_empty() {
+        "unknown openssl error".into()
+    } else {
+        reasons.join("; ")
+    }
+}
+
+/// Signs `content` with a detached SignedData using the given digest
+/// (openssl's `CMS_sign` alone always uses its default digest).
+pub fn sign_detached(
+    content: &[u8],
+    cert: &X509Ref,
+    key: &PKeyRef<Private>,
+    alg: MicAlg,
+) -> Result<Vec<u8>, CmsError> {
+    crate::cms_sign::sign_detached(content, cert, key, alg)
+        .map_err(|e| CmsError::Signing(reason(&e)))
+}
+
+#[cfg(test)]
+#[path = "cms_tests.rs"]
+mod tests;

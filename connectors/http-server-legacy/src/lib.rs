@@ -1,0 +1,91 @@
+//! The legacy HTTP Server listen connector: a port of its own (optionally HTTPS and basic
+//! authentication), one operation per URL path, generic payloads. The process's `return` step
+//! makes the response; without one the partner gets an empty 200 once the process has run.
+
+mod listener;
+mod query;
+mod request_properties;
+pub mod settings;
+
+use berth_connector_sdk::prelude::*;
+
+use listener::HttpListener;
+use settings::{HttpConnection, HttpOperation};
+
+pub struct HttpServerLegacy;
+
+impl Connector for HttpServerLegacy {
+    const KIND: &'static str = "http-server-legacy";
+    const DESCRIPTION: &'static str =
+        "HTTP Server (legacy): receives any payload on a port of its own, one operation per path";
+    // Routing and a few property strings: microseconds, not worth a thread hand-off.
+    const BLOCKING: bool = false;
+    type Connection = HttpConnection;
+    type Operation = HttpOperation;
+    type Listener = HttpListener;
+
+    fn check_operation(operation: &HttpOperation) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        if !operation.path.starts_with('/') {
+            problems.push(problem("/path", "a path starts with `/`, e.g. `/orders`"));
+        }
+        if operation.path.contains('?') {
+            problems.push(problem("/path", "a path has no query string"));
+        }
+        if operation.methods.is_empty() {
+            problems.push(problem("/methods", "name at least one method"));
+        }
+        if operation.max_body_bytes == 0 {
+            problems.push(problem("/max_body_bytes", "must be at least 1"));
+        }
+        problems
+    }
+
+    fn check_connection(connection: &HttpConnection) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        if connection.port == 0 {
+            problems.push(problem("/port", "a port from 1 to 65535"));
+        }
+        if let Some(auth) = &connection.basic_auth {
+            if auth.user.contains(':') {
+                problems.push(problem("/basic_auth/user", "a user name cannot contain `:`"));
+            }
+        }
+        problems
+    }
+
+    fn claims(operation: &HttpOperation) -> Vec<String> {
+        operation
+            .methods
+            .iter()
+            .map(|m| format!("{} {}", m.as_str(), operation.path))
+            .collect()
+    }
+
+    fn open(
+        context: OpenContext,
+        connection: HttpConnection,
+        operations: Vec<(String, HttpOperation)>,
+    ) -> Result<(Vec<Endpoint>, HttpListener), String> {
+        let tls = connection.tls.as_ref().map(|tls| Tls {
+            certificate_file: context.resolve(&tls.certificate).display().to_string().into(),
+            private_key_file: context.resolve(&tls.private_key).display().to_string().into(),
+        });
+        // The host stops reading at the largest limit of any path; each path's own limit is
+        // checked in `handle`, so a small limit on one path does not cap the others.
+        let max_body = operations
+            .iter()
+            .map(|(_, op)| op.max_body_bytes)
+            .max()
+            .unwrap_or(0);
+        let endpoint = Endpoint::port(&connection.address, connection.port, tls, max_body);
+        let listener = HttpListener::new(operations, connection.basic_auth, context.log);
+        Ok((vec![endpoint], listener))
+    }
+}
+
+berth_connector_sdk::export_plugin! {
+    name: "http-server-legacy",
+    version: env!("CARGO_PKG_VERSION"),
+    connectors: [HttpServerLegacy],
+}

@@ -1,0 +1,34 @@
+//! berth-process: loads and validates deployment files (processes and connections) with
+//! diagnostics that name file, line and field; describes them as JSON Schema; and runs a
+//! process's steps on a received document.
+
+mod connection;
+mod decode;
+mod deployment;
+mod diagnostic;
+mod names;
+mod pointer;
+mod process;
+mod properties;
+mod spec;
+mod step;
+mod step_load;
+mod template;
+mod yaml;
+mod yaml_scalar;
+
+#[cfg(test)]
+mod yaml_tests;
+
+pub use connection::{load_connection, ConnectionDef};
+pub use deployment::{load_deployment, Deployment};
+pub use diagnostic::Diagnostic;
+pub use process::{load_process, ProcessDef, StartDef};
+pub use properties::{is_valid_property_name, Properties};
+pub use spec::{
+    CaseSpec, HttpMethod, HttpSendSpec, IfExists, LogLevel, LogSpec, ReturnSpec, RouteSpec,
+    StepList, StepSpec, StopSpec, WriteFileSpec,
+};
+pub use step::Step;
+pub use template::Template;
+pub use yaml::YamlDoc;

@@ -1,0 +1,179 @@
+//! Accepting connections on one bound socket: TLS handshake, HTTP/1.1 or HTTP/2, and routing
+//! each request to its mount.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use openssl::ssl::{Ssl, SslAcceptor};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_openssl::SslStream;
+
+use super::mount::Mount;
+use super::service::{self, Peer};
+use super::Shared;
+
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// An address to bind, with TLS files when it serves HTTPS.
+pub struct Endpoint {
+    pub address: String,
+    pub port: u16,
+    pub tls: Option<(String, String)>,
+}
+
+impl Endpoint {
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}:{}", self.address, self.port)
+    }
+}
+
+/// Which mount answers a request on a socket.
+pub enum Router {
+    /// A port of a connection's own.
+    Single(Arc<Mount>),
+    /// The shared web server: path prefixes, e.g. `/as2` serves `/as2` and `/as2/...`.
+    Prefixes(Vec<(String, Arc<Mount>)>),
+}
+
+impl Router {
+    fn route(&self, path: &str) -> Option<&Arc<Mount>> {
+        match self {
+            Router::Single(mount) => Some(mount),
+            Router::Prefixes(prefixes) => prefixes
+                .iter()
+                .filter(|(prefix, _)| {
+                    path == prefix
+                        || path
+                            .strip_prefix(prefix.as_str())
+                            .is_some_and(|rest| rest.starts_with('/'))
+                })
+                .max_by_key(|(prefix, _)| prefix.len())
+                .map(|(_, mount)| mount),
+        }
+    }
+}
+
+pub async fn accept_loop(
+    listener: TcpListener,
+    acceptor: Option<Arc<SslAcceptor>>,
+    router: Arc<Router>,
+    shared: Arc<Shared>,
+    graceful: Arc<GracefulShutdown>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        // Take a connection slot before accepting: beyond the limit, new connections wait in
+        // the kernel's backlog instead of all being served badly (back-pressure, not collapse).
+        let permit = tokio::select! {
+            permit = Arc::clone(&shared.connections).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+            _ = stop.changed() => return,
+        };
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = Arc::clone(&router);
+        let shared_for_task = Arc::clone(&shared);
+        let acceptor = acceptor.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let remote_addr = remote.to_string();
+            match acceptor {
+                None => {
+                    let peer = Peer {
+                        remote_addr,
+                        client_certificate: Bytes::new(),
+                        secure: false,
+                    };
+                    serve(stream, peer, router, shared_for_task, watcher).await
+                }
+                Some(acceptor) => match handshake(&acceptor, stream).await {
+                    Ok(tls) => {
+                        let client_certificate = tls
+                            .ssl()
+                            .peer_certificate()
+                            .and_then(|c| c.to_der().ok())
+                            .map(Bytes::from)
+                            .unwrap_or_default();
+                        let peer = Peer {
+                            remote_addr,
+                            client_certificate,
+                            secure: true,
+                        };
+                        serve(tls, peer, router, shared_for_task, watcher).await
+                    }
+                    Err(error) => {
+                        tracing::debug!(peer = %remote_addr, %error, "TLS handshake failed")
+                    }
+                },
+            }
+        });
+    }
+}
+
+async fn handshake(acceptor: &SslAcceptor, stream: TcpStream) -> Result<SslStream<TcpStream>, String> {
+    let ssl = Ssl::new(acceptor.context()).map_err(|e| e.to_string())?;
+    let mut tls = SslStream::new(ssl, stream).map_err(|e| e.to_string())?;
+    tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, std::pin::Pin::new(&mut tls).accept())
+        .await
+        .map_err(|_| "timed out".to_string())?
+        .map_err(|e| e.to_string())?;
+    Ok(tls)
+}
+
+async fn serve<S>(
+    stream: S,
+    peer: Peer,
+    router: Arc<Router>,
+    shared: Arc<Shared>,
+    watcher: Watcher,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let header_timeout = shared.header_timeout;
+    let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
+        let shared = Arc::clone(&shared);
+        let router = Arc::clone(&router);
+        let peer = peer.clone();
+        async move {
+            let response = match router.route(request.uri().path()) {
+                Some(mount) => service::handle(shared, Arc::clone(mount), peer, request).await,
+                None => service::text(
+                    http::StatusCode::NOT_FOUND,
+                    &format!("nothing listens on {}", request.uri().path()),
+                ),
+            };
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    if let Err(e) = watcher.watch(connection).await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}

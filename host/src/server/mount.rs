@@ -1,0 +1,85 @@
+//! A plugin listener as the server calls it: on the reactor thread or on the blocking pool, as
+//! the connector asked, with its answers checked before they reach a socket.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use berth_connector_sdk::abi::{Header, Outcome, Request, Response};
+use berth_connector_sdk::abi_stable::std_types::{RResult, RSlice, RStr, RString};
+use berth_connector_sdk::module::{FfiDecision, ListenerBox, PendingBox};
+use berth_process::ProcessDef;
+use bytes::Bytes;
+
+/// The parts of an HTTP request a plugin sees, owned so they can move to the blocking pool.
+pub struct Incoming {
+    pub parts: http::request::Parts,
+    pub body: Bytes,
+    pub remote_addr: String,
+    pub client_certificate: Bytes,
+    pub secure: bool,
+}
+
+pub struct Mount {
+    /// How logs name this listener.
+    pub label: String,
+    pub listener: Arc<ListenerBox>,
+    pub blocking: bool,
+    pub max_body_bytes: u64,
+    /// The processes this listener may submit to, by name.
+    pub processes: HashMap<String, Arc<ProcessDef>>,
+}
+
+impl Mount {
+    /// Ask the connector what to do with a request.
+    pub async fn decide(&self, incoming: Arc<Incoming>) -> Result<FfiDecision, String> {
+        let listener = Arc::clone(&self.listener);
+        let call = move || {
+            let headers: Vec<Header<'_>> = incoming
+                .parts
+                .headers
+                .iter()
+                .map(|(name, value)| Header {
+                    name: RStr::from(name.as_str()),
+                    value: RSlice::from(value.as_bytes()),
+                })
+                .collect();
+            let request = Request {
+                method: RStr::from(incoming.parts.method.as_str()),
+                path: RStr::from(incoming.parts.uri.path()),
+                query: RStr::from(incoming.parts.uri.query().unwrap_or("")),
+                headers: RSlice::from(headers.as_slice()),
+                body: RSlice::from(&incoming.body[..]),
+                remote_addr: RStr::from(incoming.remote_addr.as_str()),
+                client_certificate: RSlice::from(&incoming.client_certificate[..]),
+                secure: incoming.secure,
+            };
+            into_result(listener.handle(&request))
+        };
+        if self.blocking {
+            tokio::task::spawn_blocking(call)
+                .await
+                .map_err(|e| format!("connector call did not finish: {e}"))?
+        } else {
+            call()
+        }
+    }
+
+    /// Ask the connector for its answer, now that the document's outcome is known.
+    pub async fn complete(
+        &self,
+        mut pending: PendingBox,
+        outcome: Outcome,
+    ) -> Result<Response, String> {
+        if self.blocking {
+            tokio::task::spawn_blocking(move || into_result(pending.complete(&outcome)))
+                .await
+                .map_err(|e| format!("connector call did not finish: {e}"))?
+        } else {
+            into_result(pending.complete(&outcome))
+        }
+    }
+}
+
+fn into_result<T>(result: RResult<T, RString>) -> Result<T, String> {
+    result.into_result().map_err(RString::into_string)
+}

@@ -1,0 +1,152 @@
+//! One HTTP request, from the socket to the answer: read the body within its limit and time, let
+//! the connector decide, run the submitted document's process, and let the connector answer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_connector_sdk::abi::Response as PluginResponse;
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming as IncomingBody;
+
+use super::mount::{Incoming, Mount};
+use super::Shared;
+use crate::runtime::run_submission;
+
+pub type HttpResponse = http::Response<Full<Bytes>>;
+
+/// Who is on the other end of a connection.
+#[derive(Clone)]
+pub struct Peer {
+    pub remote_addr: String,
+    pub client_certificate: Bytes,
+    pub secure: bool,
+}
+
+pub async fn handle(
+    shared: Arc<Shared>,
+    mount: Arc<Mount>,
+    peer: Peer,
+    request: http::Request<IncomingBody>,
+) -> HttpResponse {
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > mount.max_body_bytes) {
+        return too_large(&mount);
+    }
+    let body = match read_body(body, mount.max_body_bytes, shared.body_timeout).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => return too_large(&mount),
+        Err(BodyError::Timeout) => {
+            tracing::warn!(listener = %mount.label, peer = %peer.remote_addr, "body read timed out");
+            return text(StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time");
+        }
+        Err(BodyError::Broken(e)) => {
+            tracing::warn!(listener = %mount.label, peer = %peer.remote_addr, error = %e, "body read failed");
+            return text(StatusCode::BAD_REQUEST, "the request body could not be read");
+        }
+    };
+    let incoming = Arc::new(Incoming {
+        parts,
+        body,
+        remote_addr: peer.remote_addr,
+        client_certificate: peer.client_certificate,
+        secure: peer.secure,
+    });
+    let decision = match mount.decide(Arc::clone(&incoming)).await {
+        Ok(decision) => decision,
+        Err(e) => return connector_failed(&mount, &e),
+    };
+    if let Some(response) = decision.response.into_option() {
+        return to_http(&mount, response, &shared);
+    }
+    let (Some(submission), Some(pending)) = (
+        decision.submission.into_option(),
+        decision.pending.into_option(),
+    ) else {
+        return connector_failed(&mount, "the connector neither answered nor submitted");
+    };
+    let Some(process) = mount.processes.get(submission.operation.as_str()) else {
+        let message = format!(
+            "the connector submitted to process `{}`, which does not use this listener",
+            submission.operation
+        );
+        return connector_failed(&mount, &message);
+    };
+    let outcome = run_submission(&shared.runner, process, submission, &incoming.body).await;
+    match mount.complete(pending, outcome).await {
+        Ok(response) => to_http(&mount, response, &shared),
+        Err(e) => connector_failed(&mount, &e),
+    }
+}
+
+enum BodyError {
+    TooLarge,
+    Timeout,
+    Broken(String),
+}
+
+async fn read_body(body: IncomingBody, limit: u64, timeout: Duration) -> Result<Bytes, BodyError> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await;
+    match collected {
+        Err(_) => Err(BodyError::Timeout),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Ok(Err(e)) => Err(BodyError::Broken(e.to_string())),
+    }
+}
+
+fn too_large(mount: &Mount) -> HttpResponse {
+    text(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("the body is over the limit of {} bytes", mount.max_body_bytes),
+    )
+}
+
+fn connector_failed(mount: &Mount, error: &str) -> HttpResponse {
+    tracing::error!(listener = %mount.label, %error, "connector failed on a request");
+    text(StatusCode::INTERNAL_SERVER_ERROR, "the connector failed on this request")
+}
+
+/// A plugin's answer as an HTTP response; an answer that HTTP cannot carry becomes a 500 rather
+/// than a broken response on the wire.
+fn to_http(mount: &Mount, response: PluginResponse, shared: &Shared) -> HttpResponse {
+    let Ok(status) = StatusCode::from_u16(response.status) else {
+        let message = format!("invalid HTTP status {}", response.status);
+        return connector_failed(mount, &message);
+    };
+    let mut builder = http::Response::builder().status(status);
+    for header in response.headers.iter() {
+        let name = HeaderName::from_bytes(header.name.as_bytes());
+        let value = HeaderValue::from_str(header.value.as_str());
+        match (name, value) {
+            (Ok(name), Ok(value)) => builder = builder.header(name, value),
+            _ => {
+                let message = format!("invalid response header `{}`", header.name);
+                return connector_failed(mount, &message);
+            }
+        }
+    }
+    for delivery in response.deliveries.into_iter() {
+        shared.outbound.queue(mount.label.clone(), delivery);
+    }
+    builder
+        .body(Full::new(Bytes::from(response.body.into_vec())))
+        .unwrap_or_else(|e| connector_failed(mount, &e.to_string()))
+}
+
+pub fn text(status: StatusCode, message: &str) -> HttpResponse {
+    let mut response = http::Response::new(Full::new(Bytes::from(format!("{message}\n"))));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
