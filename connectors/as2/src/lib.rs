@@ -5,9 +5,13 @@ pub mod cms;
 mod cms_sign;
 pub mod compress;
 mod der;
+pub mod disposition;
 pub mod headers;
+pub mod mdn;
+pub mod mic;
 pub mod micalg;
 pub mod mime;
+pub mod unwrap;
 
 #[cfg(test)]
 mod testutil;

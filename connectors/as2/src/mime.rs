@@ -6,7 +6,7 @@
 use base64::Engine;
 use thiserror::Error;
 
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum MimeError {
     #[error("multipart entity has no boundary parameter")]
     MissingBoundary,

@@ -26,7 +26,16 @@ pub(crate) fn decode<T: DeserializeOwned>(
                 serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {}
             }
         }
-        doc.diagnostic(&ptr, err.into_inner().to_string())
+        let message = err.into_inner().to_string();
+        // Name the missing field itself (`write_file.directory`); its position falls back to
+        // the mapping that lacks it.
+        if let Some(field) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.strip_suffix('`'))
+        {
+            pointer::push_token(&mut ptr, field);
+        }
+        doc.diagnostic(&ptr, message)
     })
 }
 
@@ -105,7 +114,7 @@ mod tests {
 
         let d = doc("items:\n  - count: 1\n");
         let err = decode::<Outer>(&d, "", d.value()).unwrap_err();
-        assert_eq!(err.field, "items[0]");
+        assert_eq!(err.field, "items[0].name");
         assert_eq!(err.line, Some(2));
         assert!(err.message.contains("missing field `name`"), "{}", err.message);
     }

@@ -34,10 +34,14 @@ pub fn load_deployment(dir: &Path) -> Result<Deployment, Vec<Diagnostic>> {
         return Err(vec![Diagnostic::file_level(dir, "deployment folder not found")]);
     }
     let mut connections = Vec::new();
+    let mut broken_connections = false;
     for path in yaml_files(&dir.join("connections"), &mut diags) {
         match load_connection(&path) {
             Ok(c) => connections.push(c),
-            Err(d) => diags.extend(d),
+            Err(d) => {
+                broken_connections = true;
+                diags.extend(d);
+            }
         }
     }
     let mut processes = Vec::new();
@@ -67,7 +71,7 @@ pub fn load_deployment(dir: &Path) -> Result<Deployment, Vec<Diagnostic>> {
         }
     }
     for p in &processes {
-        check_connection(p, &connections, &mut diags);
+        check_connection(p, &connections, broken_connections, &mut diags);
     }
 
     if diags.is_empty() {
@@ -81,7 +85,13 @@ pub fn load_deployment(dir: &Path) -> Result<Deployment, Vec<Diagnostic>> {
     }
 }
 
-fn check_connection(p: &ProcessDef, connections: &[ConnectionDef], diags: &mut Vec<Diagnostic>) {
+/// `broken` says some connection files did not load, so the name may be in one of them.
+fn check_connection(
+    p: &ProcessDef,
+    connections: &[ConnectionDef],
+    broken: bool,
+    diags: &mut Vec<Diagnostic>,
+) {
     let Some(wanted) = &p.start.connection else {
         return;
     };
@@ -97,12 +107,15 @@ fn check_connection(p: &ProcessDef, connections: &[ConnectionDef], diags: &mut V
         )),
         Some(_) => {}
         None => {
-            let known = if connections.is_empty() {
+            let mut known = if connections.is_empty() {
                 "no connections are defined (put them in connections/*.yaml)".to_string()
             } else {
                 let names: Vec<&str> = connections.iter().map(|c| c.name.as_str()).collect();
                 format!("known connections: {}", names.join(", "))
             };
+            if broken {
+                known.push_str(" (connection files with errors were skipped)");
+            }
             diags.push(p.start_diagnostic(
                 "connection",
                 format!("unknown connection `{wanted}`; {known}"),

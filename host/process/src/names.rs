@@ -40,7 +40,7 @@ pub(crate) fn required_string(
     let at = format!("/{field}");
     match root.get(field) {
         None => {
-            diags.push(doc.diagnostic("", format!("missing field `{field}`")));
+            diags.push(doc.diagnostic(&at, format!("missing field `{field}`")));
             None
         }
         Some(v) => match decode::<String>(doc, &at, v) {

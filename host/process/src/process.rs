@@ -85,7 +85,7 @@ pub(crate) fn parse_process(doc: YamlDoc) -> Result<ProcessDef, Vec<Diagnostic>>
     };
     let start = match root.get("start") {
         None => {
-            diags.push(doc.diagnostic("", "missing field `start`"));
+            diags.push(doc.diagnostic("/start", "missing field `start`"));
             None
         }
         Some(v) => decode::<StartDef>(&doc, "/start", v)
