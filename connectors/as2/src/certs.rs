@@ -37,7 +37,9 @@ impl std::fmt::Debug for KeyPair {
 impl KeyPair {
     /// Pairs a certificate with its key, checking that they belong together.
     pub fn new(certificate: X509, private_key: PKey<Private>) -> Result<KeyPair, CertError> {
-        let public = certificate.public_key().map_err(|_| CertError::KeyMismatch)?;
+        let public = certificate
+            .public_key()
+            .map_err(|_| CertError::KeyMismatch)?;
         if !public.public_eq(&private_key) {
             return Err(CertError::KeyMismatch);
         }
@@ -56,10 +58,7 @@ impl KeyPair {
     }
 }
 
-fn open_pkcs12(
-    data: &[u8],
-    password: &str,
-) -> Result<openssl::pkcs12::ParsedPkcs12_2, CertError> {
+fn open_pkcs12(data: &[u8], password: &str) -> Result<openssl::pkcs12::ParsedPkcs12_2, CertError> {
     let p12 = Pkcs12::from_der(data).map_err(|e| CertError::Pkcs12(crate::cms::reason(&e)))?;
     p12.parse2(password)
         .map_err(|e| CertError::Pkcs12(crate::cms::reason(&e)))

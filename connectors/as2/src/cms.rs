@@ -53,13 +53,19 @@ pub fn content_type(der_bytes: &[u8]) -> Result<String, CmsError> {
     if ci.tag != TAG_SEQUENCE {
         return Err(CmsError::Malformed("ContentInfo is not a SEQUENCE".into()));
     }
-    ci.child(0, TAG_OID).and_then(|o| o.oid()).map_err(malformed)
+    ci.child(0, TAG_OID)
+        .and_then(|o| o.oid())
+        .map_err(malformed)
 }
 
 /// The digest algorithm of the first SignerInfo of a SignedData.
 pub fn signer_digest(der_bytes: &[u8]) -> Option<MicAlg> {
     let ci = der::parse(der_bytes).ok()?;
-    let signed_data = ci.child(1, der::TAG_CONTEXT_0).ok()?.child(0, TAG_SEQUENCE).ok()?;
+    let signed_data = ci
+        .child(1, der::TAG_CONTEXT_0)
+        .ok()?
+        .child(0, TAG_SEQUENCE)
+        .ok()?;
     let signer_infos = *signed_data.children().ok()?.last()?;
     if signer_infos.tag != TAG_SET {
         return None;
@@ -73,7 +79,9 @@ pub fn signer_digest(der_bytes: &[u8]) -> Option<MicAlg> {
 pub fn decrypt(der_bytes: &[u8], keys: &[KeyPair]) -> Result<Vec<u8>, CmsError> {
     let cms = CmsContentInfo::from_der(der_bytes).map_err(|e| CmsError::Malformed(reason(&e)))?;
     if keys.is_empty() {
-        return Err(CmsError::Decryption("no decryption key is configured".into()));
+        return Err(CmsError::Decryption(
+            "no decryption key is configured".into(),
+        ));
     }
     let mut last = String::new();
     for key in keys {
@@ -114,7 +122,9 @@ fn verify(
 ) -> Result<(VerifiedSignature, Vec<u8>), CmsError> {
     CmsContentInfo::from_der(der_bytes).map_err(|e| CmsError::Malformed(reason(&e)))?;
     if partner_certs.is_empty() {
-        return Err(CmsError::UnknownSigner("no partner certificate is configured".into()));
+        return Err(CmsError::UnknownSigner(
+            "no partner certificate is configured".into(),
+        ));
     }
     // NOINTERN: the signer must be one of the certificates we pass, never one
     // the sender embedded. BINARY: the bytes are verified exactly as given.

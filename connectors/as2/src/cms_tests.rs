@@ -6,12 +6,22 @@ use openssl::symm::Cipher;
 fn signs_with_each_digest_and_verifies() {
     let signer = keypair("signer");
     for alg in MicAlg::ALL {
-        let sig = sign_detached(b"content\r\n", &signer.certificate, &signer.private_key, alg)
-            .unwrap();
+        let sig = sign_detached(
+            b"content\r\n",
+            &signer.certificate,
+            &signer.private_key,
+            alg,
+        )
+        .unwrap();
         assert_eq!(content_type(&sig).unwrap(), OID_SIGNED_DATA);
         assert_eq!(signer_digest(&sig), Some(alg));
-        let v = verify_detached(&sig, b"content\r\n", &[signer.certificate.clone()], false)
-            .unwrap();
+        let v = verify_detached(
+            &sig,
+            b"content\r\n",
+            std::slice::from_ref(&signer.certificate),
+            false,
+        )
+        .unwrap();
         assert_eq!(v.alg, Some(alg));
     }
 }
@@ -20,8 +30,13 @@ fn signs_with_each_digest_and_verifies() {
 fn verification_failures_are_distinguished() {
     let signer = keypair("signer");
     let other = keypair("other");
-    let sig = sign_detached(b"data", &signer.certificate, &signer.private_key, MicAlg::Sha256)
-        .unwrap();
+    let sig = sign_detached(
+        b"data",
+        &signer.certificate,
+        &signer.private_key,
+        MicAlg::Sha256,
+    )
+    .unwrap();
     let ours = [signer.certificate.clone()];
     assert!(matches!(
         verify_detached(&sig, b"dat4", &ours, false),
@@ -34,7 +49,10 @@ fn verification_failures_are_distinguished() {
     // With several partner certificates, the matching one is found.
     let both = [other.certificate.clone(), signer.certificate.clone()];
     let v = verify_detached(&sig, b"data", &both, false).unwrap();
-    assert_eq!(v.signer.to_der().unwrap(), signer.certificate.to_der().unwrap());
+    assert_eq!(
+        v.signer.to_der().unwrap(),
+        signer.certificate.to_der().unwrap()
+    );
     assert!(matches!(
         verify_detached(b"\x30\x03\x02\x01\x00", b"data", &ours, false),
         Err(CmsError::Malformed(_))
@@ -50,14 +68,20 @@ fn expired_and_future_certificates_are_reported() {
     let expired = keypair_valid("old", -30, -1);
     let future = keypair_valid("new", 2, 30);
     for (pair, want_expired) in [(&expired, true), (&future, false)] {
-        let sig = sign_detached(b"x", &pair.certificate, &pair.private_key, MicAlg::Sha256)
-            .unwrap();
+        let sig =
+            sign_detached(b"x", &pair.certificate, &pair.private_key, MicAlg::Sha256).unwrap();
         let certs = [pair.certificate.clone()];
         let err = verify_detached(&sig, b"x", &certs, false).unwrap_err();
         if want_expired {
-            assert!(matches!(err, CmsError::CertificateExpired { .. }), "{err:?}");
+            assert!(
+                matches!(err, CmsError::CertificateExpired { .. }),
+                "{err:?}"
+            );
         } else {
-            assert!(matches!(err, CmsError::CertificateNotYetValid { .. }), "{err:?}");
+            assert!(
+                matches!(err, CmsError::CertificateNotYetValid { .. }),
+                "{err:?}"
+            );
         }
         assert!(err.to_string().contains("CN="));
         assert!(verify_detached(&sig, b"x", &certs, true).is_ok());
@@ -76,8 +100,17 @@ fn decrypts_with_the_matching_key() {
         .unwrap();
     assert_eq!(content_type(&cms).unwrap(), OID_ENVELOPED_DATA);
     assert_eq!(decrypt(&cms, &[old.clone(), ours]).unwrap(), b"secret");
-    assert!(matches!(decrypt(&cms, &[old]), Err(CmsError::Decryption(_))));
+    assert!(matches!(
+        decrypt(&cms, &[old]),
+        Err(CmsError::Decryption(_))
+    ));
     assert!(matches!(decrypt(&cms, &[]), Err(CmsError::Decryption(_))));
-    assert!(matches!(decrypt(b"garbage", &[]), Err(CmsError::Malformed(_))));
-    assert!(matches!(content_type(b"\x04\x00"), Err(CmsError::Malformed(_))));
+    assert!(matches!(
+        decrypt(b"garbage", &[]),
+        Err(CmsError::Malformed(_))
+    ));
+    assert!(matches!(
+        content_type(b"\x04\x00"),
+        Err(CmsError::Malformed(_))
+    ));
 }

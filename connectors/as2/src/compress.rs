@@ -113,7 +113,10 @@ mod tests {
         let data = vec![0u8; 5_000_000];
         let cms = compress(&data);
         assert!(cms.len() < 10_000);
-        assert_eq!(decompress(&cms, 1_000_000), Err(CompressError::TooLarge(1_000_000)));
+        assert_eq!(
+            decompress(&cms, 1_000_000),
+            Err(CompressError::TooLarge(1_000_000))
+        );
         assert_eq!(decompress(&cms, 5_000_000).unwrap().len(), 5_000_000);
     }
 
@@ -124,11 +127,17 @@ mod tests {
             decompress(&not_compressed, 10),
             Err(CompressError::NotCompressedData(OID_DATA.into()))
         );
-        assert!(matches!(decompress(b"\x30\x03\x02", 10), Err(CompressError::Asn1(_))));
+        assert!(matches!(
+            decompress(b"\x30\x03\x02", 10),
+            Err(CompressError::Asn1(_))
+        ));
         let mut cms = compress(b"hello world");
         let n = cms.len();
         cms[n - 3] ^= 0xFF; // corrupt the zlib checksum
-        assert!(matches!(decompress(&cms, 100), Err(CompressError::Inflate(_))));
+        assert!(matches!(
+            decompress(&cms, 100),
+            Err(CompressError::Inflate(_))
+        ));
         let truncated = &compress(b"hello")[..20];
         assert!(decompress(truncated, 100).is_err());
     }

@@ -229,9 +229,15 @@ mod tests {
     #[test]
     fn oid_round_trip() {
         let enc = write_oid("1.2.840.113549.1.9.16.3.8");
-        assert_eq!(parse(&enc).unwrap().oid().unwrap(), "1.2.840.113549.1.9.16.3.8");
+        assert_eq!(
+            parse(&enc).unwrap().oid().unwrap(),
+            "1.2.840.113549.1.9.16.3.8"
+        );
         let enc = write_oid("2.16.840.1.101.3.4.2.1");
-        assert_eq!(parse(&enc).unwrap().oid().unwrap(), "2.16.840.1.101.3.4.2.1");
+        assert_eq!(
+            parse(&enc).unwrap().oid().unwrap(),
+            "2.16.840.1.101.3.4.2.1"
+        );
     }
 
     #[test]
@@ -269,7 +275,10 @@ mod tests {
             let r = parse(input).and_then(|e| e.oid().map(|_| ()));
             assert!(r.is_err(), "{input:?}");
         }
-        let deep: Vec<u8> = std::iter::repeat([0x30u8, 0x80]).take(200).flatten().collect();
+        let deep: Vec<u8> = std::iter::repeat([0x30u8, 0x80])
+            .take(200)
+            .flatten()
+            .collect();
         assert_eq!(parse(&deep).unwrap_err(), DerError("nesting too deep"));
     }
 }

@@ -79,14 +79,19 @@ impl Disposition {
     /// True only for a plain `processed`, the one outcome a sender treats as delivered
     /// (a duplicate warning still means the document was received earlier).
     pub fn is_success(&self) -> bool {
-        matches!(self, Disposition::Processed | Disposition::DuplicateDocument)
+        matches!(
+            self,
+            Disposition::Processed | Disposition::DuplicateDocument
+        )
     }
 
     /// A sentence for the MDN's human-readable part.
     pub fn explanation(&self) -> &'static str {
         match self {
-            Disposition::Processed => "The message was received and processed successfully. \
-                This is no guarantee that the message has been read or understood.",
+            Disposition::Processed => {
+                "The message was received and processed successfully. \
+                This is no guarantee that the message has been read or understood."
+            }
             Disposition::DuplicateDocument => {
                 "The message was already received earlier; this copy was not processed again."
             }
@@ -206,7 +211,9 @@ mod tests {
             assert_eq!(Disposition::parse(&d.field_value()), Some(d));
         }
         assert_eq!(
-            Disposition::parse("Automatic-Action/MDN-Sent-Automatically;Processed/Error:Authentication-Failed"),
+            Disposition::parse(
+                "Automatic-Action/MDN-Sent-Automatically;Processed/Error:Authentication-Failed"
+            ),
             Some(Disposition::Error(ProcessingError::AuthenticationFailed))
         );
         assert_eq!(Disposition::parse("automatic-action/x; deleted"), None);

@@ -83,7 +83,10 @@ impl As2Headers {
     /// What receipt the sender asked for, if any (RFC 4130 §7.3).
     pub fn receipt_request(&self) -> Option<ReceiptRequest> {
         let to = self.disposition_notification_to.clone()?;
-        let opts = self.disposition_notification_options.clone().unwrap_or_default();
+        let opts = self
+            .disposition_notification_options
+            .clone()
+            .unwrap_or_default();
         Some(ReceiptRequest {
             notification_to: to,
             async_url: self.receipt_delivery_option.clone(),
@@ -94,7 +97,9 @@ impl As2Headers {
 
     /// The safe file name from the Content-Disposition header, if any.
     pub fn filename(&self) -> Option<String> {
-        self.content_disposition.as_deref().and_then(filename_from_disposition)
+        self.content_disposition
+            .as_deref()
+            .and_then(filename_from_disposition)
     }
 }
 

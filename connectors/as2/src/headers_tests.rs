@@ -66,12 +66,24 @@ fn missing_headers_are_named() {
 #[test]
 fn invalid_as2_names() {
     let long = "x".repeat(129);
-    for bad in [&b"\"\""[..], long.as_bytes(), b"caf\xc3\xa9", b"a\x01b", b"\xff"] {
+    for bad in [
+        &b"\"\""[..],
+        long.as_bytes(),
+        b"caf\xc3\xa9",
+        b"a\x01b",
+        b"\xff",
+    ] {
         let mut headers = base();
         headers[0].1 = bad.to_vec();
         let err = As2Headers::parse(&headers).unwrap_err();
         assert!(
-            matches!(err, HeaderError::Invalid { header: "AS2-From", .. }),
+            matches!(
+                err,
+                HeaderError::Invalid {
+                    header: "AS2-From",
+                    ..
+                }
+            ),
             "{bad:?}: {err:?}"
         );
     }
@@ -88,7 +100,10 @@ fn invalid_utf8_never_panics() {
         ("Content-Type", b"\xff\xfe"),
         ("Message-ID", b"<\xc3(@x>"),
         ("Disposition-Notification-Options", b"\xff=\xff,\xff"),
-        ("Content-Disposition", b"attachment; filename*=UTF-8''%E2%82%AC%ZZ%\xff"),
+        (
+            "Content-Disposition",
+            b"attachment; filename*=UTF-8''%E2%82%AC%ZZ%\xff",
+        ),
     ]);
     let parsed = As2Headers::parse(&headers).unwrap();
     assert_eq!(parsed.message_id.as_deref(), Some("<\u{fffd}(@x>"));
@@ -109,14 +124,23 @@ fn micalg_negotiation_follows_sender_order() {
     assert_eq!(opts.micalg(), MicAlgChoice::Default);
     let opts = NotificationOptions::parse("signed-receipt-protocol=required, pgp-signature");
     assert!(opts.requires_unsupported_protocol());
-    assert_eq!(NotificationOptions::parse("").micalg(), MicAlgChoice::Default);
+    assert_eq!(
+        NotificationOptions::parse("").micalg(),
+        MicAlgChoice::Default
+    );
 }
 
 #[test]
 fn filenames_are_made_safe() {
-    assert_eq!(safe_filename("C:\\dir\\inv.edi").as_deref(), Some("inv.edi"));
+    assert_eq!(
+        safe_filename("C:\\dir\\inv.edi").as_deref(),
+        Some("inv.edi")
+    );
     assert_eq!(safe_filename("a/b/../c.txt").as_deref(), Some("c.txt"));
-    assert_eq!(safe_filename("x..y\0z\u{7}.txt").as_deref(), Some("xyz.txt"));
+    assert_eq!(
+        safe_filename("x..y\0z\u{7}.txt").as_deref(),
+        Some("xyz.txt")
+    );
     assert_eq!(safe_filename("..").as_deref(), None);
     assert_eq!(safe_filename("dir/").as_deref(), None);
     assert_eq!(safe_filename(".hidden").as_deref(), Some("hidden"));

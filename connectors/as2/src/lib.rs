@@ -11,6 +11,7 @@ pub mod mdn;
 pub mod mic;
 pub mod micalg;
 pub mod mime;
+pub mod receive;
 pub mod unwrap;
 
 #[cfg(test)]

@@ -73,8 +73,14 @@ pub fn build_mdn(content: &MdnContent, signer: Option<&MdnSigner<'_>>) -> Result
     let report_body = report_body(content, &report_boundary);
     let mut headers = vec![
         ("AS2-Version".to_string(), "1.1".to_string()),
-        ("AS2-From".to_string(), quote_as2_name(&content.original_as2_to)),
-        ("AS2-To".to_string(), quote_as2_name(&content.original_as2_from)),
+        (
+            "AS2-From".to_string(),
+            quote_as2_name(&content.original_as2_to),
+        ),
+        (
+            "AS2-To".to_string(),
+            quote_as2_name(&content.original_as2_from),
+        ),
         ("Message-ID".to_string(), message_id.clone()),
         ("Subject".to_string(), subject(content)),
         ("Mime-Version".to_string(), "1.0".to_string()),
@@ -141,7 +147,10 @@ fn report_body(content: &MdnContent, boundary: &str) -> Vec<u8> {
     if let Some(id) = &content.original_message_id {
         fields.push_str(&format!("Original-Message-ID: {}\r\n", single_line(id)));
     }
-    fields.push_str(&format!("Disposition: {}\r\n", content.disposition.field_value()));
+    fields.push_str(&format!(
+        "Disposition: {}\r\n",
+        content.disposition.field_value()
+    ));
     if let Some(mic) = &content.mic {
         fields.push_str(&format!(
             "Received-Content-MIC: {}\r\n",
@@ -177,7 +186,9 @@ fn signed_body(entity: &[u8], sig: &[u8], boundary: &str) -> Vec<u8> {
 
 /// Header injection guard: values we echo must stay on one line.
 fn single_line(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// Quotes an AS2 name when it is not a plain token (RFC 4130 §6.2).
@@ -222,7 +233,11 @@ pub fn new_message_id(domain: &str) -> String {
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
         .collect();
-    let domain = if domain.is_empty() { "berth".into() } else { domain };
+    let domain = if domain.is_empty() {
+        "berth".into()
+    } else {
+        domain
+    };
     format!("<{nanos:x}.{}@{domain}>", random_hex(8))
 }
 
@@ -280,13 +295,21 @@ pub fn parse_mdn(
     } else {
         (outer, false, None, None)
     };
-    if !report.content_type().unwrap_or_default().is("multipart/report") {
+    if !report
+        .content_type()
+        .unwrap_or_default()
+        .is("multipart/report")
+    {
         return Err(MdnError::Structure("not a multipart/report".into()));
     }
     let parts = report.multipart_parts()?;
     let notification = parts
         .iter()
-        .find(|p| p.content_type().unwrap_or_default().is("message/disposition-notification"))
+        .find(|p| {
+            p.content_type()
+                .unwrap_or_default()
+                .is("message/disposition-notification")
+        })
         .ok_or_else(|| MdnError::Structure("no message/disposition-notification part".into()))?;
     let text = parts
         .iter()
@@ -301,8 +324,8 @@ pub fn parse_mdn(
             .find(|h| h.name.eq_ignore_ascii_case(name))
             .map(|h| String::from_utf8_lossy(&h.value).into_owned())
     };
-    let disposition_field = field("disposition")
-        .ok_or_else(|| MdnError::Structure("no Disposition field".into()))?;
+    let disposition_field =
+        field("disposition").ok_or_else(|| MdnError::Structure("no Disposition field".into()))?;
     Ok(ParsedMdn {
         signed,
         verified_by,

@@ -39,9 +39,9 @@ fn unsigned_mdn_swaps_names_and_carries_fields() {
         .starts_with("multipart/report; report-type=disposition-notification; boundary="));
     let body = String::from_utf8(mdn.body.clone()).unwrap();
     assert!(body.contains("\r\nOriginal-Message-ID: <orig-1@partner>\r\n"));
-    assert!(body.contains(
-        "\r\nDisposition: automatic-action/MDN-sent-automatically; processed\r\n"
-    ));
+    assert!(
+        body.contains("\r\nDisposition: automatic-action/MDN-sent-automatically; processed\r\n")
+    );
     assert!(body.contains(
         "\r\nReceived-Content-MIC: ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=, sha-256\r\n"
     ));
@@ -49,10 +49,16 @@ fn unsigned_mdn_swaps_names_and_carries_fields() {
     let parsed = parse_mdn(&as_http(&mdn), &mdn.body, None).unwrap();
     assert!(!parsed.signed);
     assert_eq!(parsed.disposition, Some(Disposition::Processed));
-    assert_eq!(parsed.original_message_id.as_deref(), Some("<orig-1@partner>"));
+    assert_eq!(
+        parsed.original_message_id.as_deref(),
+        Some("<orig-1@partner>")
+    );
     assert_eq!(parsed.final_recipient.as_deref(), Some("rfc822; us"));
     assert_eq!(parsed.reporting_ua.as_deref(), Some("berth AS2"));
-    assert_eq!(parsed.received_content_mic, Some(Mic::compute(MicAlg::Sha256, b"abc")));
+    assert_eq!(
+        parsed.received_content_mic,
+        Some(Mic::compute(MicAlg::Sha256, b"abc"))
+    );
     assert!(parsed.text.contains("processed successfully"));
 }
 
@@ -83,8 +89,12 @@ fn signed_mdn_verifies_with_requested_digest() {
         assert!(ct.starts_with(&format!(
             "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg={micalg}; boundary="
         )));
-        let parsed =
-            parse_mdn(&as_http(&mdn), &mdn.body, Some(&[ours.certificate.clone()])).unwrap();
+        let parsed = parse_mdn(
+            &as_http(&mdn),
+            &mdn.body,
+            Some(std::slice::from_ref(&ours.certificate)),
+        )
+        .unwrap();
         assert!(parsed.signed);
         assert!(parsed.verified_by.is_some());
         assert_eq!(parsed.micalg, Some(alg));
@@ -93,17 +103,33 @@ fn signed_mdn_verifies_with_requested_digest() {
             Some(Disposition::Error(ProcessingError::DecryptionFailed))
         );
         assert_eq!(parsed.received_content_mic, None);
-        let err = parse_mdn(&as_http(&mdn), &mdn.body, Some(&[other.certificate.clone()]));
-        assert!(matches!(err, Err(MdnError::Signature(CmsError::UnknownSigner(_)))));
+        let err = parse_mdn(
+            &as_http(&mdn),
+            &mdn.body,
+            Some(std::slice::from_ref(&other.certificate)),
+        );
+        assert!(matches!(
+            err,
+            Err(MdnError::Signature(CmsError::UnknownSigner(_)))
+        ));
     }
 }
 
 #[test]
 fn parse_rejects_non_mdns() {
     let headers = vec![("Content-Type".to_string(), b"text/plain".to_vec())];
-    assert!(matches!(parse_mdn(&headers, b"hi", None), Err(MdnError::Structure(_))));
-    let headers = vec![("Content-Type".to_string(), b"multipart/report; boundary=x".to_vec())];
-    assert!(matches!(parse_mdn(&headers, b"junk", None), Err(MdnError::Mime(_))));
+    assert!(matches!(
+        parse_mdn(&headers, b"hi", None),
+        Err(MdnError::Structure(_))
+    ));
+    let headers = vec![(
+        "Content-Type".to_string(),
+        b"multipart/report; boundary=x".to_vec(),
+    )];
+    assert!(matches!(
+        parse_mdn(&headers, b"junk", None),
+        Err(MdnError::Mime(_))
+    ));
 }
 
 #[test]

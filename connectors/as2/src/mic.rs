@@ -114,7 +114,10 @@ mod tests {
             "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=, sha256"
         );
         assert_eq!(Mic::parse(&mic.field_value(true)), Some(mic.clone()));
-        assert_eq!(Mic::parse(" ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0= ,SHA-256"), Some(mic));
+        assert_eq!(
+            Mic::parse(" ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0= ,SHA-256"),
+            Some(mic)
+        );
         assert_eq!(Mic::parse("zz, sha-256"), None);
         assert_eq!(Mic::parse("abc="), None);
         let sha1 = Mic::compute(MicAlg::Sha1, b"abc");
@@ -153,7 +156,10 @@ mod tests {
         assert_eq!(canonical_entity(edi), edi.to_vec());
         // No CTE, text type: line ends canonicalised.
         let text = b"Content-Type: text/plain\r\n\r\na\nb";
-        assert_eq!(canonical_entity(text), b"Content-Type: text/plain\r\n\r\na\r\nb");
+        assert_eq!(
+            canonical_entity(text),
+            b"Content-Type: text/plain\r\n\r\na\r\nb"
+        );
         // No CTE and no Content-Type: RFC 2045 default text/plain.
         assert_eq!(canonical_entity(b"X-A: 1\n\na\n"), b"X-A: 1\r\n\r\na\r\n");
         // base64 bodies are line-oriented text whatever the content type.

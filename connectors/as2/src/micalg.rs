@@ -141,7 +141,10 @@ mod tests {
     fn digests_have_expected_lengths() {
         let lens: Vec<usize> = MicAlg::ALL.iter().map(|a| a.digest(b"x").len()).collect();
         assert_eq!(lens, vec![20, 28, 32, 48, 64]);
-        assert_eq!(MicAlg::from_oid("2.16.840.1.101.3.4.2.1"), Some(MicAlg::Sha256));
+        assert_eq!(
+            MicAlg::from_oid("2.16.840.1.101.3.4.2.1"),
+            Some(MicAlg::Sha256)
+        );
         assert_eq!(MicAlg::from_oid("1.2.3"), None);
     }
 }

@@ -133,11 +133,7 @@ pub struct ContentType {
 impl ContentType {
     pub fn parse(value: &str) -> ContentType {
         let mut parts = split_params(value).into_iter();
-        let mime_type = parts
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
+        let mime_type = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
         let params = parts
             .filter_map(|p| {
                 let (name, value) = p.split_once('=')?;
@@ -232,7 +228,10 @@ fn find_header_end(raw: &[u8]) -> (usize, usize) {
 }
 
 fn trim(v: &[u8]) -> &[u8] {
-    let start = v.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(v.len());
+    let start = v
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(v.len());
     let end = v
         .iter()
         .rposition(|b| !b.is_ascii_whitespace())
@@ -276,7 +275,9 @@ pub fn parse_header_block(block: &[u8]) -> Vec<Header> {
 pub fn split_multipart<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<&'a [u8]>, MimeError> {
     if boundary.is_empty()
         || boundary.len() > 70
-        || boundary.bytes().any(|b| b.is_ascii_control() || !b.is_ascii())
+        || boundary
+            .bytes()
+            .any(|b| b.is_ascii_control() || !b.is_ascii())
     {
         return Err(MimeError::InvalidBoundary(boundary.to_string()));
     }

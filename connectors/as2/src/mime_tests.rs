@@ -68,7 +68,10 @@ fn malformed_multipart_is_an_error() {
         split_multipart(b"--b\r\n\r\ntruncated", "b"),
         Err(MimeError::Unterminated)
     );
-    assert_eq!(split_multipart(b"--b--\r\n", "b"), Err(MimeError::NoParts("b".into())));
+    assert_eq!(
+        split_multipart(b"--b--\r\n", "b"),
+        Err(MimeError::NoParts("b".into()))
+    );
     assert!(matches!(
         split_multipart(b"x", ""),
         Err(MimeError::InvalidBoundary(_))
@@ -76,7 +79,10 @@ fn malformed_multipart_is_an_error() {
     let part = MimePart::parse(b"Content-Type: multipart/signed\r\n\r\n--x\r\n");
     assert_eq!(part.multipart_parts(), Err(MimeError::MissingBoundary));
     // An empty part list with a closing delimiter right after the opening one.
-    assert_eq!(split_multipart(b"--b\r\n--b--", "b").unwrap(), vec![&b""[..]]);
+    assert_eq!(
+        split_multipart(b"--b\r\n--b--", "b").unwrap(),
+        vec![&b""[..]]
+    );
 }
 
 #[test]
@@ -85,7 +91,10 @@ fn decodes_transfer_encodings() {
         decode_transfer_encoding(Some("BASE64"), b"aGVs\r\nbG8=\r\n").unwrap(),
         b"hello"
     );
-    assert_eq!(decode_transfer_encoding(Some("base64"), b"aGVsbG8").unwrap(), b"hello");
+    assert_eq!(
+        decode_transfer_encoding(Some("base64"), b"aGVsbG8").unwrap(),
+        b"hello"
+    );
     assert!(matches!(
         decode_transfer_encoding(Some("base64"), b"a*b*"),
         Err(MimeError::Base64(_))
@@ -95,7 +104,10 @@ fn decodes_transfer_encodings() {
         b"a=bc\r\nd=XZ"
     );
     for enc in [None, Some("7bit"), Some("8bit"), Some("binary")] {
-        assert_eq!(decode_transfer_encoding(enc, b"\x00\xff\r\n").unwrap(), b"\x00\xff\r\n");
+        assert_eq!(
+            decode_transfer_encoding(enc, b"\x00\xff\r\n").unwrap(),
+            b"\x00\xff\r\n"
+        );
     }
     assert_eq!(
         decode_transfer_encoding(Some("x-uuencode"), b""),

@@ -16,10 +16,16 @@ pub fn keypair_valid(cn: &str, from_days: i64, to_days: i64) -> KeyPair {
     let mut name = X509NameBuilder::new().unwrap();
     name.append_entry_by_text("CN", cn).unwrap();
     let name = name.build();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     let mut b = X509Builder::new().unwrap();
     b.set_version(2).unwrap();
-    let serial = BigNum::from_u32(rand_u32()).unwrap().to_asn1_integer().unwrap();
+    let serial = BigNum::from_u32(rand_u32())
+        .unwrap()
+        .to_asn1_integer()
+        .unwrap();
     b.set_serial_number(&serial).unwrap();
     b.set_subject_name(&name).unwrap();
     b.set_issuer_name(&name).unwrap();

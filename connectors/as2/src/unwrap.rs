@@ -43,9 +43,14 @@ pub struct UnwrapKeys<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layer {
     /// EnvelopedData, or AuthEnvelopedData (AES-GCM) when `authenticated`.
-    Encrypted { authenticated: bool },
+    Encrypted {
+        authenticated: bool,
+    },
     /// A verified signature: multipart/signed when `detached`, else opaque SignedData.
-    Signed { alg: Option<MicAlg>, detached: bool },
+    Signed {
+        alg: Option<MicAlg>,
+        detached: bool,
+    },
     Compressed,
 }
 
@@ -65,10 +70,14 @@ pub struct Security {
 
 impl Security {
     pub fn signed(&self) -> bool {
-        self.layers.iter().any(|l| matches!(l, Layer::Signed { .. }))
+        self.layers
+            .iter()
+            .any(|l| matches!(l, Layer::Signed { .. }))
     }
     pub fn encrypted(&self) -> bool {
-        self.layers.iter().any(|l| matches!(l, Layer::Encrypted { .. }))
+        self.layers
+            .iter()
+            .any(|l| matches!(l, Layer::Encrypted { .. }))
     }
     pub fn compressed(&self) -> bool {
         self.layers.contains(&Layer::Compressed)
@@ -94,7 +103,11 @@ pub struct UnwrapError {
 }
 
 /// Removes every S/MIME layer from `entity`.
-pub fn unwrap(entity: MimePart, keys: &UnwrapKeys<'_>, limits: &Limits) -> Result<Unwrapped, UnwrapError> {
+pub fn unwrap(
+    entity: MimePart,
+    keys: &UnwrapKeys<'_>,
+    limits: &Limits,
+) -> Result<Unwrapped, UnwrapError> {
     let mut security = Security::default();
     let mut current = entity;
     for _ in 0..=limits.max_depth {
@@ -106,13 +119,14 @@ pub fn unwrap(entity: MimePart, keys: &UnwrapKeys<'_>, limits: &Limits) -> Resul
                     security,
                 })
             }
-            Err((error, detail, cms_error)) => {
+            Err(e) => {
+                let (error, detail, cms_error) = *e;
                 return Err(UnwrapError {
                     error,
                     detail,
                     cms_error,
                     security,
-                })
+                });
             }
         }
     }
@@ -124,7 +138,12 @@ pub fn unwrap(entity: MimePart, keys: &UnwrapKeys<'_>, limits: &Limits) -> Resul
     })
 }
 
-type StepError = (ProcessingError, String, Option<CmsError>);
+/// Boxed: the error is large and the success path is the hot one.
+type StepError = Box<(ProcessingError, String, Option<CmsError>)>;
+
+fn step_error(error: ProcessingError, detail: String, cms_error: Option<CmsError>) -> StepError {
+    Box::new((error, detail, cms_error))
+}
 
 /// Removes one layer; `None` when `entity` is the payload.
 fn step(
@@ -149,12 +168,12 @@ fn step(
         "compressed-data" => ProcessingError::DecompressionFailed,
         _ => ProcessingError::UnexpectedProcessingError,
     };
-    let der = cms_bytes(entity).map_err(|d| (hinted, d, None))?;
-    let oid = cms::content_type(&der).map_err(|e| (hinted, e.to_string(), Some(e)))?;
+    let der = cms_bytes(entity).map_err(|d| step_error(hinted, d, None))?;
+    let oid = cms::content_type(&der).map_err(|e| step_error(hinted, e.to_string(), Some(e)))?;
     let inner = match oid.as_str() {
         cms::OID_ENVELOPED_DATA | cms::OID_AUTH_ENVELOPED_DATA => {
             let data = cms::decrypt(&der, keys.decryption_keys).map_err(|e| {
-                (ProcessingError::DecryptionFailed, e.to_string(), Some(e))
+                step_error(ProcessingError::DecryptionFailed, e.to_string(), Some(e))
             })?;
             security.layers.push(Layer::Encrypted {
                 authenticated: oid == cms::OID_AUTH_ENVELOPED_DATA,
@@ -165,9 +184,12 @@ fn step(
             data
         }
         cms::OID_SIGNED_DATA => {
-            let (verified, content) =
-                cms::verify_opaque(&der, keys.partner_certificates, keys.allow_expired_certificates)
-                    .map_err(signature_error)?;
+            let (verified, content) = cms::verify_opaque(
+                &der,
+                keys.partner_certificates,
+                keys.allow_expired_certificates,
+            )
+            .map_err(signature_error)?;
             security.layers.push(Layer::Signed {
                 alg: verified.alg,
                 detached: false,
@@ -182,7 +204,7 @@ fn step(
             data
         }
         other => {
-            return Err((
+            return Err(step_error(
                 ProcessingError::UnexpectedProcessingError,
                 format!("unsupported CMS content type {other}"),
                 None,
@@ -197,7 +219,7 @@ fn unwrap_multipart_signed(
     keys: &UnwrapKeys<'_>,
     security: &mut Security,
 ) -> Result<MimePart, StepError> {
-    let integrity = |d: String| (ProcessingError::IntegrityCheckFailed, d, None);
+    let integrity = |d: String| step_error(ProcessingError::IntegrityCheckFailed, d, None);
     let parts = entity
         .multipart_parts()
         .map_err(|e| integrity(format!("malformed multipart/signed: {e}")))?;
@@ -209,13 +231,14 @@ fn unwrap_multipart_signed(
     };
     let sig_ct = signature.content_type().unwrap_or_default();
     if !(sig_ct.is("application/pkcs7-signature") || sig_ct.is("application/x-pkcs7-signature")) {
-        return Err((
+        return Err(step_error(
             ProcessingError::AuthenticationFailed,
             format!("unsupported signature type {:?}", sig_ct.mime_type),
             None,
         ));
     }
-    let sig = cms_bytes(signature).map_err(|d| (ProcessingError::AuthenticationFailed, d, None))?;
+    let sig = cms_bytes(signature)
+        .map_err(|d| step_error(ProcessingError::AuthenticationFailed, d, None))?;
     let (verified, covered) = verify_signed_entity(&sig, &signed.raw, keys)?;
     security.layers.push(Layer::Signed {
         alg: verified.alg,
@@ -269,11 +292,11 @@ fn signature_error(e: CmsError) -> StepError {
         CmsError::ContentMismatch(_) => ProcessingError::IntegrityCheckFailed,
         _ => ProcessingError::AuthenticationFailed,
     };
-    (error, e.to_string(), Some(e))
+    step_error(error, e.to_string(), Some(e))
 }
 
 fn decompression_error(e: CompressError) -> StepError {
-    (ProcessingError::DecompressionFailed, e.to_string(), None)
+    step_error(ProcessingError::DecompressionFailed, e.to_string(), None)
 }
 
 /// The DER of a CMS entity. Some senders omit Content-Transfer-Encoding on

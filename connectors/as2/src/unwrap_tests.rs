@@ -49,7 +49,8 @@ fn nested_compression_and_depth_limit() {
 
 #[test]
 fn undeclared_base64_is_accepted() {
-    let mut e = b"Content-Type: application/pkcs7-mime; smime-type=compressed-data\r\n\r\n".to_vec();
+    let mut e =
+        b"Content-Type: application/pkcs7-mime; smime-type=compressed-data\r\n\r\n".to_vec();
     e.extend(STANDARD.encode(compress::compress(b"\r\nx")).as_bytes());
     let out = unwrap(MimePart::parse(&e), &no_keys(), &Limits::default()).unwrap();
     assert_eq!(out.payload.body(), b"x");
@@ -64,7 +65,12 @@ fn garbage_cms_is_reported_by_declared_type() {
         ("", ProcessingError::UnexpectedProcessingError),
     ] {
         let e = format!("Content-Type: application/pkcs7-mime; smime-type={smime}\r\nContent-Transfer-Encoding: base64\r\n\r\nMIIBIjANBg==");
-        let err = unwrap(MimePart::parse(e.as_bytes()), &no_keys(), &Limits::default()).unwrap_err();
+        let err = unwrap(
+            MimePart::parse(e.as_bytes()),
+            &no_keys(),
+            &Limits::default(),
+        )
+        .unwrap_err();
         assert_eq!(err.error, want, "{smime}");
     }
 }
@@ -102,12 +108,19 @@ fn multipart_signed_structure_errors() {
 fn bare_lf_transmission_of_crlf_signed_entity_verifies() {
     let signer = keypair("s");
     let canonical = b"Content-Type: text/plain\r\n\r\nline1\r\nline2\r\n";
-    let sig = cms::sign_detached(canonical, &signer.certificate, &signer.private_key, MicAlg::Sha1)
-        .unwrap();
+    let sig = cms::sign_detached(
+        canonical,
+        &signer.certificate,
+        &signer.private_key,
+        MicAlg::Sha1,
+    )
+    .unwrap();
     let lf_entity = b"Content-Type: text/plain\n\nline1\nline2\n";
     let mut body = b"Content-Type: multipart/signed; boundary=\"b\"\n\n--b\n".to_vec();
     body.extend_from_slice(lf_entity);
-    body.extend_from_slice(b"\n--b\nContent-Type: application/pkcs7-signature\nContent-Transfer-Encoding: base64\n\n");
+    body.extend_from_slice(
+        b"\n--b\nContent-Type: application/pkcs7-signature\nContent-Transfer-Encoding: base64\n\n",
+    );
     body.extend(STANDARD.encode(&sig).as_bytes());
     body.extend_from_slice(b"\n--b--\n");
     let certs = [signer.certificate.clone()];

@@ -23,7 +23,8 @@ pub(crate) fn decode<T: DeserializeOwned>(
                     pointer::push_token(&mut ptr, &index.to_string())
                 }
                 serde_path_to_error::Segment::Map { key } => pointer::push_token(&mut ptr, key),
-                serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {}
+                serde_path_to_error::Segment::Enum { .. }
+                | serde_path_to_error::Segment::Unknown => {}
             }
         }
         let message = err.into_inner().to_string();
@@ -53,7 +54,10 @@ pub(crate) fn check_keys(
             let expected: Vec<String> = allowed.iter().map(|k| format!("`{k}`")).collect();
             diags.push(doc.diagnostic(
                 &pointer::join(at, key),
-                format!("unknown field `{key}`, expected one of {}", expected.join(", ")),
+                format!(
+                    "unknown field `{key}`, expected one of {}",
+                    expected.join(", ")
+                ),
             ));
         }
     }
@@ -110,12 +114,20 @@ mod tests {
         let d = doc("items:\n  - count: 1\n    name: a\n    colour: red\n");
         let err = decode::<Outer>(&d, "", d.value()).unwrap_err();
         assert_eq!(err.line, Some(4), "{err}");
-        assert!(err.message.contains("unknown field `colour`"), "{}", err.message);
+        assert!(
+            err.message.contains("unknown field `colour`"),
+            "{}",
+            err.message
+        );
 
         let d = doc("items:\n  - count: 1\n");
         let err = decode::<Outer>(&d, "", d.value()).unwrap_err();
         assert_eq!(err.field, "items[0].name");
         assert_eq!(err.line, Some(2));
-        assert!(err.message.contains("missing field `name`"), "{}", err.message);
+        assert!(
+            err.message.contains("missing field `name`"),
+            "{}",
+            err.message
+        );
     }
 }

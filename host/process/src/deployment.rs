@@ -31,7 +31,10 @@ impl Deployment {
 pub fn load_deployment(dir: &Path) -> Result<Deployment, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     if !dir.is_dir() {
-        return Err(vec![Diagnostic::file_level(dir, "deployment folder not found")]);
+        return Err(vec![Diagnostic::file_level(
+            dir,
+            "deployment folder not found",
+        )]);
     }
     let mut connections = Vec::new();
     let mut broken_connections = false;
@@ -57,7 +60,11 @@ pub fn load_deployment(dir: &Path) -> Result<Deployment, Vec<Diagnostic>> {
         if let Some(first) = seen.insert(&c.name, &c.file) {
             diags.push(c.field_diagnostic(
                 "name",
-                format!("connection name `{}` is also used by {}", c.name, first.display()),
+                format!(
+                    "connection name `{}` is also used by {}",
+                    c.name,
+                    first.display()
+                ),
             ));
         }
     }
@@ -66,7 +73,11 @@ pub fn load_deployment(dir: &Path) -> Result<Deployment, Vec<Diagnostic>> {
         if let Some(first) = seen.insert(&p.name, &p.file) {
             diags.push(p.doc.diagnostic(
                 "/name",
-                format!("process name `{}` is also used by {}", p.name, first.display()),
+                format!(
+                    "process name `{}` is also used by {}",
+                    p.name,
+                    first.display()
+                ),
             ));
         }
     }
@@ -130,7 +141,10 @@ fn yaml_files(folder: &Path, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
         Err(e) => {
-            diags.push(Diagnostic::file_level(folder, format!("cannot list the folder: {e}")));
+            diags.push(Diagnostic::file_level(
+                folder,
+                format!("cannot list the folder: {e}"),
+            ));
             return Vec::new();
         }
     };
@@ -138,8 +152,7 @@ fn yaml_files(folder: &Path, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| {
-            p.is_file()
-                && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
         })
         .collect();
     files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));

@@ -27,12 +27,12 @@ pub use deployment::{load_deployment, Deployment};
 pub use diagnostic::Diagnostic;
 pub use process::{load_process, ProcessDef, StartDef};
 pub use properties::{is_valid_property_name, Properties};
+pub use run::{Document, Returned, RunOutcome, Runner};
 pub use schema::{connection_schema, process_schema, ConnectionSchema, StartSchema};
 pub use spec::{
     CaseSpec, HttpMethod, HttpSendSpec, IfExists, LogLevel, LogSpec, ReturnSpec, RouteSpec,
     StepList, StepSpec, StopSpec, WriteFileSpec,
 };
-pub use run::{Document, Returned, RunOutcome, Runner};
 pub use step::Step;
 pub use template::Template;
 pub use yaml::YamlDoc;

@@ -46,13 +46,17 @@ impl ProcessDef {
         pointer_within_operation: &str,
         message: impl Into<String>,
     ) -> Diagnostic {
-        let at = format!("/start/operation{}", pointer::normalize(pointer_within_operation));
+        let at = format!(
+            "/start/operation{}",
+            pointer::normalize(pointer_within_operation)
+        );
         self.doc.diagnostic(&at, message)
     }
 
     /// A diagnostic at a field of `start` (`connector` or `connection`).
     pub fn start_diagnostic(&self, field: &str, message: impl Into<String>) -> Diagnostic {
-        self.doc.diagnostic(&pointer::join("/start", field), message)
+        self.doc
+            .diagnostic(&pointer::join("/start", field), message)
     }
 }
 
@@ -60,8 +64,12 @@ const FIELDS: &[&str] = &["name", "description", "start", "steps"];
 
 /// Reads a deployment file, as a diagnostic if it cannot be read or is not UTF-8.
 pub(crate) fn read_file(path: &Path) -> Result<String, Vec<Diagnostic>> {
-    std::fs::read_to_string(path)
-        .map_err(|e| vec![Diagnostic::file_level(path, format!("cannot read the file: {e}"))])
+    std::fs::read_to_string(path).map_err(|e| {
+        vec![Diagnostic::file_level(
+            path,
+            format!("cannot read the file: {e}"),
+        )]
+    })
 }
 
 /// Reads and checks one process file, reporting every problem found (at least one per
@@ -99,7 +107,12 @@ pub(crate) fn parse_process(doc: YamlDoc) -> Result<ProcessDef, Vec<Diagnostic>>
                 start
             }),
     };
-    let steps = load_steps(&doc, "/steps", root.get("steps").unwrap_or(&Value::Null), &mut diags);
+    let steps = load_steps(
+        &doc,
+        "/steps",
+        root.get("steps").unwrap_or(&Value::Null),
+        &mut diags,
+    );
     match (name, start) {
         (Some(name), Some(start)) if diags.is_empty() => Ok(ProcessDef {
             name,

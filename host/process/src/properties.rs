@@ -49,7 +49,11 @@ impl From<BTreeMap<String, String>> for Properties {
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Properties {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Properties(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Properties(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }
 

@@ -140,7 +140,8 @@ pub fn connection_schema(conns: &[ConnectionSchema]) -> Value {
         let branches: Vec<Value> = conns
             .iter()
             .map(|c| {
-                let mut settings = embed(&mut defs, &format!("settings.{}", c.connector), &c.settings);
+                let mut settings =
+                    embed(&mut defs, &format!("settings.{}", c.connector), &c.settings);
                 if let Value::Object(m) = &mut settings {
                     m.insert("description".into(), json!(settings_doc));
                 }

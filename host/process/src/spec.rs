@@ -39,8 +39,8 @@ pub enum StepSpec {
     /// End the processing of this document, successfully. Write `stop: {}` or just `stop:`.
     Stop(Option<StopSpec>),
     /// Set the response that a synchronous listener sends back, and end the processing of
-    /// this document.
-    Return(ReturnSpec),
+    /// this document. `return:` alone answers 200 with the payload.
+    Return(Option<ReturnSpec>),
 }
 
 /// A list of steps nested in another step. It is decoded as raw values so that the loader can
@@ -84,10 +84,12 @@ pub struct RouteSpec {
 pub struct CaseSpec {
     /// Matches when the property's value is exactly this text. Quote numbers (`"850"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub equals: Option<String>,
     /// Matches when this regular expression (Rust `regex` syntax) finds a match anywhere in
     /// the property's value; use `^...$` to match the whole value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub regex: Option<String>,
     /// Steps run when this case matches.
     pub steps: StepList,
@@ -192,6 +194,7 @@ pub struct ReturnSpec {
     pub headers: BTreeMap<String, String>,
     /// Response body (a template). Without it, the body is the document's payload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub body: Option<String>,
 }
 

@@ -95,7 +95,10 @@ fn load_step(doc: &YamlDoc, at: &str, value: &Value, diags: &mut Vec<Diagnostic>
         other => {
             diags.push(doc.diagnostic(
                 &settings_at,
-                format!("unknown step type `{other}`; known step types: {}", known_types()),
+                format!(
+                    "unknown step type `{other}`; known step types: {}",
+                    known_types()
+                ),
             ));
             None
         }
@@ -169,16 +172,27 @@ fn header_name_problem(name: &str) -> Option<String> {
         .map(|_| format!("`{name}` is not a valid HTTP header name"))
 }
 
-fn load_set_properties(doc: &YamlDoc, at: &str, value: &Value, diags: &mut Vec<Diagnostic>) -> Option<Action> {
+fn load_set_properties(
+    doc: &YamlDoc,
+    at: &str,
+    value: &Value,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Action> {
     let map: BTreeMap<String, String> = settings(doc, at, value, diags)?;
     let props = template_map(doc, at, map, diags, |name| {
-        (!is_valid_property_name(name))
-            .then(|| format!("`{name}` is not a property name: use letters, digits, `.`, `_` or `-`"))
+        (!is_valid_property_name(name)).then(|| {
+            format!("`{name}` is not a property name: use letters, digits, `.`, `_` or `-`")
+        })
     });
     Some(Action::SetProperties(props))
 }
 
-fn load_route(doc: &YamlDoc, at: &str, value: &Value, diags: &mut Vec<Diagnostic>) -> Option<Action> {
+fn load_route(
+    doc: &YamlDoc,
+    at: &str,
+    value: &Value,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Action> {
     let spec: RouteSpec = settings(doc, at, value, diags)?;
     property_name(doc, &pointer::join(at, "property"), &spec.property, diags);
     let mut cases = Vec::with_capacity(spec.cases.len());
@@ -189,12 +203,17 @@ fn load_route(doc: &YamlDoc, at: &str, value: &Value, diags: &mut Vec<Diagnostic
             (None, Some(re)) => match Regex::new(&re) {
                 Ok(re) => Some(Matcher::Regex(re)),
                 Err(e) => {
-                    diags.push(doc.diagnostic(&pointer::join(&case_at, "regex"), format!("bad regular expression: {e}")));
+                    diags.push(doc.diagnostic(
+                        &pointer::join(&case_at, "regex"),
+                        format!("bad regular expression: {e}"),
+                    ));
                     None
                 }
             },
             _ => {
-                diags.push(doc.diagnostic(&case_at, "a case needs exactly one of `equals` or `regex`"));
+                diags.push(
+                    doc.diagnostic(&case_at, "a case needs exactly one of `equals` or `regex`"),
+                );
                 None
             }
         };
@@ -215,10 +234,18 @@ fn nested(doc: &YamlDoc, at: &str, list: StepList, diags: &mut Vec<Diagnostic>) 
     load_steps(doc, at, &Value::Array(list.0), diags)
 }
 
-fn load_write_file(doc: &YamlDoc, at: &str, value: &Value, diags: &mut Vec<Diagnostic>) -> Option<Action> {
+fn load_write_file(
+    doc: &YamlDoc,
+    at: &str,
+    value: &Value,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Action> {
     let spec: WriteFileSpec = settings(doc, at, value, diags)?;
     if spec.directory.trim().is_empty() || spec.directory.contains('\0') {
-        diags.push(doc.diagnostic(&pointer::join(at, "directory"), "expected a folder path, found an empty one"));
+        diags.push(doc.diagnostic(
+            &pointer::join(at, "directory"),
+            "expected a folder path, found an empty one",
+        ));
     }
     let file_name = template(doc, &pointer::join(at, "file_name"), &spec.file_name, diags)?;
     Some(Action::WriteFile(WriteFile {
@@ -228,7 +255,12 @@ fn load_write_file(doc: &YamlDoc, at: &str, value: &Value, diags: &mut Vec<Diagn
     }))
 }
 
-fn load_http_send(doc: &YamlDoc, at: &str, value: &Value, diags: &mut Vec<Diagnostic>) -> Option<Action> {
+fn load_http_send(
+    doc: &YamlDoc,
+    at: &str,
+    value: &Value,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Action> {
     let spec: HttpSendSpec = settings(doc, at, value, diags)?;
     let url_at = pointer::join(at, "url");
     let url = template(doc, &url_at, &spec.url, diags);
@@ -237,18 +269,37 @@ fn load_http_send(doc: &YamlDoc, at: &str, value: &Value, diags: &mut Vec<Diagno
         if t.property_names().next().is_none() {
             match reqwest::Url::parse(&spec.url) {
                 Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
-                Ok(u) => diags.push(doc.diagnostic(&url_at, format!("expected an http:// or https:// URL, found scheme `{}`", u.scheme()))),
+                Ok(u) => diags.push(doc.diagnostic(
+                    &url_at,
+                    format!(
+                        "expected an http:// or https:// URL, found scheme `{}`",
+                        u.scheme()
+                    ),
+                )),
                 Err(e) => diags.push(doc.diagnostic(&url_at, format!("bad URL: {e}"))),
             }
         }
     }
     if spec.timeout_seconds == 0 {
-        diags.push(doc.diagnostic(&pointer::join(at, "timeout_seconds"), "expected at least 1 second"));
+        diags.push(doc.diagnostic(
+            &pointer::join(at, "timeout_seconds"),
+            "expected at least 1 second",
+        ));
     }
-    let headers = template_map(doc, &pointer::join(at, "headers"), spec.headers, diags, header_name_problem);
+    let headers = template_map(
+        doc,
+        &pointer::join(at, "headers"),
+        spec.headers,
+        diags,
+        header_name_problem,
+    );
     let headers = headers
         .into_iter()
-        .filter_map(|(n, t)| reqwest::header::HeaderName::from_bytes(n.as_bytes()).ok().map(|n| (n, t)))
+        .filter_map(|(n, t)| {
+            reqwest::header::HeaderName::from_bytes(n.as_bytes())
+                .ok()
+                .map(|n| (n, t))
+        })
         .collect();
     Some(Action::HttpSend(HttpSend {
         url: url?,
@@ -270,14 +321,24 @@ fn load_log(doc: &YamlDoc, at: &str, value: &Value, diags: &mut Vec<Diagnostic>)
     }))
 }
 
-fn load_stop(doc: &YamlDoc, at: &str, value: &Value, diags: &mut Vec<Diagnostic>) -> Option<Action> {
+fn load_stop(
+    doc: &YamlDoc,
+    at: &str,
+    value: &Value,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Action> {
     if !value.is_null() {
         let _: StopSpec = settings(doc, at, value, diags)?;
     }
     Some(Action::Stop)
 }
 
-fn load_return(doc: &YamlDoc, at: &str, value: &Value, diags: &mut Vec<Diagnostic>) -> Option<Action> {
+fn load_return(
+    doc: &YamlDoc,
+    at: &str,
+    value: &Value,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Action> {
     // `return:` with nothing after it means "200 with the payload", like `return: {}`.
     let spec: ReturnSpec = if value.is_null() {
         settings(doc, at, &Value::Object(Default::default()), diags)?
@@ -285,9 +346,21 @@ fn load_return(doc: &YamlDoc, at: &str, value: &Value, diags: &mut Vec<Diagnosti
         settings(doc, at, value, diags)?
     };
     if !(100..=599).contains(&spec.status) {
-        diags.push(doc.diagnostic(&pointer::join(at, "status"), format!("expected an HTTP status from 100 to 599, found {}", spec.status)));
+        diags.push(doc.diagnostic(
+            &pointer::join(at, "status"),
+            format!(
+                "expected an HTTP status from 100 to 599, found {}",
+                spec.status
+            ),
+        ));
     }
-    let headers = template_map(doc, &pointer::join(at, "headers"), spec.headers, diags, header_name_problem);
+    let headers = template_map(
+        doc,
+        &pointer::join(at, "headers"),
+        spec.headers,
+        diags,
+        header_name_problem,
+    );
     let body = match &spec.body {
         Some(text) => Some(template(doc, &pointer::join(at, "body"), text, diags)?),
         None => None,

@@ -32,13 +32,12 @@ impl Template {
         while let Some(i) = rest.find('$') {
             literal.push_str(&rest[..i]);
             let after = &rest[i..];
-            if after.starts_with("$${") {
+            if let Some(after_escape) = after.strip_prefix("$${") {
                 literal.push_str("${");
-                rest = &after[3..];
+                rest = after_escape;
                 offset += i + 3;
-            } else if after.starts_with("${") {
+            } else if let Some(body_and_rest) = after.strip_prefix("${") {
                 let column = text[..offset + i].chars().count() + 1;
-                let body_and_rest = &after[2..];
                 let Some(end) = body_and_rest.find('}') else {
                     return Err(format!("`${{` at character {column} is not closed by `}}`"));
                 };
@@ -126,7 +125,10 @@ mod tests {
         assert_eq!(render("plain").unwrap(), "plain");
         assert_eq!(render("").unwrap(), "");
         assert_eq!(render("${file_name}").unwrap(), "a.edi");
-        assert_eq!(render("in/${as2.from}/${file_name}.x").unwrap(), "in/ACME/a.edi.x");
+        assert_eq!(
+            render("in/${as2.from}/${file_name}.x").unwrap(),
+            "in/ACME/a.edi.x"
+        );
         assert_eq!(render("${missing:-dflt}").unwrap(), "dflt");
         assert_eq!(render("${missing:-}").unwrap(), "");
         assert_eq!(render("${empty:-x}").unwrap(), "");
@@ -137,22 +139,34 @@ mod tests {
 
     #[test]
     fn missing_property_is_an_error() {
-        assert_eq!(render("x-${nope}").unwrap_err(), "property `nope` is not set");
+        assert_eq!(
+            render("x-${nope}").unwrap_err(),
+            "property `nope` is not set"
+        );
     }
 
     #[test]
     fn literal_render_borrows() {
         let t = Template::parse("fixed").unwrap();
-        assert!(matches!(t.render(&Properties::new()).unwrap(), Cow::Borrowed("fixed")));
+        assert!(matches!(
+            t.render(&Properties::new()).unwrap(),
+            Cow::Borrowed("fixed")
+        ));
     }
 
     #[test]
     fn syntax_errors() {
-        assert!(Template::parse("a ${oops").unwrap_err().contains("character 3"));
+        assert!(Template::parse("a ${oops")
+            .unwrap_err()
+            .contains("character 3"));
         assert!(Template::parse("${}").is_err());
         assert!(Template::parse("${a b}").is_err());
         assert!(Template::parse("${a:b}").is_err());
-        let names: Vec<_> = Template::parse("${a}${b:-c}").unwrap().property_names().map(String::from).collect();
+        let names: Vec<_> = Template::parse("${a}${b:-c}")
+            .unwrap()
+            .property_names()
+            .map(String::from)
+            .collect();
         assert_eq!(names, vec!["a", "b"]);
     }
 }

@@ -110,6 +110,8 @@ struct Frame {
     container: Container,
     pointer: String,
     anchor: usize,
+    /// Nodes inside this container so far.
+    size: usize,
     /// A block mapping's start event is marked after its first key, so the position of a
     /// mapping is settled when that key arrives: the earlier of the two marks wins.
     deferred: Option<Marker>,
@@ -119,12 +121,19 @@ struct Frame {
 struct Builder {
     stack: Vec<Frame>,
     root: Option<Value>,
-    anchors: HashMap<usize, Value>,
+    /// Anchored values with their size in nodes.
+    anchors: HashMap<usize, (Value, usize)>,
+    /// Nodes copied in by aliases so far; see [`MAX_ALIAS_NODES`].
+    alias_nodes: usize,
     positions: HashMap<String, (usize, usize)>,
     documents: usize,
     /// The first problem found; later events are ignored.
     error: Option<(usize, usize, String)>,
 }
+
+/// Aliases copy values, so a few lines of nested aliases ("billion laughs") could expand to
+/// more memory than the machine has. No real deployment file comes near this.
+const MAX_ALIAS_NODES: usize = 1_000_000;
 
 /// Where the next node goes.
 enum Slot {
@@ -159,17 +168,20 @@ impl Builder {
     }
 
     /// Places a finished value in its parent (or as the root).
-    fn attach(&mut self, value: Value) {
+    fn attach(&mut self, value: Value, size: usize) {
         match self.stack.last_mut() {
             None => self.root = Some(value),
-            Some(frame) => match &mut frame.container {
-                Container::Seq(items) => items.push(value),
-                Container::Map { map, key } => {
-                    if let Some(k) = key.take() {
-                        map.insert(k, value);
+            Some(frame) => {
+                frame.size += size;
+                match &mut frame.container {
+                    Container::Seq(items) => items.push(value),
+                    Container::Map { map, key } => {
+                        if let Some(k) = key.take() {
+                            map.insert(k, value);
+                        }
                     }
                 }
-            },
+            }
         }
     }
 
@@ -204,7 +216,11 @@ impl Builder {
             return;
         };
         if let Some(start) = deferred.take() {
-            let first = if mark.index() < start.index() { mark } else { start };
+            let first = if mark.index() < start.index() {
+                mark
+            } else {
+                start
+            };
             self.positions.insert(parent.clone(), position_of(&first));
         }
         let child = pointer::join(parent, &text);
@@ -221,7 +237,14 @@ impl Builder {
         self.positions.insert(child, position_of(&mark));
     }
 
-    fn scalar(&mut self, text: String, style: TScalarStyle, anchor: usize, tag: Option<Tag>, mark: Marker) {
+    fn scalar(
+        &mut self,
+        text: String,
+        style: TScalarStyle,
+        anchor: usize,
+        tag: Option<Tag>,
+        mark: Marker,
+    ) {
         match self.slot() {
             Slot::Key => self.key(text, mark),
             Slot::Value(ptr) => {
@@ -231,17 +254,20 @@ impl Builder {
                     Value::String(text)
                 };
                 if anchor > 0 {
-                    self.anchors.insert(anchor, value.clone());
+                    self.anchors.insert(anchor, (value.clone(), 1));
                 }
                 self.note_value_position(&ptr, &mark);
-                self.attach(value);
+                self.attach(value, 1);
             }
         }
     }
 
     fn start(&mut self, container: Container, anchor: usize, mark: Marker) {
         match self.slot() {
-            Slot::Key => self.fail(mark, "mapping keys must be plain text, not a list or mapping".into()),
+            Slot::Key => self.fail(
+                mark,
+                "mapping keys must be plain text, not a list or mapping".into(),
+            ),
             Slot::Value(ptr) => {
                 let is_map = matches!(container, Container::Map { .. });
                 let mut deferred = None;
@@ -254,6 +280,7 @@ impl Builder {
                     container,
                     pointer: ptr,
                     anchor,
+                    size: 1,
                     deferred,
                 });
             }
@@ -265,31 +292,45 @@ impl Builder {
             return;
         };
         if let Some(start) = frame.deferred {
-            self.positions.insert(frame.pointer.clone(), position_of(&start));
+            self.positions
+                .insert(frame.pointer.clone(), position_of(&start));
         }
         let value = match frame.container {
             Container::Seq(items) => Value::Array(items),
             Container::Map { map, .. } => Value::Object(map),
         };
         if frame.anchor > 0 {
-            self.anchors.insert(frame.anchor, value.clone());
+            self.anchors
+                .insert(frame.anchor, (value.clone(), frame.size));
         }
-        self.attach(value);
+        self.attach(value, frame.size);
     }
 
     fn alias(&mut self, id: usize, mark: Marker) {
-        let Some(value) = self.anchors.get(&id).cloned() else {
+        let Some(&(_, size)) = self.anchors.get(&id) else {
             self.fail(mark, "alias to an unknown anchor".into());
             return;
         };
+        self.alias_nodes = self.alias_nodes.saturating_add(size);
+        if self.alias_nodes > MAX_ALIAS_NODES {
+            self.fail(
+                mark,
+                format!("aliases expand to more than {MAX_ALIAS_NODES} values"),
+            );
+            return;
+        }
+        let value = self.anchors[&id].0.clone();
         match self.slot() {
             Slot::Key => match value {
                 Value::String(s) => self.key(s, mark),
-                _ => self.fail(mark, "an alias used as a mapping key must name a string".into()),
+                _ => self.fail(
+                    mark,
+                    "an alias used as a mapping key must name a string".into(),
+                ),
             },
             Slot::Value(ptr) => {
                 self.note_value_position(&ptr, &mark);
-                self.attach(value);
+                self.attach(value, size);
             }
         }
     }

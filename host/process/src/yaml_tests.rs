@@ -21,7 +21,8 @@ fn values_and_types() {
 
 #[test]
 fn positions_are_one_based_and_at_keys() {
-    let text = "name: x\nsteps:\n  - write_file:\n      directory: out\n  - log:\n      message: hi\n";
+    let text =
+        "name: x\nsteps:\n  - write_file:\n      directory: out\n  - log:\n      message: hi\n";
     let d = parse(text);
     assert_eq!(d.position(""), Some((1, 1)));
     assert_eq!(d.position("/name"), Some((1, 1)));
@@ -51,7 +52,10 @@ fn duplicate_keys_are_errors() {
     let err = YamlDoc::parse("a: 1\nb:\n  c: 1\n  c: 2\n", Path::new("f.yaml")).unwrap_err();
     assert_eq!(err.line, Some(4));
     assert_eq!(err.column, Some(3));
-    assert!(err.message.contains("duplicate key `c` (first at line 3)"), "{err}");
+    assert!(
+        err.message.contains("duplicate key `c` (first at line 3)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -82,5 +86,21 @@ fn complex_keys_are_errors() {
 #[test]
 fn empty_file_is_null() {
     assert_eq!(parse("").value(), &serde_json::Value::Null);
-    assert_eq!(parse("# only a comment\n").value(), &serde_json::Value::Null);
+    assert_eq!(
+        parse("# only a comment\n").value(),
+        &serde_json::Value::Null
+    );
+}
+
+#[test]
+fn alias_bombs_are_refused() {
+    let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..9 {
+        let prev = format!("*a{}", i - 1);
+        let row = vec![prev.as_str(); 10].join(", ");
+        text.push_str(&format!("a{i}: &a{i} [{row}]\n"));
+    }
+    let err = YamlDoc::parse(&text, Path::new("f.yaml")).unwrap_err();
+    assert!(err.message.contains("aliases expand to more than"), "{err}");
+    assert_eq!(err.line, Some(6), "{err}");
 }

@@ -79,9 +79,16 @@ fn plugin_pointers_map_to_lines() {
     let d = p.operation_diagnostic("/methods/1", "PUT is not allowed here");
     assert_eq!((d.line, d.column), (Some(8), Some(21)));
     assert_eq!(d.field, "start.operation.methods[1]");
-    assert!(d.to_string().ends_with("p.yaml:8:21: start.operation.methods[1]: PUT is not allowed here"), "{d}");
+    assert!(
+        d.to_string()
+            .ends_with("p.yaml:8:21: start.operation.methods[1]: PUT is not allowed here"),
+        "{d}"
+    );
     let d = p.operation_diagnostic("/missing", "required");
-    assert_eq!((d.line, d.field.as_str()), (Some(6), "start.operation.missing"));
+    assert_eq!(
+        (d.line, d.field.as_str()),
+        (Some(6), "start.operation.missing")
+    );
     let d = p.operation_diagnostic("", "bad");
     assert_eq!((d.line, d.field.as_str()), (Some(6), "start.operation"));
     let d = p.start_diagnostic("connector", "no such connector");
@@ -95,27 +102,40 @@ fn operation_defaults_to_empty_mapping() {
     assert_eq!(p.start.operation, serde_json::json!({}));
     assert_eq!(p.start.connection, None);
     assert!(p.steps.is_empty());
-    let p = process(dir.path(), "name: a\nstart:\n  connector: x\n  operation:\nsteps: []\n");
+    let p = process(
+        dir.path(),
+        "name: a\nstart:\n  connector: x\n  operation:\nsteps: []\n",
+    );
     assert_eq!(p.start.operation, serde_json::json!({}));
 }
 
 #[test]
 fn unknown_top_level_keys_and_missing_fields() {
     let dir = tempfile::tempdir().unwrap();
-    let d = problems(dir.path(), "nmae: a\nstart:\n  connector: x\n  conection: y\nstep: []\n");
+    let d = problems(
+        dir.path(),
+        "nmae: a\nstart:\n  connector: x\n  conection: y\nstep: []\n",
+    );
     assert_eq!(d.len(), 4, "{}", render(&d));
     assert_eq!(at(&d, "nmae").line, Some(1));
-    assert!(at(&d, "nmae").message.contains("unknown field `nmae`, expected one of `name`"));
+    assert!(at(&d, "nmae")
+        .message
+        .contains("unknown field `nmae`, expected one of `name`"));
     assert_eq!(at(&d, "step").line, Some(5));
     assert_eq!(at(&d, "name").message, "missing field `name`");
     assert_eq!(at(&d, "start.conection").line, Some(4));
-    assert!(at(&d, "start.conection").message.contains("unknown field `conection`"));
+    assert!(at(&d, "start.conection")
+        .message
+        .contains("unknown field `conection`"));
 }
 
 #[test]
 fn wrong_types() {
     let dir = tempfile::tempdir().unwrap();
-    let d = problems(dir.path(), "name: [a]\ndescription: 3\nstart: x\nsteps: {a: 1}\n");
+    let d = problems(
+        dir.path(),
+        "name: [a]\ndescription: 3\nstart: x\nsteps: {a: 1}\n",
+    );
     assert_eq!(d.len(), 4, "{}", render(&d));
     assert_eq!(at(&d, "name").line, Some(1));
     assert!(at(&d, "name").message.contains("expected a string"));
@@ -126,7 +146,11 @@ fn wrong_types() {
 
     let d = problems(dir.path(), "- a\n- b\n");
     assert_eq!(d[0].line, Some(1));
-    assert!(d[0].message.contains("a process file is a mapping"), "{}", render(&d));
+    assert!(
+        d[0].message.contains("a process file is a mapping"),
+        "{}",
+        render(&d)
+    );
 
     let d = problems(dir.path(), "name: a b\nstart: {connector: x}\n");
     assert!(at(&d, "name").message.contains("not a valid name"));
@@ -172,7 +196,11 @@ steps:
     assert!(unknown.message.contains("unknown step type `write_fil`; known step types: set_properties, route, write_file, http_send, log, stop, return"), "{}", unknown.message);
     let t = at(&d, "steps[2].http_send.timeout_seconds");
     assert_eq!(t.line, Some(10));
-    assert!(t.message.contains("invalid type: string \"soon\""), "{}", t.message);
+    assert!(
+        t.message.contains("invalid type: string \"soon\""),
+        "{}",
+        t.message
+    );
     let colour = at(&d, "steps[3].log.colour");
     assert_eq!(colour.line, Some(11));
     let re = at(&d, "steps[4].route.cases[0].regex");
@@ -189,7 +217,11 @@ steps:
     assert_eq!(at(&d, "steps[6]").line, Some(24));
     let two = at(&d, "steps[7]");
     assert_eq!(two.line, Some(25));
-    assert!(two.message.contains("found a mapping with 2 keys"), "{}", two.message);
+    assert!(
+        two.message.contains("found a mapping with 2 keys"),
+        "{}",
+        two.message
+    );
     assert_eq!(at(&d, "steps[8].stop.now").line, Some(26));
     let bare = at(&d, "steps[9]");
     assert_eq!(bare.line, Some(27));
@@ -203,15 +235,26 @@ fn bad_enum_values_and_urls() {
     let text = "name: p\nstart: {connector: x}\nsteps:\n  - http_send:\n      url: ftp://h/\n      method: GET\n  - http_send:\n      url: 'not a url'\n      headers: {'bad header': x}\n  - write_file: {directory: '', file_name: a, if_exists: replace}\n  - log: {message: x, level: loud}\n";
     let d = problems(dir.path(), text);
     assert_eq!(at(&d, "steps[0].http_send.method").line, Some(6));
-    assert!(at(&d, "steps[0].http_send.method").message.contains("expected `POST` or `PUT`"));
-    assert!(at(&d, "steps[1].http_send.url").message.starts_with("bad URL"));
-    assert_eq!(at(&d, "steps[1].http_send.headers.bad header").line, Some(9));
+    assert!(at(&d, "steps[0].http_send.method")
+        .message
+        .contains("expected `POST` or `PUT`"));
+    assert!(at(&d, "steps[1].http_send.url")
+        .message
+        .starts_with("bad URL"));
+    assert_eq!(
+        at(&d, "steps[1].http_send.headers.bad header").line,
+        Some(9)
+    );
     assert_eq!(at(&d, "steps[2].write_file.if_exists").line, Some(10));
-    assert!(at(&d, "steps[3].log.level").message.contains("unknown variant `loud`"));
+    assert!(at(&d, "steps[3].log.level")
+        .message
+        .contains("unknown variant `loud`"));
     // With the enum fixed, the URL scheme and empty directory are reported too.
     let text = "name: p\nstart: {connector: x}\nsteps:\n  - http_send:\n      url: ftp://h/\n  - write_file: {directory: '', file_name: a}\n";
     let d = problems(dir.path(), text);
-    assert!(at(&d, "steps[0].http_send.url").message.contains("scheme `ftp`"));
+    assert!(at(&d, "steps[0].http_send.url")
+        .message
+        .contains("scheme `ftp`"));
     assert_eq!(at(&d, "steps[1].write_file.directory").line, Some(6));
 }
 

@@ -20,7 +20,6 @@ pub struct PlannedListener {
     /// The connection's name, or `None` for a shared-server connector.
     pub connection: Option<String>,
     pub kind: String,
-    pub plugin: Arc<Plugin>,
     /// Call the plugin on the blocking pool.
     pub blocking: bool,
     /// The processes whose Start uses this listener.
@@ -81,7 +80,6 @@ pub fn plan(deployment: Deployment, registry: &Registry) -> Result<Plan, Vec<Dia
             Ok((endpoints, listener)) => listeners.push(PlannedListener {
                 connection: connection_def.map(|c| c.name.clone()),
                 kind: kind.clone(),
-                plugin: Arc::clone(plugin),
                 blocking: info.blocking,
                 processes,
                 endpoints,

@@ -218,7 +218,9 @@ fn build_return(r: &Return, payload: Bytes, properties: &Properties) -> Result<R
         for (name, template) in &r.headers {
             let value = template.render(properties)?;
             if reqwest::header::HeaderValue::from_str(&value).is_err() {
-                return Err(format!("header `{name}`: {value:?} is not a valid header value"));
+                return Err(format!(
+                    "header `{name}`: {value:?} is not a valid header value"
+                ));
             }
             headers.push((name.clone(), value.into_owned()));
         }

@@ -186,7 +186,12 @@ fn link_unique(temp: &Path, dir: &Path, name: &str) -> Result<PathBuf, String> {
 fn sync_dir(dir: &Path) -> io::Result<()> {
     match File::open(dir).and_then(|d| d.sync_all()) {
         // Some filesystems cannot fsync a directory; there is nothing more we can do there.
-        Err(e) if e.kind() == io::ErrorKind::InvalidInput || e.kind() == io::ErrorKind::Unsupported => Ok(()),
+        Err(e)
+            if e.kind() == io::ErrorKind::InvalidInput
+                || e.kind() == io::ErrorKind::Unsupported =>
+        {
+            Ok(())
+        }
         other => other,
     }
 }
@@ -198,25 +203,47 @@ mod tests {
     #[test]
     fn sanitizes_escapes() {
         assert_eq!(sanitize_file_name("order.edi").unwrap(), "order.edi");
-        assert_eq!(sanitize_file_name("../../etc/passwd").unwrap(), "_.._etc_passwd");
+        assert_eq!(
+            sanitize_file_name("../../etc/passwd").unwrap(),
+            "_.._etc_passwd"
+        );
         assert_eq!(sanitize_file_name("/etc/passwd").unwrap(), "_etc_passwd");
-        assert_eq!(sanitize_file_name("..\\..\\win.ini").unwrap(), "_.._win.ini");
+        assert_eq!(
+            sanitize_file_name("..\\..\\win.ini").unwrap(),
+            "_.._win.ini"
+        );
         assert_eq!(sanitize_file_name("a\0b").unwrap(), "a_b");
         assert_eq!(sanitize_file_name("a\nb\r").unwrap(), "a_b_");
         assert_eq!(sanitize_file_name(".hidden").unwrap(), "hidden");
-        assert_eq!(sanitize_file_name("  spaced name.txt ").unwrap(), "spaced name.txt");
+        assert_eq!(
+            sanitize_file_name("  spaced name.txt ").unwrap(),
+            "spaced name.txt"
+        );
         for bad in ["", ".", "..", "/", "../..", "///", " ", "\0", "._-"] {
-            assert!(sanitize_file_name(bad).is_err(), "{bad:?} should be refused");
+            assert!(
+                sanitize_file_name(bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
     }
 
     #[test]
     fn sanitized_names_are_single_components() {
-        for raw in ["../x", "a/../../b", "/", "\\\\server\\share", "x/.", "C:\\a"] {
+        for raw in [
+            "../x",
+            "a/../../b",
+            "/",
+            "\\\\server\\share",
+            "x/.",
+            "C:\\a",
+        ] {
             if let Ok(name) = sanitize_file_name(raw) {
                 let p = Path::new(&name);
                 assert_eq!(p.components().count(), 1, "{raw:?} -> {name:?}");
-                assert!(matches!(p.components().next(), Some(std::path::Component::Normal(_))));
+                assert!(matches!(
+                    p.components().next(),
+                    Some(std::path::Component::Normal(_))
+                ));
             }
         }
     }
