@@ -25,7 +25,10 @@ use crate::settings;
 /// Run `f`, turning a panic into an error message.
 pub fn guard<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, RString> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-        RString::from(format!("plugin panicked in {what}: {}", panic_text(&*payload)))
+        RString::from(format!(
+            "plugin panicked in {what}: {}",
+            panic_text(&*payload)
+        ))
     })
 }
 
@@ -43,8 +46,8 @@ fn panic_text(payload: &(dyn Any + Send)) -> &str {
 pub struct KindVTable {
     kind: &'static str,
     info: fn() -> KindInfo,
-    check_connection: fn(&str) -> Vec<Problem>,
-    check_operation: fn(&str) -> Vec<Problem>,
+    check_connection: Check,
+    check_operation: Check,
     claims: fn(&str) -> Result<Vec<String>, String>,
     open: fn(OpenSpec) -> Result<Opened, String>,
 }
@@ -97,9 +100,8 @@ fn open_of<C: Connector>(spec: OpenSpec) -> Result<Opened, String> {
         .map_err(|p| format!("connection settings at `{}`: {}", p.pointer, p.message))?;
     let mut operations = Vec::with_capacity(spec.operations.len());
     for op in spec.operations.iter() {
-        let parsed = settings::parse::<C::Operation>(&op.settings).map_err(|p| {
-            format!("operation of `{}` at `{}`: {}", op.id, p.pointer, p.message)
-        })?;
+        let parsed = settings::parse::<C::Operation>(&op.settings)
+            .map_err(|p| format!("operation of `{}` at `{}`: {}", op.id, p.pointer, p.message))?;
         operations.push((op.id.to_string(), parsed));
     }
     let context = OpenContext {
@@ -195,11 +197,14 @@ extern "C" fn ffi_info() -> RResult<PluginInfo, RString> {
     .into()
 }
 
+/// One of a kind's two settings checks.
+type Check = fn(&str) -> Vec<Problem>;
+
 fn check_with(
     what: &str,
     kind: RStr<'_>,
     settings: RStr<'_>,
-    pick: fn(&KindVTable) -> fn(&str) -> Vec<Problem>,
+    pick: fn(&KindVTable) -> Check,
 ) -> RVec<Problem> {
     let result = guard(what, || match find(kind) {
         Some(vtable) => pick(vtable)(settings.as_str()),
@@ -219,10 +224,7 @@ extern "C" fn ffi_check_operation(kind: RStr<'_>, settings: RStr<'_>) -> RVec<Pr
     check_with("check_operation", kind, settings, |v| v.check_operation)
 }
 
-extern "C" fn ffi_claims(
-    kind: RStr<'_>,
-    settings: RStr<'_>,
-) -> RResult<RVec<RString>, RString> {
+extern "C" fn ffi_claims(kind: RStr<'_>, settings: RStr<'_>) -> RResult<RVec<RString>, RString> {
     let result = guard("claims", || match find(kind) {
         Some(vtable) => (vtable.claims)(settings.as_str()),
         None => Err(unknown_kind(kind)),

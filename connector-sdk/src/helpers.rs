@@ -16,7 +16,10 @@ impl Response {
         body.push('\n');
         Self::new(
             status,
-            vec![OwnedHeader::new("content-type", "text/plain; charset=utf-8")],
+            vec![OwnedHeader::new(
+                "content-type",
+                "text/plain; charset=utf-8",
+            )],
             body.into_bytes(),
         )
     }
@@ -160,14 +163,22 @@ mod tests {
             name: "authorization".into(),
             value: b"Basic cGFydG5lcjpzM2NyZXQ="[..].into(),
         }];
-        request_with(&good, |r| assert!(basic_auth_matches(r, "partner", "s3cret")));
-        request_with(&good, |r| assert!(!basic_auth_matches(r, "partner", "s3cre")));
+        request_with(&good, |r| {
+            assert!(basic_auth_matches(r, "partner", "s3cret"))
+        });
+        request_with(&good, |r| {
+            assert!(!basic_auth_matches(r, "partner", "s3cre"))
+        });
         let garbage = [Header {
             name: "authorization".into(),
             value: b"Basic ###"[..].into(),
         }];
-        request_with(&garbage, |r| assert!(!basic_auth_matches(r, "partner", "s3cret")));
-        request_with(&[], |r| assert!(!basic_auth_matches(r, "partner", "s3cret")));
+        request_with(&garbage, |r| {
+            assert!(!basic_auth_matches(r, "partner", "s3cret"))
+        });
+        request_with(&[], |r| {
+            assert!(!basic_auth_matches(r, "partner", "s3cret"))
+        });
     }
 
     #[test]

@@ -132,8 +132,8 @@ pub use helpers::basic_auth_matches;
 /// Everything a plugin author usually needs.
 pub mod prelude {
     pub use crate::abi::{
-        Delivery, Document, Endpoint, Header, Outcome, OutcomeKind, OwnedHeader, Problem,
-        Property, Request, Response, Returned, Submission, Tls,
+        Delivery, Document, Endpoint, Header, Outcome, OutcomeKind, OwnedHeader, Problem, Property,
+        Request, Response, Returned, Submission, Tls,
     };
     pub use crate::log::Logger;
     pub use crate::settings::problem;

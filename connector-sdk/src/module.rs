@@ -6,9 +6,7 @@ use abi_stable::sabi_types::VersionStrings;
 use abi_stable::std_types::{RBox, ROption, RResult, RStr, RString, RVec};
 use abi_stable::{declare_root_module_statics, package_version_strings, StableAbi};
 
-use crate::abi::{
-    Endpoint, OpenSpec, Outcome, PluginInfo, Problem, Request, Response, Submission,
-};
+use crate::abi::{Endpoint, OpenSpec, Outcome, PluginInfo, Problem, Request, Response, Submission};
 
 /// A listener opened by a plugin: the host calls it from several threads at once.
 ///
@@ -68,7 +66,8 @@ pub struct PluginModule {
     pub check_operation: extern "C" fn(kind: RStr<'_>, settings: RStr<'_>) -> RVec<Problem>,
     /// The routes an operation claims on its connection (e.g. `POST /orders`, or an AS2 partner
     /// pair); the host refuses two operations of one connection that claim the same route.
-    pub claims: extern "C" fn(kind: RStr<'_>, settings: RStr<'_>) -> RResult<RVec<RString>, RString>,
+    pub claims:
+        extern "C" fn(kind: RStr<'_>, settings: RStr<'_>) -> RResult<RVec<RString>, RString>,
     /// Open a connection with all its operations.
     #[sabi(last_prefix_field)]
     pub open: extern "C" fn(spec: OpenSpec) -> RResult<Opened, RString>,

@@ -62,8 +62,10 @@ mod tests {
     #[derive(Deserialize, JsonSchema, Debug)]
     #[allow(dead_code)]
     enum Method {
-        GET,
-        POST,
+        #[serde(rename = "GET")]
+        Get,
+        #[serde(rename = "POST")]
+        Post,
     }
 
     #[test]
@@ -76,7 +78,11 @@ mod tests {
     #[test]
     fn unknown_field_is_reported() {
         let err = parse::<Op>(r#"{"path":"/a","methods":[],"mehtods":1}"#).unwrap_err();
-        assert!(err.message.contains("unknown field `mehtods`"), "{}", err.message);
+        assert!(
+            err.message.contains("unknown field `mehtods`"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

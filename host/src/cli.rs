@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "berth", version, about = "Receive documents from trading partners and run processes on them")]
+#[command(
+    name = "berth",
+    version,
+    about = "Receive documents from trading partners and run processes on them"
+)]
 pub struct Cli {
     /// Log lines as human-readable text or as JSON objects.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]

@@ -38,7 +38,10 @@ fn load_registry(dir: &Path) -> Registry {
 }
 
 /// Everything `run` and `validate` check, without binding: diagnostics on failure.
-fn check(dir: &Path, registry: &Registry) -> Result<(settings::HostSettings, deploy::Plan), Vec<Diagnostic>> {
+fn check(
+    dir: &Path,
+    registry: &Registry,
+) -> Result<(settings::HostSettings, deploy::Plan), Vec<Diagnostic>> {
     let settings = settings::load(dir).map_err(|d| vec![d])?;
     let deployment = load_deployment(dir)?;
     let plan = deploy::plan(deployment, registry)?;
@@ -138,7 +141,12 @@ fn list_plugins(dir: &Path) -> anyhow::Result<ExitCode> {
         println!("no plugins loaded");
     }
     for plugin in &registry.plugins {
-        println!("{} {}  {}", plugin.name, plugin.version, plugin.file.display());
+        println!(
+            "{} {}  {}",
+            plugin.name,
+            plugin.version,
+            plugin.file.display()
+        );
         for kind in &plugin.kinds {
             println!("    connector {:<24} {}", kind.name, kind.description);
         }

@@ -49,7 +49,8 @@ async fn deliver(listener: String, delivery: Delivery) {
             return;
         }
     };
-    let method = reqwest::Method::from_bytes(delivery.method.as_bytes()).unwrap_or(reqwest::Method::POST);
+    let method =
+        reqwest::Method::from_bytes(delivery.method.as_bytes()).unwrap_or(reqwest::Method::POST);
     let mut backoff = FIRST_BACKOFF;
     for attempt in 1..=ATTEMPTS {
         let mut request = client.request(method.clone(), delivery.url.as_str());

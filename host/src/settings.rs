@@ -115,8 +115,9 @@ pub fn load(dir: &Path) -> Result<HostSettings, Diagnostic> {
     let doc = YamlDoc::parse(&text, &file)?;
     let settings: HostSettings = match doc.value() {
         serde_json::Value::Null => HostSettings::default(),
-        value => parse(&value.to_string())
-            .map_err(|p| doc.diagnostic(&p.pointer, p.message.as_str()))?,
+        value => {
+            parse(&value.to_string()).map_err(|p| doc.diagnostic(&p.pointer, p.message.as_str()))?
+        }
     };
     if settings.limits.max_connections == 0 {
         return Err(doc.diagnostic("/limits/max_connections", "must be at least 1"));

@@ -19,7 +19,9 @@ pub fn write_self_signed(dir: &Path, cert_name: &str, key_name: &str) {
     let name = name.build();
     let mut builder = X509::builder().expect("x509");
     builder.set_version(2).expect("version");
-    let serial = BigNum::from_u32(1).and_then(|n| n.to_asn1_integer()).expect("serial");
+    let serial = BigNum::from_u32(1)
+        .and_then(|n| n.to_asn1_integer())
+        .expect("serial");
     builder.set_serial_number(&serial).expect("serial");
     builder.set_subject_name(&name).expect("subject");
     builder.set_issuer_name(&name).expect("issuer");

@@ -80,10 +80,7 @@ fn a_file_that_is_not_a_plugin_is_refused_and_the_others_load() {
     assert!(output.status.success(), "{text}");
     assert!(text.contains("http-server-legacy"), "{text}");
     assert!(text.contains("notes.so: not a loadable library"), "{text}");
-    assert!(
-        text.contains("libz-copy.so: not a berth plugin"),
-        "{text}"
-    );
+    assert!(text.contains("libz-copy.so: not a berth plugin"), "{text}");
 }
 
 fn foreign_library() -> String {
@@ -107,7 +104,10 @@ fn a_plugin_built_against_an_incompatible_sdk_is_refused_by_name() {
     let output = deployment.berth(&["plugins"]);
     let text = output_text(&output);
     assert!(output.status.success(), "{text}");
-    assert!(text.contains("libfuture.so: built against connector SDK 99.0.0"), "{text}");
+    assert!(
+        text.contains("libfuture.so: built against connector SDK 99.0.0"),
+        "{text}"
+    );
     assert!(text.contains("connector http-server-legacy"), "{text}");
 }
 
@@ -134,8 +134,14 @@ fn two_operations_claiming_one_route_are_refused_naming_both_processes() {
     let deployment = Deployment::new();
     deployment
         .http_connection("inbound", free_port(), "")
-        .write("processes/a.yaml", &echo_process("alpha", "inbound", "/same"))
-        .write("processes/b.yaml", &echo_process("beta", "inbound", "/same"));
+        .write(
+            "processes/a.yaml",
+            &echo_process("alpha", "inbound", "/same"),
+        )
+        .write(
+            "processes/b.yaml",
+            &echo_process("beta", "inbound", "/same"),
+        );
     let output = deployment.berth(&["validate"]);
     let text = output_text(&output);
     assert!(!output.status.success(), "{text}");
@@ -184,7 +190,9 @@ fn the_schema_holds_each_connector_and_the_steps() {
 
 #[test]
 fn the_shipped_example_deployment_validates() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
     let output = std::process::Command::new(berth_e2e::berth_binary())
         .arg("validate")
         .arg(root)

@@ -62,7 +62,11 @@ fn every_error_gets_its_status() {
     let base = format!("http://127.0.0.1:{port}");
     let http = client();
 
-    let unknown = http.post(format!("{base}/nowhere")).body("x").send().unwrap();
+    let unknown = http
+        .post(format!("{base}/nowhere"))
+        .body("x")
+        .send()
+        .unwrap();
     assert_eq!(unknown.status().as_u16(), 404);
 
     let wrong_method = http.get(format!("{base}/orders")).send().unwrap();
@@ -160,13 +164,20 @@ steps:
     );
     let _berth = deployment.start();
     let response = client()
-        .post(format!("http://127.0.0.1:{port}/in?name=..%2F..%2Fescaped.txt"))
+        .post(format!(
+            "http://127.0.0.1:{port}/in?name=..%2F..%2Fescaped.txt"
+        ))
         .body("data")
         .send()
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
     assert!(!deployment.path().join("escaped.txt").exists());
-    assert!(!deployment.path().parent().unwrap().join("escaped.txt").exists());
+    assert!(!deployment
+        .path()
+        .parent()
+        .unwrap()
+        .join("escaped.txt")
+        .exists());
     let written: Vec<_> = std::fs::read_dir(deployment.path().join("out"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -218,7 +229,10 @@ steps:
         .unwrap();
     assert_eq!(right.status().as_u16(), 200);
     assert_eq!(right.text().unwrap(), "hello");
-    assert!(!berth.log().contains("s3cret"), "the password reached the log");
+    assert!(
+        !berth.log().contains("s3cret"),
+        "the password reached the log"
+    );
 }
 
 #[test]

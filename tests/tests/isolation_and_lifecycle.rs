@@ -32,7 +32,10 @@ fn a_panicking_plugin_fails_one_request_and_the_host_keeps_serving() {
         assert_eq!(late.status().as_u16(), 500, "round {round}");
     }
     let log = berth.log();
-    assert!(log.contains("plugin panicked in handle: asked to panic in handle"), "{log}");
+    assert!(
+        log.contains("plugin panicked in handle: asked to panic in handle"),
+        "{log}"
+    );
     assert!(log.contains("plugin panicked in complete"), "{log}");
     let status = berth.terminate(Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
@@ -49,8 +52,9 @@ fn slow_server(delay: Duration) -> u16 {
                 let mut buffer = [0u8; 4096];
                 let _ = stream.read(&mut buffer);
                 std::thread::sleep(delay);
-                let _ = stream
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
             });
         }
     });
@@ -81,7 +85,10 @@ fn sigterm_finishes_requests_in_flight_then_exits_zero() {
     let started = Instant::now();
     let status = berth.terminate(Duration::from_secs(20));
     assert!(status.success(), "{status:?}");
-    let (code, body) = request.join().unwrap().expect("the in-flight request was answered");
+    let (code, body) = request
+        .join()
+        .unwrap()
+        .expect("the in-flight request was answered");
     assert_eq!((code, body.as_str()), (200, "forwarded"));
     assert!(started.elapsed() >= Duration::from_millis(500));
     // Once stopped, nothing listens any more.

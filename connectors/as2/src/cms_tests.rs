@@ -43,7 +43,12 @@ fn verification_failures_are_distinguished() {
         Err(CmsError::ContentMismatch(_))
     ));
     assert!(matches!(
-        verify_detached(&sig, b"data", &[other.certificate.clone()], false),
+        verify_detached(
+            &sig,
+            b"data",
+            std::slice::from_ref(&other.certificate),
+            false
+        ),
         Err(CmsError::UnknownSigner(_))
     ));
     // With several partner certificates, the matching one is found.

@@ -275,10 +275,7 @@ mod tests {
             let r = parse(input).and_then(|e| e.oid().map(|_| ()));
             assert!(r.is_err(), "{input:?}");
         }
-        let deep: Vec<u8> = std::iter::repeat([0x30u8, 0x80])
-            .take(200)
-            .flatten()
-            .collect();
+        let deep: Vec<u8> = std::iter::repeat_n([0x30u8, 0x80], 200).flatten().collect();
         assert_eq!(parse(&deep).unwrap_err(), DerError("nesting too deep"));
     }
 }

@@ -1,4 +1,19 @@
-//! AS2 (RFC 4130) receiving-side protocol library.
+//! AS2 (RFC 4130) receiving-side protocol library: pure synchronous
+//! functions over bytes, shared by the AS2 connector plugins.
+//!
+//! Typical use by a plugin:
+//! 1. [`headers::As2Headers::parse`] the HTTP headers (error: HTTP 400 naming
+//!    the header); pick the partner from `as2_from` / `as2_to` (unknown:
+//!    [`receive::Failed::new`] with `unknown-trading-partner`).
+//! 2. [`receive::receive_parsed`] (or [`receive::receive`]) with the
+//!    partner's [`receive::PartnerSettings`] and [`unwrap::Limits`]: the
+//!    payload, tracked properties, MIC and security layers, or a
+//!    [`receive::Rejection`].
+//! 3. Submit the payload to the host; then build the MDN for whatever the
+//!    host reports with [`receive::MdnContext::build_mdn`] (or
+//!    [`receive::Failed::build_mdn`]): `Processed`, `DuplicateDocument` or an
+//!    error disposition. Send it in the HTTP response, or to
+//!    `receipt.request.async_url` for an asynchronous MDN.
 
 pub mod certs;
 pub mod cms;

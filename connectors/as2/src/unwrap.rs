@@ -107,7 +107,7 @@ pub fn unwrap(
     entity: MimePart,
     keys: &UnwrapKeys<'_>,
     limits: &Limits,
-) -> Result<Unwrapped, UnwrapError> {
+) -> Result<Unwrapped, Box<UnwrapError>> {
     let mut security = Security::default();
     let mut current = entity;
     for _ in 0..=limits.max_depth {
@@ -121,21 +121,21 @@ pub fn unwrap(
             }
             Err(e) => {
                 let (error, detail, cms_error) = *e;
-                return Err(UnwrapError {
+                return Err(Box::new(UnwrapError {
                     error,
                     detail,
                     cms_error,
                     security,
-                });
+                }));
             }
         }
     }
-    Err(UnwrapError {
+    Err(Box::new(UnwrapError {
         error: ProcessingError::UnexpectedProcessingError,
         detail: format!("more than {} nested S/MIME layers", limits.max_depth),
         cms_error: None,
         security,
-    })
+    }))
 }
 
 /// Boxed: the error is large and the success path is the hot one.

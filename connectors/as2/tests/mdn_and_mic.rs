@@ -83,7 +83,12 @@ fn signed_receipt_for_a_processed_message() {
     assert_eq!(header("AS2-From"), "us");
     assert_eq!(header("AS2-To"), "partner");
     assert!(header("Content-Type").contains("micalg=sha-512"));
-    let parsed = parse_mdn(&http(&mdn), &mdn.body, Some(&[k.ours.certificate.clone()])).unwrap();
+    let parsed = parse_mdn(
+        &http(&mdn),
+        &mdn.body,
+        Some(std::slice::from_ref(&k.ours.certificate)),
+    )
+    .unwrap();
     assert!(parsed.signed && parsed.verified_by.is_some());
     assert_eq!(parsed.micalg, Some(MicAlg::Sha512));
     assert_eq!(parsed.disposition, Some(Disposition::Processed));
@@ -101,7 +106,12 @@ fn signed_receipt_for_a_processed_message() {
         .build_mdn(Disposition::DuplicateDocument, None, &opts(), Some(&k.ours))
         .unwrap()
         .unwrap();
-    let parsed = parse_mdn(&http(&dup), &dup.body, Some(&[k.ours.certificate.clone()])).unwrap();
+    let parsed = parse_mdn(
+        &http(&dup),
+        &dup.body,
+        Some(std::slice::from_ref(&k.ours.certificate)),
+    )
+    .unwrap();
     assert_eq!(parsed.disposition, Some(Disposition::DuplicateDocument));
     assert_ne!(dup.message_id, mdn.message_id);
 }
@@ -116,7 +126,12 @@ fn signed_receipt_is_sent_even_when_processing_fails() {
         panic!("expected a failure");
     };
     let mdn = f.build_mdn(&opts(), Some(&k.ours)).unwrap().unwrap();
-    let parsed = parse_mdn(&http(&mdn), &mdn.body, Some(&[k.ours.certificate.clone()])).unwrap();
+    let parsed = parse_mdn(
+        &http(&mdn),
+        &mdn.body,
+        Some(std::slice::from_ref(&k.ours.certificate)),
+    )
+    .unwrap();
     assert_eq!(
         parsed.disposition_field,
         "automatic-action/MDN-sent-automatically; processed/error: decryption-failed"
@@ -215,7 +230,7 @@ fn unknown_partner_answer() {
     let parsed = parse_mdn(
         &http(&mdn),
         &mdn.body,
-        Some(&[keys().ours.certificate.clone()]),
+        Some(std::slice::from_ref(&keys().ours.certificate)),
     )
     .unwrap();
     assert_eq!(

@@ -48,7 +48,10 @@ impl Connector for HttpServerLegacy {
         }
         if let Some(auth) = &connection.basic_auth {
             if auth.user.contains(':') {
-                problems.push(problem("/basic_auth/user", "a user name cannot contain `:`"));
+                problems.push(problem(
+                    "/basic_auth/user",
+                    "a user name cannot contain `:`",
+                ));
             }
         }
         problems
@@ -68,8 +71,16 @@ impl Connector for HttpServerLegacy {
         operations: Vec<(String, HttpOperation)>,
     ) -> Result<(Vec<Endpoint>, HttpListener), String> {
         let tls = connection.tls.as_ref().map(|tls| Tls {
-            certificate_file: context.resolve(&tls.certificate).display().to_string().into(),
-            private_key_file: context.resolve(&tls.private_key).display().to_string().into(),
+            certificate_file: context
+                .resolve(&tls.certificate)
+                .display()
+                .to_string()
+                .into(),
+            private_key_file: context
+                .resolve(&tls.private_key)
+                .display()
+                .to_string()
+                .into(),
         });
         // The host stops reading at the largest limit of any path; each path's own limit is
         // checked in `handle`, so a small limit on one path does not cap the others.

@@ -111,8 +111,9 @@ impl Listener for HttpListener {
                     None => Response::empty(200),
                 }
             }
-            OutcomeKind::REFUSED => Response::text(503, outcome.error.as_str())
-                .with_header("retry-after", "30"),
+            OutcomeKind::REFUSED => {
+                Response::text(503, outcome.error.as_str()).with_header("retry-after", "30")
+            }
             _ => Response::text(500, format!("process failed: {}", outcome.error)),
         }
     }

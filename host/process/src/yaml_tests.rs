@@ -97,7 +97,7 @@ fn alias_bombs_are_refused() {
     let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..9 {
         let prev = format!("*a{}", i - 1);
-        let row = vec![prev.as_str(); 10].join(", ");
+        let row = [prev.as_str(); 10].join(", ");
         text.push_str(&format!("a{i}: &a{i} [{row}]\n"));
     }
     let err = YamlDoc::parse(&text, Path::new("f.yaml")).unwrap_err();

@@ -131,62 +131,62 @@ fn check_process(
 ) -> Option<(String, String)> {
     let start = &process.start;
     let Some((plugin, kind)) = registry.kind(&start.connector) else {
-        out.push(process.start_diagnostic(
-            "connector",
-            registry.unknown_kind_message(&start.connector),
-        ));
+        out.push(
+            process.start_diagnostic("connector", registry.unknown_kind_message(&start.connector)),
+        );
         return None;
     };
     let before = out.len();
     for problem in plugin.check_operation(&kind.name, &start.operation) {
         out.push(process.operation_diagnostic(&problem.pointer, problem.message.as_str()));
     }
-    let key = match (&start.connection, kind.needs_connection) {
-        (None, true) => {
-            let known: Vec<&str> = connections
-                .values()
-                .filter(|c| c.connector == kind.name)
-                .map(|c| c.name.as_str())
-                .collect();
-            out.push(process.start_diagnostic(
-                "connector",
-                format!(
+    let key =
+        match (&start.connection, kind.needs_connection) {
+            (None, true) => {
+                let known: Vec<&str> = connections
+                    .values()
+                    .filter(|c| c.connector == kind.name)
+                    .map(|c| c.name.as_str())
+                    .collect();
+                out.push(process.start_diagnostic(
+                    "connector",
+                    format!(
                     "connector `{}` needs `start.connection`: the name of a connection file in \
                      connections/ (connections of this connector: {})",
                     kind.name,
                     if known.is_empty() { "none".to_string() } else { known.join(", ") }
                 ),
-            ));
-            None
-        }
-        (Some(_), false) => {
-            out.push(process.start_diagnostic(
-                "connection",
-                format!(
-                    "connector `{}` is served by the shared web server and takes no connection",
-                    kind.name
-                ),
-            ));
-            None
-        }
-        (Some(name), true) => match connections.get(name.as_str()) {
-            Some(connection) if connection.connector != kind.name => {
+                ));
+                None
+            }
+            (Some(_), false) => {
                 out.push(process.start_diagnostic(
                     "connection",
                     format!(
-                        "connection `{name}` ({}) is for connector `{}`, not `{}`",
-                        connection.file.display(),
-                        connection.connector,
+                        "connector `{}` is served by the shared web server and takes no connection",
                         kind.name
                     ),
                 ));
                 None
             }
-            // An unknown connection name is reported when the deployment is loaded.
-            _ => Some((name.clone(), kind.name.clone())),
-        },
-        (None, false) => Some((String::new(), kind.name.clone())),
-    };
+            (Some(name), true) => match connections.get(name.as_str()) {
+                Some(connection) if connection.connector != kind.name => {
+                    out.push(process.start_diagnostic(
+                        "connection",
+                        format!(
+                            "connection `{name}` ({}) is for connector `{}`, not `{}`",
+                            connection.file.display(),
+                            connection.connector,
+                            kind.name
+                        ),
+                    ));
+                    None
+                }
+                // An unknown connection name is reported when the deployment is loaded.
+                _ => Some((name.clone(), kind.name.clone())),
+            },
+            (None, false) => Some((String::new(), kind.name.clone())),
+        };
     key.filter(|_| out.len() == before)
 }
 
@@ -229,7 +229,9 @@ fn open_failure(
     message: String,
 ) -> Diagnostic {
     match connection {
-        Some(c) => c.doc.diagnostic("/settings", format!("cannot open: {message}")),
+        Some(c) => c
+            .doc
+            .diagnostic("/settings", format!("cannot open: {message}")),
         None => processes[0]
             .doc
             .diagnostic("/start/operation", format!("cannot open: {message}")),

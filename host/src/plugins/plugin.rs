@@ -45,7 +45,10 @@ impl Plugin {
         for kind in info.kinds.iter() {
             let schema = |text: &RString, what: &str| {
                 serde_json::from_str(text).map_err(|e| {
-                    format!("connector `{}` has an invalid {what} schema: {e}", kind.kind)
+                    format!(
+                        "connector `{}` has an invalid {what} schema: {e}",
+                        kind.kind
+                    )
                 })
             };
             kinds.push(Kind {

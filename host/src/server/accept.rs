@@ -132,7 +132,10 @@ pub async fn accept_loop(
     }
 }
 
-async fn handshake(acceptor: &SslAcceptor, stream: TcpStream) -> Result<SslStream<TcpStream>, String> {
+async fn handshake(
+    acceptor: &SslAcceptor,
+    stream: TcpStream,
+) -> Result<SslStream<TcpStream>, String> {
     let ssl = Ssl::new(acceptor.context()).map_err(|e| e.to_string())?;
     let mut tls = SslStream::new(ssl, stream).map_err(|e| e.to_string())?;
     tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, std::pin::Pin::new(&mut tls).accept())
@@ -142,13 +145,8 @@ async fn handshake(acceptor: &SslAcceptor, stream: TcpStream) -> Result<SslStrea
     Ok(tls)
 }
 
-async fn serve<S>(
-    stream: S,
-    peer: Peer,
-    router: Arc<Router>,
-    shared: Arc<Shared>,
-    watcher: Watcher,
-) where
+async fn serve<S>(stream: S, peer: Peer, router: Arc<Router>, shared: Arc<Shared>, watcher: Watcher)
+where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let header_timeout = shared.header_timeout;

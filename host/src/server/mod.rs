@@ -59,7 +59,12 @@ pub async fn serve(plan: Plan, settings: HostSettings) -> anyhow::Result<()> {
             label: label.clone(),
             listener: planned.listener,
             blocking: planned.blocking,
-            max_body_bytes: planned.endpoints.iter().map(|e| e.max_body_bytes).max().unwrap_or(0),
+            max_body_bytes: planned
+                .endpoints
+                .iter()
+                .map(|e| e.max_body_bytes)
+                .max()
+                .unwrap_or(0),
             processes: planned
                 .processes
                 .iter()
@@ -166,7 +171,10 @@ pub async fn serve(plan: Plan, settings: HostSettings) -> anyhow::Result<()> {
         .await
         .is_err()
     {
-        tracing::warn!(seconds = grace.as_secs(), "requests still in flight after the grace period were cut");
+        tracing::warn!(
+            seconds = grace.as_secs(),
+            "requests still in flight after the grace period were cut"
+        );
     }
     tracing::info!("stopped");
     Ok(())

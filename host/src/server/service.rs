@@ -44,11 +44,17 @@ pub async fn handle(
         Err(BodyError::TooLarge) => return too_large(&mount),
         Err(BodyError::Timeout) => {
             tracing::warn!(listener = %mount.label, peer = %peer.remote_addr, "body read timed out");
-            return text(StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time");
+            return text(
+                StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive in time",
+            );
         }
         Err(BodyError::Broken(e)) => {
             tracing::warn!(listener = %mount.label, peer = %peer.remote_addr, error = %e, "body read failed");
-            return text(StatusCode::BAD_REQUEST, "the request body could not be read");
+            return text(
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+            );
         }
     };
     let incoming = Arc::new(Incoming {
@@ -105,13 +111,19 @@ async fn read_body(body: IncomingBody, limit: u64, timeout: Duration) -> Result<
 fn too_large(mount: &Mount) -> HttpResponse {
     text(
         StatusCode::PAYLOAD_TOO_LARGE,
-        &format!("the body is over the limit of {} bytes", mount.max_body_bytes),
+        &format!(
+            "the body is over the limit of {} bytes",
+            mount.max_body_bytes
+        ),
     )
 }
 
 fn connector_failed(mount: &Mount, error: &str) -> HttpResponse {
     tracing::error!(listener = %mount.label, %error, "connector failed on a request");
-    text(StatusCode::INTERNAL_SERVER_ERROR, "the connector failed on this request")
+    text(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the connector failed on this request",
+    )
 }
 
 /// A plugin's answer as an HTTP response; an answer that HTTP cannot carry becomes a 500 rather

@@ -5,7 +5,9 @@
 use abi_stable::library::RootModule;
 use abi_stable::sabi_types::VersionStrings;
 use abi_stable::std_types::RString;
-use abi_stable::{declare_root_module_statics, export_root_module, prefix_type::PrefixTypeTrait, StableAbi};
+use abi_stable::{
+    declare_root_module_statics, export_root_module, prefix_type::PrefixTypeTrait, StableAbi,
+};
 
 #[repr(C)]
 #[derive(StableAbi)]
