@@ -137,6 +137,9 @@ pub struct Submission {
     /// A key that identifies a resend of the same message (AS2: partner pair and Message-ID).
     /// The host reports a resend as [`OutcomeKind::DUPLICATE`] with the answer it recorded.
     pub duplicate_key: ROption<RString>,
+    /// How many of the operation's latest documents the duplicate check looks back over; `0`
+    /// means the host's default (100,000, as the vendor's).
+    pub duplicate_window: u32,
 }
 
 /// What became of a submitted document. Integer-tagged so that later SDKs can add kinds.
@@ -324,6 +327,15 @@ impl Submission {
             operation: operation.into(),
             document,
             duplicate_key: ROption::RNone,
+            duplicate_window: 0,
         }
+    }
+
+    /// Ask the host to detect resends: `key` identifies the message (AS2: partner pair and
+    /// Message-ID), `window` is how many recent documents to look back over (`0`: default).
+    pub fn with_duplicate_key(mut self, key: impl Into<RString>, window: u32) -> Self {
+        self.duplicate_key = ROption::RSome(key.into());
+        self.duplicate_window = window;
+        self
     }
 }

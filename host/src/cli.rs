@@ -46,9 +46,44 @@ pub enum Command {
         #[arg(long)]
         connections: bool,
     },
+    /// Make keys and certificates, and show what certificate files hold.
+    #[command(subcommand)]
+    Cert(CertCommand),
     /// List the loaded plugins and the files that were refused.
     Plugins {
         #[arg(default_value = ".")]
         dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CertCommand {
+    /// Create an RSA key and a self-signed certificate (PEM; PKCS#12 with --pkcs12-password).
+    New {
+        /// Base name of the files: NAME.key.pem, NAME.cert.pem, NAME.p12.
+        name: String,
+        /// Folder to write into.
+        #[arg(long, default_value = "certs")]
+        out: PathBuf,
+        /// Subject common name (default: NAME); an AS2 ID is customary.
+        #[arg(long)]
+        common_name: Option<String>,
+        /// RSA key size, 2048 to 4096.
+        #[arg(long, default_value_t = 2048)]
+        bits: u32,
+        /// Validity in days.
+        #[arg(long, default_value_t = 730)]
+        days: u32,
+        /// Also write NAME.p12 protected by this password.
+        #[arg(long)]
+        pkcs12_password: Option<String>,
+    },
+    /// Print subject, issuer, serial, validity and fingerprints of each certificate in a file
+    /// (PEM, DER, PKCS#12, PKCS#7).
+    Show {
+        file: PathBuf,
+        /// Password of a PKCS#12 file.
+        #[arg(long)]
+        password: Option<String>,
     },
 }

@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use berth_process::{
-    connection_schema, load_deployment, process_schema, ConnectionSchema, Diagnostic, StartSchema,
+    connection_schema, load_deployment_partial, process_schema, ConnectionSchema, Diagnostic,
+    StartSchema,
 };
 
-use crate::cli::Command;
+use crate::cli::{CertCommand, Command};
 use crate::plugins::{self, Registry};
 use crate::{deploy, server, settings};
 
@@ -18,7 +19,37 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Validate { dir } => validate(&dir),
         Command::Schema { dir, connections } => schema(&dir, connections),
         Command::Plugins { dir } => list_plugins(&dir),
+        Command::Cert(command) => cert(command),
     }
+}
+
+fn cert(command: CertCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        CertCommand::New {
+            name,
+            out,
+            common_name,
+            bits,
+            days,
+            pkcs12_password,
+        } => {
+            let request = crate::cert::NewCertificate {
+                common_name: common_name.unwrap_or_else(|| name.clone()),
+                name,
+                out_dir: out,
+                bits,
+                days,
+                pkcs12_password,
+            };
+            for file in crate::cert::new_certificate(&request)? {
+                println!("wrote {}", file.display());
+            }
+        }
+        CertCommand::Show { file, password } => {
+            print!("{}", crate::cert::show(&file, password.as_deref())?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn deployment_dir(dir: &Path) -> anyhow::Result<PathBuf> {
@@ -43,8 +74,8 @@ fn check(
     registry: &Registry,
 ) -> Result<(settings::HostSettings, deploy::Plan), Vec<Diagnostic>> {
     let settings = settings::load(dir).map_err(|d| vec![d])?;
-    let deployment = load_deployment(dir)?;
-    let plan = deploy::plan(deployment, registry)?;
+    let (deployment, diagnostics) = load_deployment_partial(dir);
+    let plan = deploy::plan(deployment, registry, diagnostics)?;
     Ok((settings, plan))
 }
 

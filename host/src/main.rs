@@ -1,6 +1,7 @@
 //! `berth`: run, check and describe a deployment of processes that receive documents from
 //! trading partners.
 
+mod cert;
 mod cli;
 mod commands;
 mod deploy;

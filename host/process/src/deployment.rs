@@ -29,12 +29,28 @@ impl Deployment {
 /// a missing subfolder is empty) and checks them together: unique names, known connections,
 /// and a connection made for the process's connector. Every problem in every file is returned.
 pub fn load_deployment(dir: &Path) -> Result<Deployment, Vec<Diagnostic>> {
+    let (deployment, diags) = load_deployment_partial(dir);
+    if diags.is_empty() {
+        Ok(deployment)
+    } else {
+        Err(diags)
+    }
+}
+
+/// Like [`load_deployment`], but also returns the files that did load beside the problems, so
+/// that a caller can check those further (against plugins) and report everything at once.
+pub fn load_deployment_partial(dir: &Path) -> (Deployment, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     if !dir.is_dir() {
-        return Err(vec![Diagnostic::file_level(
-            dir,
-            "deployment folder not found",
-        )]);
+        let empty = Deployment {
+            dir: dir.to_path_buf(),
+            connections: Vec::new(),
+            processes: Vec::new(),
+        };
+        return (
+            empty,
+            vec![Diagnostic::file_level(dir, "deployment folder not found")],
+        );
     }
     let mut connections = Vec::new();
     let mut broken_connections = false;
@@ -85,15 +101,12 @@ pub fn load_deployment(dir: &Path) -> Result<Deployment, Vec<Diagnostic>> {
         check_connection(p, &connections, broken_connections, &mut diags);
     }
 
-    if diags.is_empty() {
-        Ok(Deployment {
-            dir: dir.to_path_buf(),
-            connections,
-            processes,
-        })
-    } else {
-        Err(diags)
-    }
+    let deployment = Deployment {
+        dir: dir.to_path_buf(),
+        connections,
+        processes,
+    };
+    (deployment, diags)
 }
 
 /// `broken` says some connection files did not load, so the name may be in one of them.

@@ -23,7 +23,7 @@ mod yaml_scalar;
 mod yaml_tests;
 
 pub use connection::{load_connection, ConnectionDef};
-pub use deployment::{load_deployment, Deployment};
+pub use deployment::{load_deployment, load_deployment_partial, Deployment};
 pub use diagnostic::Diagnostic;
 pub use process::{load_process, ProcessDef, StartDef};
 pub use properties::{is_valid_property_name, Properties};

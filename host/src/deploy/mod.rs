@@ -44,9 +44,13 @@ pub struct Plan {
     pub listeners: Vec<PlannedListener>,
 }
 
-/// Check a loaded deployment against the plugins and open its listeners.
-pub fn plan(deployment: Deployment, registry: &Registry) -> Result<Plan, Vec<Diagnostic>> {
-    let mut diagnostics = Vec::new();
+/// Check a loaded deployment against the plugins and open its listeners. `diagnostics` holds
+/// the problems found while loading the files, so that one run reports everything.
+pub fn plan(
+    deployment: Deployment,
+    registry: &Registry,
+    mut diagnostics: Vec<Diagnostic>,
+) -> Result<Plan, Vec<Diagnostic>> {
     let connections: BTreeMap<&str, &ConnectionDef> = deployment
         .connections
         .iter()

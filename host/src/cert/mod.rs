@@ -1,0 +1,8 @@
+//! `berth cert`: make a key and self-signed certificate for AS2 or TLS, and show what a
+//! certificate file holds, whatever its format.
+
+mod new;
+mod show;
+
+pub use new::{new_certificate, NewCertificate};
+pub use show::show;

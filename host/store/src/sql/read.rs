@@ -1,0 +1,165 @@
+//! Statements that only read. They run on reader connections, each call inside one read
+//! transaction so that a document, its properties and its history come from one snapshot.
+
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+
+use crate::error::StoreError;
+use crate::payload::Blob;
+use crate::types::{Answer, Query, State, Summary};
+
+/// A document row without properties and history; the payload still to be loaded if a file.
+pub(crate) struct DocumentRead {
+    pub id: String,
+    pub process: String,
+    pub state: State,
+    pub received_at: i64,
+    pub payload: Option<Blob>,
+    pub error: Option<String>,
+    pub answer: Option<Answer>,
+}
+
+const DOCUMENT_COLUMNS: &str = "id, process, state, received_at, payload, payload_file, error, \
+                                answer_summary, answer_bytes";
+
+fn blob_of(inline: Option<Vec<u8>>, file: Option<String>) -> Option<Blob> {
+    match (inline, file) {
+        (_, Some(name)) => Some(Blob::File(name)),
+        (Some(bytes), None) => Some(Blob::Inline(bytes.into())),
+        (None, None) => None,
+    }
+}
+
+fn document_row(r: &Row<'_>) -> rusqlite::Result<(DocumentRead, String)> {
+    let state: String = r.get(2)?;
+    let answer = match (r.get::<_, Option<String>>(7)?, r.get::<_, Option<Vec<u8>>>(8)?) {
+        (Some(summary), bytes) => Some(Answer {
+            summary,
+            bytes: bytes.unwrap_or_default(),
+        }),
+        (None, _) => None,
+    };
+    let doc = DocumentRead {
+        id: r.get(0)?,
+        process: r.get(1)?,
+        // Parsed by the caller: rusqlite's closures cannot return the store's error.
+        state: State::Received,
+        received_at: r.get(3)?,
+        payload: blob_of(r.get(4)?, r.get(5)?),
+        error: r.get(6)?,
+        answer,
+    };
+    Ok((doc, state))
+}
+
+fn with_state((mut doc, state): (DocumentRead, String)) -> Result<DocumentRead, StoreError> {
+    doc.state = State::parse(&state)?;
+    Ok(doc)
+}
+
+pub(crate) fn document(conn: &Connection, id: &str) -> Result<Option<DocumentRead>, StoreError> {
+    let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = ?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let row = stmt.query_row([id], document_row).optional()?;
+    row.map(with_state).transpose()
+}
+
+/// The ids of documents whose process has not finished, in arrival order.
+pub(crate) fn unfinished_ids(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id FROM documents WHERE state = 'received' ORDER BY seq")?;
+    let ids = stmt.query_map([], |r| r.get(0))?;
+    Ok(ids.collect::<Result<_, _>>()?)
+}
+
+pub(crate) fn properties(conn: &Connection, id: &str) -> Result<Vec<(String, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT name, value FROM properties WHERE document_id = ?1 ORDER BY position",
+    )?;
+    let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(crate) fn history(conn: &Connection, id: &str) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT at, event FROM history WHERE document_id = ?1 ORDER BY position",
+    )?;
+    let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The raw request kept as evidence: None when there is no such document, Some(None) when the
+/// document has none.
+pub(crate) fn raw(conn: &Connection, id: &str) -> Result<Option<Option<Blob>>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT raw, raw_file FROM documents WHERE id = ?1")?;
+    let row = stmt
+        .query_row(params![id], |r| Ok(blob_of(r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(row)
+}
+
+/// A listing, newest first. The filter becomes bound parameters only; nothing the caller gives
+/// is spliced into the SQL text.
+pub(crate) fn query(conn: &Connection, filter: &Query) -> Result<Vec<Summary>, StoreError> {
+    let mut sql = String::from(
+        "SELECT id, process, state, received_at, error FROM documents d WHERE 1 = 1",
+    );
+    let mut args: Vec<Value> = Vec::new();
+    let mut bind = |sql: &mut String, clause: &str, value: Value| {
+        args.push(value);
+        sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some(process) = &filter.process {
+        bind(&mut sql, " AND d.process = ?", Value::Text(process.clone()));
+    }
+    if let Some(state) = filter.state {
+        bind(&mut sql, " AND d.state = ?", Value::Text(state.as_str().into()));
+    }
+    if let Some(from) = filter.from {
+        bind(&mut sql, " AND d.received_at >= ?", Value::Integer(from));
+    }
+    if let Some(to) = filter.to {
+        bind(&mut sql, " AND d.received_at < ?", Value::Integer(to));
+    }
+    for (name, value) in &filter.properties {
+        bind(
+            &mut sql,
+            " AND EXISTS (SELECT 1 FROM properties p WHERE p.document_id = d.id AND p.name = ?",
+            Value::Text(name.clone()),
+        );
+        bind(&mut sql, " AND p.value = ?)", Value::Text(value.clone()));
+    }
+    let limit = if filter.limit == 0 {
+        i64::MAX
+    } else {
+        i64::try_from(filter.limit).unwrap_or(i64::MAX)
+    };
+    bind(&mut sql, " ORDER BY d.seq DESC LIMIT ?", Value::Integer(limit));
+    let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
+    bind(&mut sql, " OFFSET ?", Value::Integer(offset));
+
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, Option<String>>(4)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, process, state, received_at, error) = row?;
+        let properties = properties(conn, &id)?;
+        out.push(Summary {
+            id,
+            process,
+            state: State::parse(&state)?,
+            received_at,
+            properties,
+            error,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,83 @@
+//! The schema and its migrations, recorded in a `schema_version` table.
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::error::StoreError;
+
+/// Migration `i` brings the schema from version `i` to `i + 1`. Append only: a released
+/// migration never changes, since stores in the field have already run it.
+const MIGRATIONS: &[&str] = &[
+    // 1: documents, their properties and their history.
+    "CREATE TABLE documents (
+        id            TEXT PRIMARY KEY,
+        -- Arrival order. Assigned by the writer, because received_at can repeat and can go
+        -- backwards when the clock is set; a PostgreSQL backend would use a sequence.
+        seq           BIGINT NOT NULL UNIQUE,
+        process       TEXT NOT NULL,
+        state         TEXT NOT NULL,
+        received_at   BIGINT NOT NULL,
+        updated_at    BIGINT NOT NULL,
+        -- Exactly one of payload / payload_file is set, except for duplicates (neither).
+        payload       BLOB,
+        payload_file  TEXT,
+        payload_len   BIGINT NOT NULL,
+        raw           BLOB,
+        raw_file      TEXT,
+        duplicate_key TEXT,
+        duplicate_of  TEXT,
+        error         TEXT,
+        answer_summary TEXT,
+        answer_bytes  BLOB
+    );
+    CREATE INDEX documents_process_seq ON documents (process, seq);
+    CREATE INDEX documents_state_seq ON documents (state, seq);
+    CREATE INDEX documents_received_at ON documents (received_at);
+    CREATE INDEX documents_duplicate_key ON documents (process, duplicate_key, seq)
+        WHERE duplicate_key IS NOT NULL;
+    CREATE TABLE properties (
+        document_id TEXT NOT NULL,
+        position    BIGINT NOT NULL,
+        name        TEXT NOT NULL,
+        value       TEXT NOT NULL,
+        PRIMARY KEY (document_id, position)
+    );
+    CREATE INDEX properties_name_value ON properties (name, value);
+    CREATE TABLE history (
+        document_id TEXT NOT NULL,
+        position    BIGINT NOT NULL,
+        at          BIGINT NOT NULL,
+        event       TEXT NOT NULL,
+        PRIMARY KEY (document_id, position)
+    );",
+];
+
+/// The version this code writes.
+pub(crate) const CURRENT: i64 = MIGRATIONS.len() as i64;
+
+/// Creates or upgrades the schema. Each migration commits with its new version number, so a
+/// crash in the middle leaves a store that the next start upgrades from where it stopped.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL);")?;
+    let found: Option<i64> = conn
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        .optional()?
+        .flatten();
+    let found = found.unwrap_or(0);
+    if found > CURRENT {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            known: CURRENT,
+        });
+    }
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute("DELETE FROM schema_version", [])?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES (?1)",
+            [from as i64 + 1],
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}
