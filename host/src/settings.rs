@@ -64,6 +64,12 @@ pub struct Limits {
     /// On SIGTERM, how long requests in flight may take to finish.
     #[serde(default = "grace")]
     pub shutdown_grace_seconds: u64,
+    /// Largest request head (request line and headers) in bytes; larger ones get 431.
+    #[serde(default = "max_header_bytes")]
+    pub max_header_bytes: usize,
+    /// Most headers a request may carry; more get 431.
+    #[serde(default = "max_headers")]
+    pub max_headers: usize,
 }
 
 impl Default for Limits {
@@ -73,6 +79,8 @@ impl Default for Limits {
             header_read_timeout_seconds: header_timeout(),
             body_read_timeout_seconds: body_timeout(),
             shutdown_grace_seconds: grace(),
+            max_header_bytes: max_header_bytes(),
+            max_headers: max_headers(),
         }
     }
 }
@@ -94,6 +102,12 @@ fn body_timeout() -> u64 {
 }
 fn grace() -> u64 {
     30
+}
+fn max_header_bytes() -> usize {
+    64 * 1024
+}
+fn max_headers() -> usize {
+    100
 }
 
 /// Read `DIR/berth.yaml`; defaults when it does not exist.
@@ -119,8 +133,30 @@ pub fn load(dir: &Path) -> Result<HostSettings, Diagnostic> {
             parse(&value.to_string()).map_err(|p| doc.diagnostic(&p.pointer, p.message.as_str()))?
         }
     };
-    if settings.limits.max_connections == 0 {
+    let limits = &settings.limits;
+    if limits.max_connections == 0 {
         return Err(doc.diagnostic("/limits/max_connections", "must be at least 1"));
+    }
+    // hyper cannot read a request head into less than 8 KiB.
+    if limits.max_header_bytes < 8192 {
+        return Err(doc.diagnostic("/limits/max_header_bytes", "must be at least 8192"));
+    }
+    if limits.max_headers == 0 {
+        return Err(doc.diagnostic("/limits/max_headers", "must be at least 1"));
+    }
+    for (pointer, seconds) in [
+        (
+            "/limits/header_read_timeout_seconds",
+            limits.header_read_timeout_seconds,
+        ),
+        (
+            "/limits/body_read_timeout_seconds",
+            limits.body_read_timeout_seconds,
+        ),
+    ] {
+        if seconds == 0 {
+            return Err(doc.diagnostic(pointer, "must be at least 1 second"));
+        }
     }
     Ok(settings)
 }

@@ -15,6 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_openssl::SslStream;
 
+use super::idle::{IdleCutoff, InFlight};
 use super::mount::Mount;
 use super::service::{self, Peer};
 use super::Shared;
@@ -150,11 +151,16 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let header_timeout = shared.header_timeout;
+    let (max_header_bytes, max_headers) = (shared.max_header_bytes, shared.max_headers);
+    let in_flight = InFlight::default();
+    let stream = IdleCutoff::new(stream, header_timeout, in_flight.clone());
     let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
         let shared = Arc::clone(&shared);
         let router = Arc::clone(&router);
         let peer = peer.clone();
+        let busy = in_flight.start();
         async move {
+            let _busy = busy;
             let response = match router.route(request.uri().path()) {
                 Some(mount) => service::handle(shared, Arc::clone(mount), peer, request).await,
                 None => service::text(
@@ -169,7 +175,13 @@ where
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
+        .header_read_timeout(header_timeout)
+        .max_buf_size(max_header_bytes)
+        .max_headers(max_headers);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(max_header_bytes).unwrap_or(u32::MAX));
     let connection = builder.serve_connection(TokioIo::new(stream), service);
     if let Err(e) = watcher.watch(connection).await {
         tracing::debug!(error = %e, "connection ended with an error");

@@ -2,6 +2,7 @@
 //! graceful stop: no new connections, requests in flight finish, exit.
 
 mod accept;
+mod idle;
 mod mount;
 mod service;
 mod tls;
@@ -32,6 +33,8 @@ pub struct Shared {
     pub outbound: Outbound,
     pub body_timeout: Duration,
     pub header_timeout: Duration,
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
     pub connections: Arc<Semaphore>,
 }
 
@@ -42,6 +45,8 @@ pub async fn serve(plan: Plan, settings: HostSettings) -> anyhow::Result<()> {
         outbound: Outbound::start(),
         body_timeout: Duration::from_secs(limits.body_read_timeout_seconds),
         header_timeout: Duration::from_secs(limits.header_read_timeout_seconds),
+        max_header_bytes: limits.max_header_bytes,
+        max_headers: limits.max_headers,
         connections: Arc::new(Semaphore::new(limits.max_connections)),
     });
     // Accept loops hold clones until they stop; connections hold only watchers, so once the
