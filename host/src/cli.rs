@@ -46,6 +46,14 @@ pub enum Command {
         #[arg(long)]
         connections: bool,
     },
+    /// Find received documents, show one, or run failed ones again.
+    Documents {
+        /// The deployment folder.
+        #[arg(long, short = 'd', default_value = ".", global = true)]
+        dir: PathBuf,
+        #[command(subcommand)]
+        command: DocumentsCommand,
+    },
     /// Make keys and certificates, and show what certificate files hold.
     #[command(subcommand)]
     Cert(CertCommand),
@@ -85,5 +93,39 @@ pub enum CertCommand {
         /// Password of a PKCS#12 file.
         #[arg(long)]
         password: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DocumentsCommand {
+    /// List documents, newest first.
+    List {
+        #[arg(long)]
+        process: Option<String>,
+        /// received, processed, failed or duplicate.
+        #[arg(long)]
+        state: Option<String>,
+        /// Received at or after this date (UTC): 2026-11-23 or 2026-11-23T14:05:00Z.
+        #[arg(long)]
+        since: Option<String>,
+        /// Received before this date (UTC).
+        #[arg(long)]
+        until: Option<String>,
+        /// A property that must match exactly, e.g. `--property file_name=po-1001.edi`; repeat
+        /// for several.
+        #[arg(long = "property", value_name = "NAME=VALUE")]
+        properties: Vec<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Properties, history and the answer sent for one document.
+    Show { id: String },
+    /// Run failed documents through their process again.
+    Retry {
+        /// Document ids.
+        ids: Vec<String>,
+        /// Every failed document.
+        #[arg(long, conflicts_with = "ids")]
+        failed: bool,
     },
 }

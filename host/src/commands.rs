@@ -9,9 +9,13 @@ use berth_process::{
     StartSchema,
 };
 
-use crate::cli::{CertCommand, Command};
+use crate::cli::{CertCommand, Command, DocumentsCommand};
 use crate::plugins::{self, Registry};
-use crate::{deploy, server, settings};
+use crate::runtime::Documents;
+use crate::settings::StoreSettings;
+use crate::{deploy, retention, server, settings};
+use berth_process::Runner;
+use berth_store::{Query, Store};
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
@@ -20,7 +24,63 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Schema { dir, connections } => schema(&dir, connections),
         Command::Plugins { dir } => list_plugins(&dir),
         Command::Cert(command) => cert(command),
+        Command::Documents { dir, command } => documents(&dir, command),
     }
+}
+
+fn documents(dir: &Path, command: DocumentsCommand) -> anyhow::Result<ExitCode> {
+    let dir = deployment_dir(dir)?;
+    let settings = settings::load(&dir).map_err(|d| anyhow::anyhow!("{d}"))?;
+    let Some(store) = open_store(&dir, &settings.store)? else {
+        anyhow::bail!("the message store is off in berth.yaml: no documents are kept");
+    };
+    let text = match command {
+        DocumentsCommand::List {
+            process,
+            state,
+            since,
+            until,
+            properties,
+            limit,
+        } => {
+            let date = |text: Option<String>| {
+                text.map(|t| crate::documents::parse_date(&t))
+                    .transpose()
+                    .map_err(anyhow::Error::msg)
+            };
+            let properties = properties
+                .iter()
+                .map(|p| {
+                    p.split_once('=')
+                        .map(|(n, v)| (n.to_string(), v.to_string()))
+                        .ok_or_else(|| anyhow::anyhow!("`{p}`: write a property as NAME=VALUE"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let query = Query {
+                process,
+                state: state
+                    .as_deref()
+                    .map(crate::documents::parse_state)
+                    .transpose()?,
+                from: date(since)?,
+                to: date(until)?,
+                properties,
+                limit,
+                offset: 0,
+            };
+            crate::documents::list(&store, &query)?
+        }
+        DocumentsCommand::Show { id } => crate::documents::show(&store, &id)?,
+        DocumentsCommand::Retry { ids, failed } => {
+            anyhow::ensure!(failed || !ids.is_empty(), "name document ids, or --failed");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(crate::documents::retry(&store, &dir, &ids, failed))?
+        }
+    };
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn cert(command: CertCommand) -> anyhow::Result<ExitCode> {
@@ -107,13 +167,37 @@ fn run_deployment(dir: &Path) -> anyhow::Result<ExitCode> {
         listeners = plan.listeners.len(),
         "starting"
     );
+    let store = open_store(&dir, &settings.store)?;
+    let documents = Documents {
+        runner: Runner::new(&dir),
+        store,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("berth")
         .build()
         .context("cannot start the runtime")?;
-    runtime.block_on(server::serve(plan, settings))?;
+    runtime.block_on(async {
+        if let Some(store) = documents.store.clone() {
+            retention::start(store, &settings.store);
+        }
+        server::serve(plan, settings, documents).await
+    })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The deployment's message store, or `None` when berth.yaml turns it off.
+pub fn open_store(dir: &Path, settings: &StoreSettings) -> anyhow::Result<Option<Store>> {
+    if !settings.enabled {
+        tracing::warn!(
+            "the message store is off: answers do not promise that documents survive a crash"
+        );
+        return Ok(None);
+    }
+    let data_dir = dir.join(&settings.data_dir);
+    let store = Store::open(&data_dir)
+        .with_context(|| format!("cannot open the message store in {}", data_dir.display()))?;
+    Ok(Some(store))
 }
 
 fn validate(dir: &Path) -> anyhow::Result<ExitCode> {

@@ -1,40 +1,195 @@
-//! A submitted document through its process, and its fate as the connector needs to hear it.
+//! Documents from their arrival to their fate: stored durably first (when the store is on), then
+//! run through their process, with the outcome recorded and told to the connector.
 
-use berth_connector_sdk::abi::{Outcome, OutcomeKind, OwnedHeader, Returned, Submission};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use berth_connector_sdk::abi::{Outcome, OutcomeKind, OwnedHeader, Response, Returned, Submission};
 use berth_connector_sdk::abi_stable::std_types::{ROption, RString};
 use berth_process::{Document, ProcessDef, Properties, RunOutcome, Runner};
+use berth_store::{Answer, Finish, NewDocument, Received, Store};
 use bytes::Bytes;
 
 use crate::ids::new_document_id;
 
-/// Run `submission` through `process`. `request_body` is the body the connector received, used
-/// without a copy when the connector says the payload is the body itself.
-pub async fn run_submission(
-    runner: &Runner,
-    process: &ProcessDef,
-    submission: Submission,
-    request_body: &Bytes,
-) -> Outcome {
-    let document_id = new_document_id();
-    let Submission { document, .. } = submission;
-    let payload = if document.payload_is_request_body {
-        request_body.clone()
-    } else {
-        Bytes::from(document.payload.into_vec())
-    };
-    let mut properties = Properties::default();
-    for property in document.properties.into_iter() {
-        properties.set(property.name.into_string(), property.value.into_string());
+/// How far back the duplicate check looks when a connector does not say: the vendor's default.
+const DEFAULT_DUPLICATE_WINDOW: u32 = 100_000;
+
+#[derive(Clone)]
+pub struct Documents {
+    pub runner: Runner,
+    pub store: Option<Store>,
+}
+
+impl Documents {
+    /// Store and run a submitted document. `request_body` is what the connector received, used
+    /// without a copy when the payload is the body itself; `raw` is the request as evidence.
+    pub async fn submit(
+        &self,
+        process: &ProcessDef,
+        submission: Submission,
+        request_body: &Bytes,
+        raw: Option<Bytes>,
+    ) -> Outcome {
+        let id = new_document_id();
+        let Submission {
+            document,
+            duplicate_key,
+            duplicate_window,
+            ..
+        } = submission;
+        let payload = if document.payload_is_request_body {
+            request_body.clone()
+        } else {
+            Bytes::from(document.payload.into_vec())
+        };
+        let properties: Vec<(String, String)> = document
+            .properties
+            .into_iter()
+            .map(|p| (p.name.into_string(), p.value.into_string()))
+            .collect();
+        let duplicate_key = duplicate_key.into_option().map(RString::into_string);
+        if let Some(store) = &self.store {
+            let new = NewDocument {
+                id: id.clone(),
+                process: process.name.clone(),
+                payload: payload.clone(),
+                properties: properties.clone(),
+                raw,
+                duplicate_window: match (&duplicate_key, duplicate_window) {
+                    (Some(_), 0) => DEFAULT_DUPLICATE_WINDOW,
+                    (_, window) => window,
+                },
+                duplicate_key,
+            };
+            match store.receive(new).await {
+                Ok(Received::New) => {}
+                Ok(Received::Duplicate {
+                    original_id,
+                    answer,
+                }) => {
+                    tracing::info!(process = %process.name, document = %id, original = %original_id, "duplicate received; not processed again");
+                    return Outcome {
+                        kind: OutcomeKind::DUPLICATE,
+                        document_id: original_id.into(),
+                        returned: ROption::RNone,
+                        stored_answer: answer.map(Into::into).into(),
+                        error: RString::new(),
+                    };
+                }
+                Err(error) => {
+                    tracing::error!(process = %process.name, %error, "cannot store a received document; refusing it");
+                    return refused(&id, "the message store is unavailable; send again later");
+                }
+            }
+        }
+        let document = Document {
+            id: id.clone(),
+            payload,
+            properties: properties.into_iter().collect::<Properties>(),
+        };
+        let outcome = self.run_and_finish(process, document).await;
+        to_outcome(&id, outcome)
     }
-    let doc = Document {
-        id: document_id.clone(),
-        payload,
-        properties,
-    };
-    match runner.run(process, doc).await {
+
+    /// Run a document that is already stored (or needs no store) and record how it ended.
+    async fn run_and_finish(&self, process: &ProcessDef, document: Document) -> RunOutcome {
+        let id = document.id.clone();
+        let outcome = self.runner.run(process, document).await;
+        if let RunOutcome::Failed { step, reason } = &outcome {
+            tracing::error!(process = %process.name, document = %id, %step, %reason, "document failed");
+        }
+        if let Some(store) = &self.store {
+            let finish = match &outcome {
+                RunOutcome::Completed { .. } => Finish::Processed,
+                RunOutcome::Failed { step, reason } => Finish::Failed {
+                    error: format!("{step}: {reason}"),
+                },
+            };
+            // Not awaited: a crash before this commits leaves the document `received`, and it
+            // runs again at start-up (at-least-once), which is the promise.
+            let store = store.clone();
+            tokio::spawn(async move {
+                if let Err(error) = store.finish(&id, finish).await {
+                    tracing::error!(document = %id, %error, "cannot record the outcome");
+                }
+            });
+        }
+        outcome
+    }
+
+    /// Keep the answer a partner got (the MDN, or the HTTP status and body) as evidence.
+    pub fn record_answer(&self, document_id: &str, response: &Response) {
+        let Some(store) = &self.store else { return };
+        let answer = Answer {
+            summary: response.status.to_string(),
+            bytes: match response.evidence.as_ref().into_option() {
+                Some(evidence) => evidence.to_vec(),
+                None => response.body.to_vec(),
+            },
+        };
+        let (store, id) = (store.clone(), document_id.to_string());
+        tokio::spawn(async move {
+            if let Err(error) = store.record_answer(&id, answer).await {
+                tracing::error!(document = %id, %error, "cannot record the answer sent");
+            }
+        });
+    }
+
+    /// Run again every stored document whose process had not finished (a crash, a kill).
+    pub async fn recover(&self, processes: &HashMap<String, Arc<ProcessDef>>) {
+        let Some(store) = &self.store else { return };
+        let unfinished = match store.unfinished() {
+            Ok(unfinished) => unfinished,
+            Err(error) => {
+                tracing::error!(%error, "cannot read unfinished documents");
+                return;
+            }
+        };
+        if unfinished.is_empty() {
+            return;
+        }
+        tracing::info!(
+            documents = unfinished.len(),
+            "running documents left unfinished by the last stop"
+        );
+        for stored in unfinished {
+            let Some(process) = processes.get(&stored.process) else {
+                let error = format!("process `{}` is not deployed", stored.process);
+                tracing::error!(document = %stored.id, %error, "cannot recover a document");
+                if let Err(e) = store.finish(&stored.id, Finish::Failed { error }).await {
+                    tracing::error!(document = %stored.id, error = %e, "cannot record the outcome");
+                }
+                continue;
+            };
+            let document = Document {
+                id: stored.id,
+                payload: stored.payload,
+                properties: stored.properties.into_iter().collect(),
+            };
+            let outcome = self.run_and_finish(process, document).await;
+            if let RunOutcome::Completed { .. } = outcome {
+                tracing::info!(process = %process.name, "recovered document processed");
+            }
+        }
+    }
+}
+
+fn refused(id: &str, error: &str) -> Outcome {
+    Outcome {
+        kind: OutcomeKind::REFUSED,
+        document_id: id.into(),
+        returned: ROption::RNone,
+        stored_answer: ROption::RNone,
+        error: error.into(),
+    }
+}
+
+fn to_outcome(id: &str, outcome: RunOutcome) -> Outcome {
+    match outcome {
         RunOutcome::Completed { returned, .. } => Outcome {
             kind: OutcomeKind::ACCEPTED,
-            document_id: document_id.into(),
+            document_id: id.into(),
             returned: returned
                 .map(|r| Returned {
                     status: r.status,
@@ -49,21 +204,40 @@ pub async fn run_submission(
             stored_answer: ROption::RNone,
             error: RString::new(),
         },
-        RunOutcome::Failed { step, reason } => {
-            tracing::error!(
-                process = %process.name,
-                document = %document_id,
-                %step,
-                %reason,
-                "document failed"
-            );
-            Outcome {
-                kind: OutcomeKind::FAILED,
-                document_id: document_id.into(),
-                returned: ROption::RNone,
-                stored_answer: ROption::RNone,
-                error: format!("{step}: {reason}").into(),
-            }
-        }
+        RunOutcome::Failed { step, reason } => Outcome {
+            kind: OutcomeKind::FAILED,
+            document_id: id.into(),
+            returned: ROption::RNone,
+            stored_answer: ROption::RNone,
+            error: format!("{step}: {reason}").into(),
+        },
     }
+}
+
+/// The request as evidence: request line and headers as received, then the body unless the
+/// document's payload is the body itself (stored once, not twice).
+pub fn raw_request(parts: &http::request::Parts, body: &Bytes, include_body: bool) -> Bytes {
+    let mut raw = Vec::with_capacity(256 + if include_body { body.len() } else { 0 });
+    raw.extend_from_slice(parts.method.as_str().as_bytes());
+    raw.push(b' ');
+    raw.extend_from_slice(
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+            .as_bytes(),
+    );
+    raw.extend_from_slice(format!(" {:?}\r\n", parts.version).as_bytes());
+    for (name, value) in &parts.headers {
+        raw.extend_from_slice(name.as_str().as_bytes());
+        raw.extend_from_slice(b": ");
+        raw.extend_from_slice(value.as_bytes());
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"\r\n");
+    if include_body {
+        raw.extend_from_slice(body);
+    }
+    Bytes::from(raw)
 }

@@ -186,6 +186,12 @@ impl Berth {
         }
     }
 
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Wait for berth to exit by itself (e.g. after a deploy error).
     pub fn wait_exit(mut self) -> (ExitStatus, String) {
         let status = self.child.wait().expect("wait for berth");

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use berth_connector_sdk::abi::EndpointKind;
-use berth_process::Runner;
+use berth_process::ProcessDef;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
@@ -23,13 +23,14 @@ use tokio::task::JoinSet;
 
 use crate::deploy::Plan;
 use crate::outbound::Outbound;
+use crate::runtime::Documents;
 use crate::settings::HostSettings;
 use accept::{accept_loop, Endpoint, Router};
 use mount::Mount;
 
 /// What every request handler shares.
 pub struct Shared {
-    pub runner: Runner,
+    pub documents: Documents,
     pub outbound: Outbound,
     pub body_timeout: Duration,
     pub header_timeout: Duration,
@@ -38,10 +39,16 @@ pub struct Shared {
     pub connections: Arc<Semaphore>,
 }
 
-pub async fn serve(plan: Plan, settings: HostSettings) -> anyhow::Result<()> {
+pub async fn serve(plan: Plan, settings: HostSettings, documents: Documents) -> anyhow::Result<()> {
     let limits = &settings.limits;
+    let deployed: HashMap<String, Arc<ProcessDef>> = plan
+        .listeners
+        .iter()
+        .flat_map(|l| l.processes.iter())
+        .map(|p| (p.name.clone(), Arc::clone(p)))
+        .collect();
     let shared = Arc::new(Shared {
-        runner: Runner::new(&plan.dir),
+        documents: documents.clone(),
         outbound: Outbound::start(),
         body_timeout: Duration::from_secs(limits.body_read_timeout_seconds),
         header_timeout: Duration::from_secs(limits.header_read_timeout_seconds),
@@ -163,6 +170,8 @@ pub async fn serve(plan: Plan, settings: HostSettings) -> anyhow::Result<()> {
         tracing::warn!("no process is deployed: nothing to listen on");
     }
     tracing::info!(listeners = bound, "berth is ready");
+    // Documents a crash or a kill left unfinished run again now, beside new traffic.
+    tokio::spawn(async move { documents.recover(&deployed).await });
 
     wait_for_signal().await;
     tracing::info!("stopping: no new connections; finishing requests in flight");

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_connector_sdk::abi::Response as PluginResponse;
+use berth_connector_sdk::abi::{OutcomeKind, Response as PluginResponse};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -12,7 +12,7 @@ use hyper::body::Incoming as IncomingBody;
 
 use super::mount::{Incoming, Mount};
 use super::Shared;
-use crate::runtime::run_submission;
+use crate::runtime::raw_request;
 
 pub type HttpResponse = http::Response<Full<Bytes>>;
 
@@ -84,9 +84,26 @@ pub async fn handle(
         );
         return connector_failed(&mount, &message);
     };
-    let outcome = run_submission(&shared.runner, process, submission, &incoming.body).await;
+    let payload_is_body = submission.document.payload_is_request_body;
+    let raw = shared
+        .documents
+        .store
+        .is_some()
+        .then(|| raw_request(&incoming.parts, &incoming.body, !payload_is_body));
+    let outcome = shared
+        .documents
+        .submit(process, submission, &incoming.body, raw)
+        .await;
+    // Only a document stored by this request has an answer of its own to keep.
+    let stored_id = matches!(outcome.kind, OutcomeKind::ACCEPTED | OutcomeKind::FAILED)
+        .then(|| outcome.document_id.to_string());
     match mount.complete(pending, outcome).await {
-        Ok(response) => to_http(&mount, response, &shared),
+        Ok(response) => {
+            if let Some(id) = stored_id {
+                shared.documents.record_answer(&id, &response);
+            }
+            to_http(&mount, response, &shared)
+        }
         Err(e) => connector_failed(&mount, &e),
     }
 }

@@ -1,0 +1,10 @@
+//! `berth documents`: find received documents by process, state, date and tracked property;
+//! show one with its history and the answer sent; run failed ones again.
+
+mod dates;
+mod retry;
+mod view;
+
+pub use dates::parse as parse_date;
+pub use retry::retry;
+pub use view::{list, parse_state, show};
