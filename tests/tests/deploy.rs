@@ -54,7 +54,6 @@ fn an_unknown_step_lists_the_known_ones() {
 #[test]
 fn a_missing_plugin_is_an_unknown_connector_that_lists_the_known_ones() {
     let deployment = Deployment::new();
-    deployment.write("connections/x.yaml", "name: x\nconnector: ftp-server\n");
     deployment.write(
         "processes/ftp.yaml",
         "name: ftp\nstart:\n  connector: ftp-server\n  connection: x\n  operation: {}\n",
@@ -63,7 +62,8 @@ fn a_missing_plugin_is_an_unknown_connector_that_lists_the_known_ones() {
     let text = output_text(&output);
     assert!(!output.status.success(), "{text}");
     assert!(text.contains("processes/ftp.yaml:3"), "{text}");
-    assert!(text.contains("connections/x.yaml:2"), "{text}");
+    // The unknown connection is reported in the same run.
+    assert!(text.contains("processes/ftp.yaml:4"), "{text}");
     assert!(text.contains("unknown connector `ftp-server`"), "{text}");
     assert!(text.contains("http-server-legacy"), "{text}");
 }
