@@ -167,9 +167,40 @@ fn write_blocking(
     Ok(final_path)
 }
 
+/// Link `temp` under the first free numbered name. Partners often send the same file name again
+/// and again, so probing `-1`, `-2`, ... one by one would cost a system call per earlier file:
+/// gallop to a free number, then binary-search down to the lowest free one (O(log n) lookups).
+/// The final hard link is atomic, so a concurrent writer that takes the name first only makes
+/// this try again.
 fn link_unique(temp: &Path, dir: &Path, name: &str) -> Result<PathBuf, String> {
-    for n in 0..MAX_UNIQUE_TRIES {
-        let target = dir.join(numbered(name, n));
+    let taken = |n: u32| dir.join(numbered(name, n)).symlink_metadata().is_ok();
+    for _attempt in 0..16 {
+        let mut free = 0;
+        if taken(0) {
+            let (mut low, mut high) = (0u32, 1u32);
+            while taken(high) {
+                low = high;
+                high = match high.checked_mul(2) {
+                    Some(next) if next <= MAX_UNIQUE_TRIES => next,
+                    _ => {
+                        return Err(format!(
+                            "no free name for {name} in {} below {MAX_UNIQUE_TRIES}",
+                            dir.display()
+                        ))
+                    }
+                };
+            }
+            while high - low > 1 {
+                let middle = low + (high - low) / 2;
+                if taken(middle) {
+                    low = middle;
+                } else {
+                    high = middle;
+                }
+            }
+            free = high;
+        }
+        let target = dir.join(numbered(name, free));
         match fs::hard_link(temp, &target) {
             Ok(()) => return Ok(target),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -177,7 +208,7 @@ fn link_unique(temp: &Path, dir: &Path, name: &str) -> Result<PathBuf, String> {
         }
     }
     Err(format!(
-        "no free name for {name} in {} after {MAX_UNIQUE_TRIES} tries",
+        "no free name for {name} in {}: other writers kept taking it",
         dir.display()
     ))
 }
@@ -254,6 +285,23 @@ mod tests {
         let name = sanitize_file_name(&long).unwrap();
         assert!(name.len() <= MAX_NAME_BYTES);
         assert!(name.ends_with(".edi"));
+    }
+
+    #[test]
+    fn unique_names_take_the_lowest_free_number_without_scanning_every_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let temp = dir.path().join("incoming.tmp");
+        std::fs::write(&temp, b"x").unwrap();
+        std::fs::write(dir.path().join("po.edi"), b"").unwrap();
+        for n in 1..1000 {
+            std::fs::write(dir.path().join(numbered("po.edi", n)), b"").unwrap();
+        }
+        let placed = link_unique(&temp, dir.path(), "po.edi").unwrap();
+        assert_eq!(placed, dir.path().join("po-1000.edi"));
+        let next = link_unique(&temp, dir.path(), "po.edi").unwrap();
+        assert_eq!(next, dir.path().join("po-1001.edi"));
+        let fresh = link_unique(&temp, dir.path(), "new.edi").unwrap();
+        assert_eq!(fresh, dir.path().join("new.edi"));
     }
 
     #[test]
