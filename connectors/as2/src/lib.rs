@@ -22,6 +22,8 @@ pub mod compress;
 mod der;
 pub mod disposition;
 pub mod headers;
+#[cfg(feature = "connector")]
+pub mod listener;
 pub mod mdn;
 pub mod mic;
 pub mod micalg;

@@ -72,7 +72,14 @@ async fn run(store: Store, docs: usize, work: Work) -> Duration {
     start.elapsed()
 }
 
-fn measure(rt: &tokio::runtime::Runtime, base: &std::path::Path, name: &str, max_batch: usize, docs: usize, work: Work) -> f64 {
+fn measure(
+    rt: &tokio::runtime::Runtime,
+    base: &std::path::Path,
+    name: &str,
+    max_batch: usize,
+    docs: usize,
+    work: Work,
+) -> f64 {
     let dir = tempfile::tempdir_in(base).expect("temp dir");
     let options = StoreOptions {
         max_batch,
@@ -91,8 +98,14 @@ fn measure(rt: &tokio::runtime::Runtime, base: &std::path::Path, name: &str, max
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let docs: usize = args.next().map(|a| a.parse().expect("DOCS is a number")).unwrap_or(20_000);
-    let base: PathBuf = args.next().map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let docs: usize = args
+        .next()
+        .map(|a| a.parse().expect("DOCS is a number"))
+        .unwrap_or(20_000);
+    let base: PathBuf = args
+        .next()
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
     let single = (docs / 10).max(500);
     let rt = Arc::new(
         tokio::runtime::Builder::new_multi_thread()
@@ -100,11 +113,31 @@ fn main() {
             .build()
             .expect("runtime"),
     );
-    println!("{TASKS} concurrent tasks, 1 KiB payload, 6 properties, duplicate check on; dir {}", base.display());
+    println!(
+        "{TASKS} concurrent tasks, 1 KiB payload, 6 properties, duplicate check on; dir {}",
+        base.display()
+    );
     let mut ratios = Vec::new();
-    for (label, work) in [("receive", Work::Receive), ("receive+finish+answer", Work::Lifecycle)] {
-        let grouped = measure(&rt, &base, &format!("{label}, grouped"), StoreOptions::default().max_batch, docs, work);
-        let each = measure(&rt, &base, &format!("{label}, per document"), 1, single, work);
+    for (label, work) in [
+        ("receive", Work::Receive),
+        ("receive+finish+answer", Work::Lifecycle),
+    ] {
+        let grouped = measure(
+            &rt,
+            &base,
+            &format!("{label}, grouped"),
+            StoreOptions::default().max_batch,
+            docs,
+            work,
+        );
+        let each = measure(
+            &rt,
+            &base,
+            &format!("{label}, per document"),
+            1,
+            single,
+            work,
+        );
         ratios.push((label, grouped / each));
     }
     for (label, ratio) in ratios {

@@ -20,8 +20,12 @@ pub enum StoreError {
     },
     #[error("the message store in {0} is in use by another process")]
     Locked(PathBuf),
-    #[error("the message store has schema version {found}; this berth knows versions up to {known}")]
+    #[error(
+        "the message store has schema version {found}; this berth knows versions up to {known}"
+    )]
     SchemaTooNew { found: i64, known: i64 },
+    #[error("message store: {0}")]
+    Invalid(String),
     #[error("document {0} is not in the message store")]
     NotFound(String),
     #[error("document {0} is already in the message store")]

@@ -116,10 +116,8 @@ impl PayloadDir {
     /// Resolves a stored name, refusing anything that is not a plain file name, so that a
     /// tampered database cannot make the store read or delete files elsewhere.
     fn path(&self, name: &str) -> Result<PathBuf, StoreError> {
-        let plain = !name.is_empty()
-            && !name.contains(['/', '\\', '\0'])
-            && name != "."
-            && name != "..";
+        let plain =
+            !name.is_empty() && !name.contains(['/', '\\', '\0']) && name != "." && name != "..";
         if plain {
             Ok(self.dir.join(name))
         } else {
@@ -153,7 +151,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = PayloadDir::open(tmp.path()).unwrap();
         for bad in ["../x", "..", "a/b", "", "a\0b"] {
-            assert!(matches!(dir.read(bad), Err(StoreError::Corrupt(_))), "{bad:?}");
+            assert!(
+                matches!(dir.read(bad), Err(StoreError::Corrupt(_))),
+                "{bad:?}"
+            );
         }
     }
 }

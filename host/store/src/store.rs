@@ -70,6 +70,14 @@ impl Store {
     /// blocking pool). If the future is dropped after the write was queued, the document may
     /// still be stored, and is then run at the next start.
     pub async fn receive(&self, doc: NewDocument) -> Result<Received, StoreError> {
+        if doc.properties.len() as i64 > sql::PER_DOCUMENT {
+            return Err(StoreError::Invalid(format!(
+                "document {} has {} properties; the store keeps at most {}",
+                doc.id,
+                doc.properties.len(),
+                sql::PER_DOCUMENT
+            )));
+        }
         let received_at = now_millis();
         let payload_len = i64::try_from(doc.payload.len()).unwrap_or(i64::MAX);
         let payload = self.place(doc.payload).await?;
@@ -142,11 +150,10 @@ impl Store {
     /// properties: what the host runs again at start-up. Blocks (reads files).
     pub fn unfinished(&self) -> Result<Vec<StoredDocument>, StoreError> {
         let rows = self.inner.readers.read(|conn| {
-            let mut rows = Vec::new();
-            for id in sql::unfinished_ids(conn)? {
-                rows.extend(load(conn, &id)?);
-            }
-            Ok(rows)
+            sql::unfinished(conn)?
+                .into_iter()
+                .map(|doc| complete(conn, doc))
+                .collect::<Result<Vec<_>, _>>()
         })?;
         rows.into_iter().map(|row| self.materialise(row)).collect()
     }
@@ -256,10 +263,17 @@ type Loaded = (sql::DocumentRead, Vec<(String, String)>, Vec<(i64, String)>);
 
 /// Reads one document's rows; payload files are read after the read transaction ends.
 fn load(conn: &Connection, id: &str) -> Result<Option<Loaded>, StoreError> {
-    let Some(doc) = sql::document(conn, id)? else {
-        return Ok(None);
-    };
-    Ok(Some((doc, sql::properties(conn, id)?, sql::history(conn, id)?)))
+    sql::document(conn, id)?
+        .map(|doc| complete(conn, doc))
+        .transpose()
+}
+
+/// Adds a document's properties and history; its receipt heads the history.
+fn complete(conn: &Connection, doc: sql::DocumentRead) -> Result<Loaded, StoreError> {
+    let properties = sql::properties(conn, doc.seq)?;
+    let mut history = vec![(doc.received_at, "received".to_string())];
+    history.extend(sql::history(conn, doc.seq)?);
+    Ok((doc, properties, history))
 }
 
 fn done(outcome: Outcome) -> Result<(), StoreError> {

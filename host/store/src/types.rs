@@ -85,7 +85,9 @@ impl State {
             "processed" => Ok(State::Processed),
             "failed" => Ok(State::Failed),
             "duplicate" => Ok(State::Duplicate),
-            other => Err(StoreError::Corrupt(format!("unknown document state {other:?}"))),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown document state {other:?}"
+            ))),
         }
     }
 }

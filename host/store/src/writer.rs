@@ -191,28 +191,30 @@ fn apply_one(conn: &Connection, op: &Op, seq: &mut i64) -> Step {
         Op::Finish { id, finish, at } => {
             let (state, error, event) = match finish {
                 Finish::Processed => (State::Processed, None, "processed".to_string()),
-                Finish::Failed { error } => {
-                    (State::Failed, Some(error.as_str()), format!("failed: {error}"))
-                }
+                Finish::Failed { error } => (
+                    State::Failed,
+                    Some(error.as_str()),
+                    format!("failed: {error}"),
+                ),
             };
-            if !sql::set_finished(conn, id, state, error, *at)? {
+            let Some(seq) = sql::set_finished(conn, id, state, error, *at)? else {
                 return Ok(Err(refusal(conn, id, State::Received)?));
-            }
-            sql::insert_history(conn, id, *at, &event)?;
+            };
+            sql::append_history(conn, seq, *at, &event)?;
             Ok(Ok(Outcome::Done))
         }
         Op::Answer { id, answer, at } => {
-            if !sql::set_answer(conn, id, answer, *at)? {
+            let Some(seq) = sql::set_answer(conn, id, answer, *at)? else {
                 return Ok(Err(StoreError::NotFound(id.clone())));
-            }
-            sql::insert_history(conn, id, *at, &format!("answered {}", answer.summary))?;
+            };
+            sql::append_history(conn, seq, *at, &format!("answered {}", answer.summary))?;
             Ok(Ok(Outcome::Done))
         }
         Op::Retry { id, at } => {
-            if !sql::set_retry(conn, id, *at)? {
+            let Some(seq) = sql::set_retry(conn, id, *at)? else {
                 return Ok(Err(refusal(conn, id, State::Failed)?));
-            }
-            sql::insert_history(conn, id, *at, "marked for retry")?;
+            };
+            sql::append_history(conn, seq, *at, "marked for retry")?;
             Ok(Ok(Outcome::Done))
         }
         Op::Purge {
@@ -241,19 +243,15 @@ fn refusal(conn: &Connection, id: &str, expected: State) -> Result<StoreError, S
 /// connection, so two concurrent resends cannot both see "no original": the second one's check
 /// already sees the first one's row, whether in the same batch or an earlier one.
 fn insert(conn: &Connection, doc: &Insert, seq: &mut i64) -> Step {
-    if sql::exists(conn, &doc.id)? {
-        return Ok(Err(StoreError::AlreadyExists(doc.id.clone())));
-    }
     let original = match &doc.duplicate_key {
         Some(key) if doc.duplicate_window > 0 => {
             sql::find_duplicate(conn, &doc.process, key, doc.duplicate_window)?
         }
         _ => None,
     };
-    *seq += 1;
     let mut row = sql::DocumentRow {
         id: &doc.id,
-        seq: *seq,
+        seq: *seq + 1,
         process: &doc.process,
         state: State::Received,
         received_at: doc.received_at,
@@ -263,33 +261,31 @@ fn insert(conn: &Connection, doc: &Insert, seq: &mut i64) -> Step {
         duplicate_key: doc.duplicate_key.as_deref(),
         duplicate_of: None,
     };
-    let outcome = match original {
-        Some((original_id, answer)) => {
-            // A resend keeps no payload and no key: the original answers for the message,
-            // and a later lookup of the key must find the original, not the resend.
-            row.state = State::Duplicate;
-            row.payload = None;
-            row.raw = None;
-            row.duplicate_key = None;
-            row.duplicate_of = Some(&original_id);
-            sql::insert_document(conn, &row)?;
-            sql::insert_history(
-                conn,
-                &doc.id,
-                doc.received_at,
-                &format!("duplicate of {original_id}"),
-            )?;
+    if let Some(original) = &original {
+        // A resend keeps no payload and no key: the original answers for the message, and a
+        // later lookup of the key must find the original, not the resend.
+        row.state = State::Duplicate;
+        row.payload = None;
+        row.raw = None;
+        row.duplicate_key = None;
+        row.duplicate_of = Some(&original.id);
+    }
+    if !sql::insert_document(conn, &row)? {
+        return Ok(Err(StoreError::AlreadyExists(doc.id.clone())));
+    }
+    *seq += 1;
+    sql::insert_properties(conn, *seq, &doc.properties)?;
+    // A document's receipt is its row's `received_at`; the history table holds what follows.
+    let received = match original {
+        Some(original) => {
+            let event = format!("duplicate of {}", original.id);
+            sql::append_history(conn, *seq, doc.received_at, &event)?;
             Received::Duplicate {
-                original_id: original_id.clone(),
-                answer,
+                original_id: original.id,
+                answer: original.answer,
             }
         }
-        None => {
-            sql::insert_document(conn, &row)?;
-            sql::insert_history(conn, &doc.id, doc.received_at, "received")?;
-            Received::New
-        }
+        None => Received::New,
     };
-    sql::insert_properties(conn, &doc.id, &doc.properties)?;
-    Ok(Ok(Outcome::Received(outcome)))
+    Ok(Ok(Outcome::Received(received)))
 }

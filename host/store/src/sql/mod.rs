@@ -12,16 +12,28 @@ mod write;
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::StoreError;
 
-pub(crate) use read::{document, DocumentRead, history, properties, query, raw, unfinished_ids};
+pub(crate) use read::{document, history, properties, query, raw, unfinished, DocumentRead};
 pub(crate) use schema::migrate;
 pub(crate) use write::{
-    exists, find_duplicate, insert_document, insert_history, insert_properties, max_seq, purge,
+    append_history, find_duplicate, insert_document, insert_properties, max_seq, purge,
     referenced_files, set_answer, set_finished, set_retry, state_of, DocumentRow,
 };
+
+/// Properties and history entries of the document numbered `seq` have the ids
+/// `seq * PER_DOCUMENT ..< (seq + 1) * PER_DOCUMENT`: one key range per document, found
+/// without an index of its own. It caps a document at that many properties and history
+/// entries, far beyond any real one, and leaves room for 2^47 documents.
+pub(crate) const PER_DOCUMENT: i64 = 1 << 16;
+
+/// The key range of document `seq`'s properties and history entries.
+pub(crate) fn key_range(seq: i64) -> (i64, i64) {
+    (seq * PER_DOCUMENT, (seq + 1) * PER_DOCUMENT)
+}
 
 /// The database file inside the data dir.
 pub(crate) const DB_FILE: &str = "store.sqlite";
@@ -31,6 +43,7 @@ pub(crate) const DB_FILE: &str = "store.sqlite";
 /// promise a 2xx answer makes.
 pub(crate) fn open_writer(data_dir: &Path, busy: Duration) -> Result<Connection, StoreError> {
     let conn = Connection::open(data_dir.join(DB_FILE))?;
+    stable_plans(&conn)?;
     conn.busy_timeout(busy)?;
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
@@ -38,7 +51,12 @@ pub(crate) fn open_writer(data_dir: &Path, busy: Duration) -> Result<Connection,
             "the database refused WAL mode (it stays in {mode})"
         )));
     }
-    conn.execute_batch("PRAGMA synchronous=FULL;")?;
+    // A larger page cache keeps the indexes' hot pages in memory, and a larger checkpoint
+    // interval lets a page changed by many batches be copied to the database once, not once
+    // per thousand pages of log (SQLite's default).
+    conn.execute_batch(
+        "PRAGMA synchronous=FULL; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=10000;",
+    )?;
     Ok(conn)
 }
 
@@ -47,7 +65,17 @@ pub(crate) fn open_writer(data_dir: &Path, busy: Duration) -> Result<Connection,
 pub(crate) fn open_reader(data_dir: &Path, busy: Duration) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(data_dir.join(DB_FILE), flags)?;
+    stable_plans(&conn)?;
     conn.busy_timeout(busy)?;
     conn.execute_batch("PRAGMA query_only=ON;")?;
     Ok(conn)
+}
+
+/// Turns on SQLite's query planner stability guarantee. Without it, a cached statement whose
+/// plan could depend on a bound value (`MAX(...)`, `ORDER BY ... LIMIT 1`) is compiled again
+/// on every execution: measured, that re-preparing took a quarter of the writer thread's time.
+/// The store's statements have one good plan each, whatever the values.
+fn stable_plans(conn: &Connection) -> Result<(), StoreError> {
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    Ok(())
 }

@@ -4,12 +4,14 @@
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
+use super::{key_range, PER_DOCUMENT};
 use crate::error::StoreError;
 use crate::payload::Blob;
 use crate::types::{Answer, Query, State, Summary};
 
 /// A document row without properties and history; the payload still to be loaded if a file.
 pub(crate) struct DocumentRead {
+    pub seq: i64,
     pub id: String,
     pub process: String,
     pub state: State,
@@ -20,7 +22,7 @@ pub(crate) struct DocumentRead {
 }
 
 const DOCUMENT_COLUMNS: &str = "id, process, state, received_at, payload, payload_file, error, \
-                                answer_summary, answer_bytes";
+                                answer_summary, answer_bytes, seq";
 
 fn blob_of(inline: Option<Vec<u8>>, file: Option<String>) -> Option<Blob> {
     match (inline, file) {
@@ -32,7 +34,10 @@ fn blob_of(inline: Option<Vec<u8>>, file: Option<String>) -> Option<Blob> {
 
 fn document_row(r: &Row<'_>) -> rusqlite::Result<(DocumentRead, String)> {
     let state: String = r.get(2)?;
-    let answer = match (r.get::<_, Option<String>>(7)?, r.get::<_, Option<Vec<u8>>>(8)?) {
+    let answer = match (
+        r.get::<_, Option<String>>(7)?,
+        r.get::<_, Option<Vec<u8>>>(8)?,
+    ) {
         (Some(summary), bytes) => Some(Answer {
             summary,
             bytes: bytes.unwrap_or_default(),
@@ -40,6 +45,7 @@ fn document_row(r: &Row<'_>) -> rusqlite::Result<(DocumentRead, String)> {
         (None, _) => None,
     };
     let doc = DocumentRead {
+        seq: r.get(9)?,
         id: r.get(0)?,
         process: r.get(1)?,
         // Parsed by the caller: rusqlite's closures cannot return the store's error.
@@ -64,27 +70,32 @@ pub(crate) fn document(conn: &Connection, id: &str) -> Result<Option<DocumentRea
     row.map(with_state).transpose()
 }
 
-/// The ids of documents whose process has not finished, in arrival order.
-pub(crate) fn unfinished_ids(conn: &Connection) -> Result<Vec<String>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT id FROM documents WHERE state = 'received' ORDER BY seq")?;
-    let ids = stmt.query_map([], |r| r.get(0))?;
-    Ok(ids.collect::<Result<_, _>>()?)
+/// The documents whose process has not finished, in arrival order.
+pub(crate) fn unfinished(conn: &Connection) -> Result<Vec<DocumentRead>, StoreError> {
+    // The literal state lets SQLite use the small partial index of unfinished documents.
+    let sql =
+        format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE state = 'received' ORDER BY seq");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([], document_row)?;
+    rows.map(|row| with_state(row?)).collect()
 }
 
-pub(crate) fn properties(conn: &Connection, id: &str) -> Result<Vec<(String, String)>, StoreError> {
+/// The properties of document `seq`, in the order given.
+pub(crate) fn properties(conn: &Connection, seq: i64) -> Result<Vec<(String, String)>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT name, value FROM properties WHERE document_id = ?1 ORDER BY position",
+        "SELECT name, value FROM properties WHERE id >= ?1 AND id < ?2 ORDER BY id",
     )?;
-    let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (first, end) = key_range(seq);
+    let rows = stmt.query_map(params![first, end], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub(crate) fn history(conn: &Connection, id: &str) -> Result<Vec<(i64, String)>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT at, event FROM history WHERE document_id = ?1 ORDER BY position",
-    )?;
-    let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+/// The recorded events of document `seq` after its receipt, oldest first.
+pub(crate) fn history(conn: &Connection, seq: i64) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT at, event FROM history WHERE id >= ?1 AND id < ?2 ORDER BY id")?;
+    let (first, end) = key_range(seq);
+    let rows = stmt.query_map(params![first, end], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -98,12 +109,15 @@ pub(crate) fn raw(conn: &Connection, id: &str) -> Result<Option<Option<Blob>>, S
     Ok(row)
 }
 
-/// A listing, newest first. The filter becomes bound parameters only; nothing the caller gives
-/// is spliced into the SQL text.
+/// A listing, newest first. Caller-given strings become bound parameters only; the state is
+/// spliced in as one of four fixed words, so that SQLite can use a state's partial index.
 pub(crate) fn query(conn: &Connection, filter: &Query) -> Result<Vec<Summary>, StoreError> {
     let mut sql = String::from(
-        "SELECT id, process, state, received_at, error FROM documents d WHERE 1 = 1",
+        "SELECT id, process, state, received_at, error, seq FROM documents d WHERE 1 = 1",
     );
+    if let Some(state) = filter.state {
+        sql.push_str(&format!(" AND d.state = '{}'", state.as_str()));
+    }
     let mut args: Vec<Value> = Vec::new();
     let mut bind = |sql: &mut String, clause: &str, value: Value| {
         args.push(value);
@@ -111,9 +125,6 @@ pub(crate) fn query(conn: &Connection, filter: &Query) -> Result<Vec<Summary>, S
     };
     if let Some(process) = &filter.process {
         bind(&mut sql, " AND d.process = ?", Value::Text(process.clone()));
-    }
-    if let Some(state) = filter.state {
-        bind(&mut sql, " AND d.state = ?", Value::Text(state.as_str().into()));
     }
     if let Some(from) = filter.from {
         bind(&mut sql, " AND d.received_at >= ?", Value::Integer(from));
@@ -124,7 +135,10 @@ pub(crate) fn query(conn: &Connection, filter: &Query) -> Result<Vec<Summary>, S
     for (name, value) in &filter.properties {
         bind(
             &mut sql,
-            " AND EXISTS (SELECT 1 FROM properties p WHERE p.document_id = d.id AND p.name = ?",
+            &format!(
+                " AND EXISTS (SELECT 1 FROM properties p WHERE p.id >= d.seq * {PER_DOCUMENT}
+                  AND p.id < (d.seq + 1) * {PER_DOCUMENT} AND p.name = ?"
+            ),
             Value::Text(name.clone()),
         );
         bind(&mut sql, " AND p.value = ?)", Value::Text(value.clone()));
@@ -134,7 +148,11 @@ pub(crate) fn query(conn: &Connection, filter: &Query) -> Result<Vec<Summary>, S
     } else {
         i64::try_from(filter.limit).unwrap_or(i64::MAX)
     };
-    bind(&mut sql, " ORDER BY d.seq DESC LIMIT ?", Value::Integer(limit));
+    bind(
+        &mut sql,
+        " ORDER BY d.seq DESC LIMIT ?",
+        Value::Integer(limit),
+    );
     let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
     bind(&mut sql, " OFFSET ?", Value::Integer(offset));
 
@@ -146,12 +164,13 @@ pub(crate) fn query(conn: &Connection, filter: &Query) -> Result<Vec<Summary>, S
             r.get::<_, String>(2)?,
             r.get::<_, i64>(3)?,
             r.get::<_, Option<String>>(4)?,
+            r.get::<_, i64>(5)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (id, process, state, received_at, error) = row?;
-        let properties = properties(conn, &id)?;
+        let (id, process, state, received_at, error, seq) = row?;
+        let properties = properties(conn, seq)?;
         out.push(Summary {
             id,
             process,

@@ -3,8 +3,9 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 
+use super::{key_range, PER_DOCUMENT};
 use crate::error::StoreError;
 use crate::payload::Blob;
 use crate::types::{Answer, State};
@@ -23,9 +24,11 @@ pub(crate) struct DocumentRow<'a> {
     pub duplicate_of: Option<&'a str>,
 }
 
-pub(crate) fn exists(conn: &Connection, id: &str) -> Result<bool, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT 1 FROM documents WHERE id = ?1")?;
-    Ok(stmt.exists([id])?)
+/// The document a resend duplicates.
+pub(crate) struct Original {
+    pub id: String,
+    /// Its recorded answer, for replay.
+    pub answer: Option<Vec<u8>>,
 }
 
 /// Finds the newest document of `process` with `key` among the process's last `window`
@@ -35,7 +38,7 @@ pub(crate) fn find_duplicate(
     process: &str,
     key: &str,
     window: u32,
-) -> Result<Option<(String, Option<Vec<u8>>)>, StoreError> {
+) -> Result<Option<Original>, StoreError> {
     // Two steps instead of one window query: the first is a single probe of the partial index
     // and finds nothing for almost every document; only a hit pays for counting.
     let mut stmt = conn.prepare_cached(
@@ -58,7 +61,7 @@ pub(crate) fn find_duplicate(
     // The original itself is one of the last `window` documents when fewer than `window`
     // documents came after it.
     if newer < i64::from(window) {
-        Ok(Some((id, answer)))
+        Ok(Some(Original { id, answer }))
     } else {
         Ok(None)
     }
@@ -72,17 +75,23 @@ fn split(blob: Option<&Blob>) -> (Option<&[u8]>, Option<&str>) {
     }
 }
 
-pub(crate) fn insert_document(conn: &Connection, row: &DocumentRow<'_>) -> Result<(), StoreError> {
+/// Inserts the row; false when a document with this id exists. The id's unique index answers
+/// that question as part of the insert, which saves a lookup per document; the failed statement
+/// alone is undone, the batch's transaction goes on.
+pub(crate) fn insert_document(
+    conn: &Connection,
+    row: &DocumentRow<'_>,
+) -> Result<bool, StoreError> {
     let (payload, payload_file) = split(row.payload);
     let (raw, raw_file) = split(row.raw);
     let mut stmt = conn.prepare_cached(
-        "INSERT INTO documents (id, seq, process, state, received_at, updated_at, payload,
+        "INSERT INTO documents (seq, id, process, state, received_at, updated_at, payload,
              payload_file, payload_len, raw, raw_file, duplicate_key, duplicate_of)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
-    stmt.execute(params![
-        row.id,
+    let inserted = stmt.execute(params![
         row.seq,
+        row.id,
         row.process,
         row.state.as_str(),
         row.received_at,
@@ -93,36 +102,54 @@ pub(crate) fn insert_document(conn: &Connection, row: &DocumentRow<'_>) -> Resul
         raw_file,
         row.duplicate_key,
         row.duplicate_of,
-    ])?;
-    Ok(())
+    ]);
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == ErrorCode::ConstraintViolation
+                && e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
+/// Inserts the properties under the document's key range. The caller has checked that they
+/// fit in it.
 pub(crate) fn insert_properties(
     conn: &Connection,
-    id: &str,
+    seq: i64,
     properties: &[(String, String)],
 ) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO properties (document_id, position, name, value) VALUES (?1, ?2, ?3, ?4)",
-    )?;
+    let mut stmt =
+        conn.prepare_cached("INSERT INTO properties (id, name, value) VALUES (?1, ?2, ?3)")?;
+    let (first, _) = key_range(seq);
     for (position, (name, value)) in properties.iter().enumerate() {
-        stmt.execute(params![id, position as i64, name, value])?;
+        stmt.execute(params![first + position as i64, name, value])?;
     }
     Ok(())
 }
 
 /// Appends a history entry after the document's last one.
-pub(crate) fn insert_history(
+pub(crate) fn append_history(
     conn: &Connection,
-    id: &str,
+    seq: i64,
     at: i64,
     event: &str,
 ) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO history (document_id, position, at, event)
-         SELECT ?1, COALESCE(MAX(position) + 1, 0), ?2, ?3 FROM history WHERE document_id = ?1",
-    )?;
-    stmt.execute(params![id, at, event])?;
+    let (first, end) = key_range(seq);
+    let mut stmt = conn.prepare_cached("SELECT MAX(id) FROM history WHERE id >= ?1 AND id < ?2")?;
+    let last: Option<i64> = stmt.query_row(params![first, end], |r| r.get(0))?;
+    let next = last.map_or(first, |l| l + 1);
+    if next >= end {
+        return Err(StoreError::Corrupt(format!(
+            "document #{seq} has {PER_DOCUMENT} history entries already"
+        )));
+    }
+    let mut stmt =
+        conn.prepare_cached("INSERT INTO history (id, at, event) VALUES (?1, ?2, ?3)")?;
+    stmt.execute(params![next, at, event])?;
     Ok(())
 }
 
@@ -132,43 +159,48 @@ pub(crate) fn state_of(conn: &Connection, id: &str) -> Result<Option<State>, Sto
     state.map(|s| State::parse(&s)).transpose()
 }
 
-/// Moves a `received` document to `state`; false when it is not in state `received`.
+/// Moves a `received` document to `state`; returns its seq, or None when it is not in state
+/// `received`.
 pub(crate) fn set_finished(
     conn: &Connection,
     id: &str,
     state: State,
     error: Option<&str>,
     at: i64,
-) -> Result<bool, StoreError> {
+) -> Result<Option<i64>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "UPDATE documents SET state = ?2, error = ?3, updated_at = ?4
-         WHERE id = ?1 AND state = 'received'",
+         WHERE id = ?1 AND state = 'received' RETURNING seq",
     )?;
-    Ok(stmt.execute(params![id, state.as_str(), error, at])? == 1)
+    Ok(stmt
+        .query_row(params![id, state.as_str(), error, at], |r| r.get(0))
+        .optional()?)
 }
 
-/// Records the answer; false when the document does not exist.
+/// Records the answer; returns the document's seq, or None when there is no such document.
 pub(crate) fn set_answer(
     conn: &Connection,
     id: &str,
     answer: &Answer,
     at: i64,
-) -> Result<bool, StoreError> {
+) -> Result<Option<i64>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "UPDATE documents SET answer_summary = ?2, answer_bytes = ?3, updated_at = ?4
-         WHERE id = ?1",
+         WHERE id = ?1 RETURNING seq",
     )?;
-    Ok(stmt.execute(params![id, answer.summary, answer.bytes, at])? == 1)
+    Ok(stmt
+        .query_row(params![id, answer.summary, answer.bytes, at], |r| r.get(0))
+        .optional()?)
 }
 
-/// Moves a `failed` document back to `received`; false when it is not failed. The error stays
-/// in the history, not on the row, so a listing no longer shows it as failing.
-pub(crate) fn set_retry(conn: &Connection, id: &str, at: i64) -> Result<bool, StoreError> {
+/// Moves a `failed` document back to `received`; returns its seq, or None when it is not
+/// failed. The error stays in the history, not on the row, so listings no longer show it.
+pub(crate) fn set_retry(conn: &Connection, id: &str, at: i64) -> Result<Option<i64>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "UPDATE documents SET state = 'received', error = NULL, updated_at = ?2
-         WHERE id = ?1 AND state = 'failed'",
+         WHERE id = ?1 AND state = 'failed' RETURNING seq",
     )?;
-    Ok(stmt.execute(params![id, at])? == 1)
+    Ok(stmt.query_row(params![id, at], |r| r.get(0)).optional()?)
 }
 
 /// Deletes finished documents received before `before`; failed ones only when asked, and
@@ -184,29 +216,30 @@ pub(crate) fn purge(
     } else {
         "('processed', 'duplicate')"
     };
-    let cond = format!("received_at < ?1 AND state IN {states}");
+    let mut victims = Vec::new();
     let mut files = Vec::new();
     {
         let mut stmt = conn.prepare(&format!(
-            "SELECT payload_file, raw_file FROM documents WHERE {cond}
-             AND (payload_file IS NOT NULL OR raw_file IS NOT NULL)"
+            "SELECT seq, payload_file, raw_file FROM documents
+             WHERE received_at < ?1 AND state IN {states}"
         ))?;
         let mut rows = stmt.query([before])?;
         while let Some(row) = rows.next()? {
-            files.extend(row.get::<_, Option<String>>(0)?);
+            victims.push(row.get::<_, i64>(0)?);
             files.extend(row.get::<_, Option<String>>(1)?);
+            files.extend(row.get::<_, Option<String>>(2)?);
         }
     }
-    for table in ["properties", "history"] {
-        conn.execute(
-            &format!(
-                "DELETE FROM {table} WHERE document_id IN (SELECT id FROM documents WHERE {cond})"
-            ),
-            [before],
-        )?;
+    let mut props = conn.prepare_cached("DELETE FROM properties WHERE id >= ?1 AND id < ?2")?;
+    let mut history = conn.prepare_cached("DELETE FROM history WHERE id >= ?1 AND id < ?2")?;
+    let mut doc = conn.prepare_cached("DELETE FROM documents WHERE seq = ?1")?;
+    for &seq in &victims {
+        let (first, end) = key_range(seq);
+        props.execute(params![first, end])?;
+        history.execute(params![first, end])?;
+        doc.execute([seq])?;
     }
-    let removed = conn.execute(&format!("DELETE FROM documents WHERE {cond}"), [before])?;
-    Ok((removed as u64, files))
+    Ok((victims.len() as u64, files))
 }
 
 pub(crate) fn max_seq(conn: &Connection) -> Result<i64, StoreError> {

@@ -1,0 +1,271 @@
+//! The AS2 listen connectors' shared plugin-level code (feature `connector`): settings, the
+//! partner table, and one request from the HTTP body to a submitted document and back to an MDN.
+//!
+//! The two plugin crates (`berth-as2-shared-server`, `berth-as2-server-legacy`) only name their
+//! connector kind and say where the host must listen; everything else is here, so no protocol
+//! code is duplicated between them.
+
+mod answer;
+mod ipfilter;
+mod partner;
+mod request;
+pub mod settings;
+
+use std::sync::Arc;
+
+use berth_connector_sdk::prelude::*;
+
+pub use answer::SentMdn;
+use answer::{archive, respond, Route};
+use partner::{load_partners, Partner, PartnerTable};
+use settings::{As2Operation, LegacyConnection};
+
+use crate::disposition::{Disposition, ProcessingError};
+use crate::receive::MdnContext;
+
+/// The path both connectors serve.
+pub const AS2_PATH: &str = "/as2";
+
+/// Open the AS2 Shared Server: the host's shared web server routes `/as2` and `/as2/...` here.
+pub fn open_shared(
+    context: OpenContext,
+    operations: Vec<(String, As2Operation)>,
+) -> Result<(Vec<Endpoint>, As2Listener), String> {
+    let partners = load_partners(&context, operations)?;
+    let endpoint = Endpoint::shared(AS2_PATH, max_body(&partners));
+    Ok((
+        vec![endpoint],
+        As2Listener::new(partners, true, context.log),
+    ))
+}
+
+/// Open an AS2 Server (legacy) connection: its HTTP port, and its HTTPS port when configured.
+pub fn open_legacy(
+    context: OpenContext,
+    connection: LegacyConnection,
+    operations: Vec<(String, As2Operation)>,
+) -> Result<(Vec<Endpoint>, As2Listener), String> {
+    let partners = load_partners(&context, operations)?;
+    let max = max_body(&partners);
+    let mut endpoints = vec![Endpoint::port(
+        &connection.address,
+        connection.port,
+        None,
+        max,
+    )];
+    if let Some(tls) = &connection.tls {
+        let files = Tls {
+            certificate_file: context
+                .resolve(&tls.certificate)
+                .display()
+                .to_string()
+                .into(),
+            private_key_file: context
+                .resolve(&tls.private_key)
+                .display()
+                .to_string()
+                .into(),
+        };
+        endpoints.push(Endpoint::port(
+            &connection.address,
+            tls.port,
+            Some(files),
+            max,
+        ));
+    }
+    Ok((endpoints, As2Listener::new(partners, false, context.log)))
+}
+
+/// The host stops reading at the largest partner limit; each partner's own limit is checked
+/// once the pair is known, so a small limit for one partner does not cap the others.
+fn max_body(partners: &PartnerTable) -> u64 {
+    partners
+        .values()
+        .map(|p| p.max_message_bytes)
+        .max()
+        .unwrap_or(0)
+}
+
+/// A listener for every partner pair of one connection (or of the shared web server).
+pub struct As2Listener {
+    partners: PartnerTable,
+    /// The shared server also serves `/as2/{account-id}`; the legacy connector `/as2` only.
+    account_paths: bool,
+    log: Logger,
+}
+
+/// What `complete` needs to answer once the document's fate is known.
+pub struct Pending {
+    partner: Arc<Partner>,
+    context: MdnContext,
+    route: Route,
+    /// File name stem of this message's evidence files, when archiving.
+    archive_stem: Option<String>,
+}
+
+impl As2Listener {
+    fn new(partners: PartnerTable, account_paths: bool, log: Logger) -> Self {
+        Self {
+            partners,
+            account_paths,
+            log,
+        }
+    }
+
+    /// Build the MDN for `disposition` and answer along the request's route.
+    fn answer(
+        &self,
+        partner: &Partner,
+        context: &MdnContext,
+        route: &Route,
+        disposition: Disposition,
+        detail: Option<&str>,
+        fallback: (u16, &str),
+    ) -> Response {
+        let built = context.build_mdn(
+            disposition,
+            detail,
+            &partner.mdn_options,
+            partner.mdn_signing_key.as_ref(),
+        );
+        match built {
+            Ok(mdn) => respond(mdn.map(SentMdn::from_mdn), route, fallback),
+            Err(e) => {
+                self.log.error(
+                    &partner.process,
+                    &format!("cannot build the MDN ({disposition}): {e}"),
+                );
+                Response::text(500, "the receipt could not be built")
+            }
+        }
+    }
+
+    /// Keep the MDN beside the raw message, when the partner's operation archives.
+    fn archive_answer(&self, pending: &Pending, response: &Response) {
+        if let (Some(dir), Some(stem), Some(evidence)) = (
+            &pending.partner.archive_directory,
+            &pending.archive_stem,
+            response.evidence.as_ref().into_option(),
+        ) {
+            let name = format!("{stem}.mdn");
+            archive(dir, &name, evidence, &self.log, &pending.partner.process);
+        }
+    }
+}
+
+impl Listener for As2Listener {
+    type Pending = Pending;
+
+    fn handle(&self, request: &Request<'_>) -> Decision<Pending> {
+        request::handle(self, request)
+    }
+
+    fn complete(&self, pending: Pending, outcome: &Outcome) -> Response {
+        let partner = Arc::clone(&pending.partner);
+        let id = pending
+            .context
+            .headers
+            .message_id
+            .clone()
+            .unwrap_or_default();
+        let answer = |disposition, detail: Option<&str>, fallback| {
+            self.answer(
+                &partner,
+                &pending.context,
+                &pending.route,
+                disposition,
+                detail,
+                fallback,
+            )
+        };
+        let response = match outcome.kind {
+            OutcomeKind::ACCEPTED => {
+                self.log.info(
+                    &partner.process,
+                    &format!("message {id} processed (document {})", outcome.document_id),
+                );
+                answer(Disposition::Processed, None, (200, ""))
+            }
+            OutcomeKind::FAILED => {
+                // The partner learns that processing failed, not our internals; the log has them.
+                self.log.warn(
+                    &partner.process,
+                    &format!("message {id} failed in the process: {}", outcome.error),
+                );
+                answer(
+                    Disposition::Error(ProcessingError::UnexpectedProcessingError),
+                    Some("the receiving process failed"),
+                    (500, "the receiving process failed"),
+                )
+            }
+            OutcomeKind::DUPLICATE => self.duplicate(&pending, outcome, &id),
+            OutcomeKind::REFUSED => {
+                self.log.warn(
+                    &partner.process,
+                    &format!("message {id} refused by the host: {}", outcome.error),
+                );
+                Response::text(503, format!("not accepted now: {}", outcome.error))
+                    .with_header("retry-after", "30")
+            }
+            other => {
+                self.log.error(
+                    &partner.process,
+                    &format!("message {id}: unknown outcome kind {}", other.0),
+                );
+                Response::text(500, "unknown outcome")
+            }
+        };
+        self.archive_answer(&pending, &response);
+        response
+    }
+}
+
+impl As2Listener {
+    /// A resent message (RFC 4130 §5.5): the MDN recorded the first time, again, unless the
+    /// operation rejects duplicates with a warning.
+    fn duplicate(&self, pending: &Pending, outcome: &Outcome, id: &str) -> Response {
+        let partner = &pending.partner;
+        let warning = |detail: &str| {
+            self.answer(
+                partner,
+                &pending.context,
+                &pending.route,
+                Disposition::DuplicateDocument,
+                Some(detail),
+                (200, ""),
+            )
+        };
+        if partner.reject_duplicates {
+            self.log.warn(
+                &partner.process,
+                &format!("message {id} is a duplicate: rejected with a duplicate-document warning"),
+            );
+            return warning("this Message-ID was received before; the copy was not processed");
+        }
+        let stored = outcome
+            .stored_answer
+            .as_ref()
+            .into_option()
+            .and_then(|evidence| SentMdn::from_evidence(evidence));
+        match stored {
+            Some(mdn) => {
+                self.log.info(
+                    &partner.process,
+                    &format!("message {id} is a duplicate: the first MDN is sent again"),
+                );
+                respond(Some(mdn.redated()), &pending.route, (200, ""))
+            }
+            None => {
+                self.log.warn(
+                    &partner.process,
+                    &format!("message {id} is a duplicate without a recorded MDN: warning sent"),
+                );
+                warning("this Message-ID was received before")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

@@ -1,0 +1,132 @@
+//! The partner table: every operation's settings with its keys loaded, keyed by the pair of AS2
+//! identifiers that picks it (AS2-From, AS2-To), exactly as the messages carry them.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use berth_connector_sdk::OpenContext;
+
+use super::ipfilter::IpFilter;
+use super::settings::{As2Operation, BasicAuth, KeyFile};
+use crate::certs::{load_certificates, load_private_key, KeyPair};
+use crate::receive::{MdnOptions, PartnerSettings};
+use crate::unwrap::Limits;
+
+/// One operation, ready to receive.
+pub struct Partner {
+    /// The process documents of this pair go to.
+    pub process: String,
+    pub settings: PartnerSettings,
+    pub limits: Limits,
+    pub mdn_signing_key: Option<KeyPair>,
+    pub mdn_options: MdnOptions,
+    pub basic_auth: Option<BasicAuth>,
+    pub ip_filter: IpFilter,
+    pub reject_duplicates: bool,
+    /// How many of the latest messages the host's duplicate check covers.
+    pub duplicate_window: u32,
+    pub verify_hostname_for_async_mdn: bool,
+    pub max_message_bytes: u64,
+    pub archive_directory: Option<PathBuf>,
+}
+
+/// Partners by (AS2-From, AS2-To).
+pub type PartnerTable = HashMap<(String, String), Arc<Partner>>;
+
+/// Load every operation's keys. Any unreadable file fails the whole listener with a message
+/// naming the process and the file, so that a deployment never runs half-configured.
+pub fn load_partners(
+    context: &OpenContext,
+    operations: Vec<(String, As2Operation)>,
+) -> Result<PartnerTable, String> {
+    let mut table = PartnerTable::new();
+    for (process, op) in operations {
+        let partner = load_partner(context, &process, &op)
+            .map_err(|e| format!("process `{process}`: {e}"))?;
+        let pair = (op.as2_from.clone(), op.as2_to.clone());
+        if table.insert(pair, Arc::new(partner)).is_some() {
+            // The host refuses this through the claims; kept as a guard for direct callers.
+            return Err(format!(
+                "two processes receive {} -> {}",
+                op.as2_from, op.as2_to
+            ));
+        }
+    }
+    Ok(table)
+}
+
+fn load_partner(
+    context: &OpenContext,
+    process: &str,
+    op: &As2Operation,
+) -> Result<Partner, String> {
+    let partner_certificates = match &op.partner_certificate {
+        Some(file) => {
+            let data = read(context, file)?;
+            load_certificates(&data, op.partner_certificate_password.as_deref())
+                .map_err(|e| format!("partner_certificate {file}: {e}"))?
+        }
+        None => Vec::new(),
+    };
+    let decryption_keys = match &op.decryption_key {
+        Some(key) => vec![load_key_pair(context, key, "decryption_key")?],
+        None => Vec::new(),
+    };
+    let mdn_signing_key = op
+        .mdn_signing_key
+        .as_ref()
+        .map(|key| load_key_pair(context, key, "mdn_signing_key"))
+        .transpose()?;
+    Ok(Partner {
+        process: process.to_string(),
+        settings: PartnerSettings {
+            decryption_keys,
+            partner_certificates,
+            require_signed: op.require_signed,
+            require_encrypted: op.require_encrypted,
+            allow_expired_certificates: op.allow_expired_certificates,
+        },
+        limits: Limits {
+            max_decompressed_size: op.max_decompressed_bytes,
+            ..Limits::default()
+        },
+        mdn_signing_key,
+        mdn_options: MdnOptions {
+            reporting_ua: format!("berth AS2 {}", env!("CARGO_PKG_VERSION")),
+            message_id_domain: op.as2_to.clone(),
+            legacy_smime: op.legacy_smime_names,
+        },
+        basic_auth: op.basic_auth.clone(),
+        ip_filter: IpFilter::new(&op.ip_filter)?,
+        reject_duplicates: op.reject_duplicates,
+        duplicate_window: op.duplicate_window,
+        verify_hostname_for_async_mdn: op.verify_hostname_for_async_mdn,
+        max_message_bytes: op.max_message_bytes,
+        archive_directory: op.archive_directory.as_deref().map(|d| context.resolve(d)),
+    })
+}
+
+/// A key and its certificate: from the key file itself (PEM with both, PKCS#12) unless a
+/// separate certificate file is named.
+fn load_key_pair(context: &OpenContext, file: &KeyFile, field: &str) -> Result<KeyPair, String> {
+    let password = file.password.as_deref();
+    let key_data = read(context, &file.key)?;
+    let key =
+        load_private_key(&key_data, password).map_err(|e| format!("{field} {}: {e}", file.key))?;
+    let (cert_file, cert_data) = match &file.certificate {
+        Some(cert) => (cert.as_str(), read(context, cert)?),
+        None => (file.key.as_str(), key_data),
+    };
+    let certificate = load_certificates(&cert_data, password)
+        .map_err(|e| format!("{field} {cert_file}: {e}"))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("{field} {cert_file}: no certificate"))?;
+    KeyPair::new(certificate, key).map_err(|e| format!("{field} {}: {e}", file.key))
+}
+
+fn read(context: &OpenContext, file: &str) -> Result<Vec<u8>, String> {
+    let path = context.resolve(file);
+    std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}

@@ -1,0 +1,334 @@
+//! One AS2 request: route, partner pair, access rules, unwrapping, and the document submitted
+//! to the pair's process (or the error MDN when the message cannot be accepted).
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use berth_connector_sdk::prelude::*;
+
+use super::answer::{archive, Route};
+use super::partner::Partner;
+use super::{As2Listener, Pending, AS2_PATH};
+use crate::disposition::{Disposition, ProcessingError};
+use crate::headers::{safe_filename, As2Headers};
+use crate::receive::{receive_parsed, Failed, MdnContext, MdnOptions, Received, Rejection};
+use crate::unwrap::Layer;
+
+pub fn handle(listener: &As2Listener, request: &Request<'_>) -> Decision<Pending> {
+    let respond = Decision::Respond;
+    let Some(account) = account_of(request.path.as_str(), listener.account_paths) else {
+        return respond(Response::text(
+            404,
+            format!("no AS2 endpoint at {}; send to {AS2_PATH}", request.path),
+        ));
+    };
+    if request.method.as_str() != "POST" {
+        return respond(
+            Response::text(405, "AS2 messages are sent with POST").with_header("allow", "POST"),
+        );
+    }
+    let raw_headers: Vec<(String, Vec<u8>)> = request
+        .headers
+        .iter()
+        .map(|h| (h.name.to_string(), h.value.to_vec()))
+        .collect();
+    let headers = match As2Headers::parse(&raw_headers) {
+        Ok(h) => h,
+        // No MDN is possible without the AS2 names: a plain 400 naming the header.
+        Err(e) => return respond(Response::text(400, e.to_string())),
+    };
+    let pair = (headers.as2_from.clone(), headers.as2_to.clone());
+    let Some(partner) = listener.partners.get(&pair) else {
+        return respond(unknown_pair(listener, request, headers));
+    };
+    if !partner.ip_filter.allows(request.remote_addr.as_str()) {
+        listener.log.warn(
+            &partner.process,
+            &format!(
+                "403 for {} -> {} from {}: not in the IP filter",
+                pair.0, pair.1, request.remote_addr
+            ),
+        );
+        return respond(Response::text(
+            403,
+            "this address may not send for this partner",
+        ));
+    }
+    if let Some(auth) = &partner.basic_auth {
+        if !basic_auth_matches(request, &auth.user, &auth.password) {
+            listener.log.warn(
+                &partner.process,
+                &format!(
+                    "401 for {} -> {} from {}: missing or wrong credentials",
+                    pair.0, pair.1, request.remote_addr
+                ),
+            );
+            return respond(
+                Response::text(401, "authentication required")
+                    .with_header("www-authenticate", "Basic realm=\"berth AS2\""),
+            );
+        }
+    }
+    if request.body.len() as u64 > partner.max_message_bytes {
+        return respond(Response::text(
+            413,
+            format!(
+                "message of {} bytes is over this partner's limit of {} bytes",
+                request.body.len(),
+                partner.max_message_bytes
+            ),
+        ));
+    }
+    let archive_stem = partner.archive_directory.as_ref().map(|dir| {
+        let stem = archive_stem(headers.message_id.as_deref());
+        let raw = raw_message(request);
+        archive(
+            dir,
+            &format!("{stem}.message"),
+            &raw,
+            &listener.log,
+            &partner.process,
+        );
+        stem
+    });
+    let body = request.body.as_slice();
+    match receive_parsed(headers, body, &partner.settings, &partner.limits) {
+        Ok(received) => submit(listener, request, partner, received, account, archive_stem),
+        Err(Rejection::BadRequest(e)) => respond(Response::text(400, e.to_string())),
+        Err(Rejection::Failed(failed)) => {
+            listener.log.warn(
+                &partner.process,
+                &format!(
+                    "message {} from {} -> {} not accepted: {} ({})",
+                    failed
+                        .context
+                        .headers
+                        .message_id
+                        .as_deref()
+                        .unwrap_or("without Message-ID"),
+                    pair.0,
+                    pair.1,
+                    failed.disposition,
+                    failed.detail
+                ),
+            );
+            let route = route_of(&failed.context, partner.verify_hostname_for_async_mdn);
+            let pending = Pending {
+                partner: Arc::clone(partner),
+                context: failed.context.clone(),
+                route,
+                archive_stem,
+            };
+            let status = format!("not accepted: {}", failed.disposition);
+            let response = listener.answer(
+                partner,
+                &pending.context,
+                &pending.route,
+                failed.disposition,
+                Some(&failed.detail),
+                (400, &status),
+            );
+            listener.archive_answer(&pending, &response);
+            respond(response)
+        }
+    }
+}
+
+/// `Some(account-id)` (empty for none) when the path is one this listener serves.
+fn account_of(path: &str, account_paths: bool) -> Option<String> {
+    if path == AS2_PATH || path == "/as2/" {
+        return Some(String::new());
+    }
+    let account = path.strip_prefix("/as2/")?;
+    (account_paths && !account.contains('/')).then(|| account.to_string())
+}
+
+/// An unknown pair gets an unsigned error MDN (we have no key agreed with a stranger) and a log
+/// line naming the pair, so an operator can see a partner whose IDs are misconfigured.
+fn unknown_pair(listener: &As2Listener, request: &Request<'_>, headers: As2Headers) -> Response {
+    listener.log.warn(
+        "",
+        &format!(
+            "unknown AS2 partner pair {} -> {} from {}: answered unknown-trading-partner",
+            headers.as2_from, headers.as2_to, request.remote_addr
+        ),
+    );
+    let options = MdnOptions {
+        reporting_ua: format!("berth AS2 {}", env!("CARGO_PKG_VERSION")),
+        message_id_domain: headers.as2_to.clone(),
+        legacy_smime: false,
+    };
+    let detail = format!(
+        "no trading partner agreement for {} -> {}",
+        headers.as2_from, headers.as2_to
+    );
+    let failed = Failed::new(
+        headers,
+        Disposition::Error(ProcessingError::UnknownTradingPartner),
+        detail,
+    );
+    let route = route_of(&failed.context, true);
+    match failed.build_mdn(&options, None) {
+        Ok(mdn) => super::answer::respond(
+            mdn.map(super::SentMdn::from_mdn),
+            &route,
+            (404, "unknown AS2 partner pair"),
+        ),
+        Err(e) => Response::text(500, format!("the receipt could not be built: {e}")),
+    }
+}
+
+fn route_of(context: &MdnContext, verify_hostname: bool) -> Route {
+    match &context.receipt {
+        None => Route::None,
+        Some(receipt) => match &receipt.request.async_url {
+            Some(url) => Route::Async {
+                url: url.clone(),
+                verify_hostname,
+            },
+            None => Route::Sync,
+        },
+    }
+}
+
+fn submit(
+    listener: &As2Listener,
+    request: &Request<'_>,
+    partner: &Arc<Partner>,
+    received: Received,
+    account: String,
+    archive_stem: Option<String>,
+) -> Decision<Pending> {
+    let Received {
+        payload,
+        properties: tracked,
+        security,
+        context,
+    } = received;
+    let mut props = vec![
+        Property::new(properties::AS2_FROM, tracked.as2_from.as_str()),
+        Property::new(properties::AS2_TO, tracked.as2_to.as_str()),
+        Property::new(properties::MIME_TYPE, tracked.mime_type.as_str()),
+    ];
+    let optional = [
+        (properties::SUBJECT, &tracked.subject),
+        (properties::MESSAGE_ID, &tracked.message_id),
+        (properties::FILE_NAME, &tracked.file_name),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            props.push(Property::new(name, value.as_str()));
+        }
+    }
+    if let Some(mic) = &context.mic {
+        let value = mic.field_value(partner.mdn_options.legacy_smime);
+        props.push(Property::new("as2.mic", value));
+    }
+    let layers: Vec<String> = security.layers.iter().map(layer_name).collect();
+    let security_text = if layers.is_empty() {
+        "none".to_string()
+    } else {
+        layers.join(",")
+    };
+    let flag = |b: bool| if b { "true" } else { "false" };
+    props.extend([
+        Property::new("as2.security", security_text),
+        Property::new("as2.signed", flag(security.signed())),
+        Property::new("as2.encrypted", flag(security.encrypted())),
+        Property::new("as2.compressed", flag(security.compressed())),
+        Property::new("as2.remote_addr", request.remote_addr.as_str()),
+        Property::new("as2.mdn", receipt_kind(&context)),
+    ]);
+    if let Some(version) = &context.headers.as2_version {
+        props.push(Property::new("as2.version", version.as_str()));
+    }
+    if !account.is_empty() {
+        props.push(Property::new("as2.account_id", account));
+    }
+    // The duplicate key: partner pair and Message-ID, separated by a character no AS2 name or
+    // Message-ID may hold (unit separator), so that no two distinct triples collide.
+    let duplicate_key = tracked
+        .message_id
+        .as_ref()
+        .map(|id| format!("{}\u{1f}{}\u{1f}{id}", tracked.as2_from, tracked.as2_to));
+    let mut submission = Submission::new(&partner.process, Document::with_payload(payload, props));
+    if let Some(key) = duplicate_key {
+        submission = submission.with_duplicate_key(key, partner.duplicate_window);
+    }
+    listener.log.debug(
+        &partner.process,
+        &format!(
+            "message {} from {} unwrapped ({}): submitting",
+            tracked
+                .message_id
+                .as_deref()
+                .unwrap_or("without Message-ID"),
+            tracked.as2_from,
+            layers.join(",")
+        ),
+    );
+    let route = route_of(&context, partner.verify_hostname_for_async_mdn);
+    Decision::Submit {
+        submission,
+        pending: Pending {
+            partner: Arc::clone(partner),
+            context,
+            route,
+            archive_stem,
+        },
+    }
+}
+
+fn layer_name(layer: &Layer) -> String {
+    match layer {
+        Layer::Encrypted {
+            authenticated: false,
+        } => "encrypted".into(),
+        Layer::Encrypted {
+            authenticated: true,
+        } => "encrypted(gcm)".into(),
+        Layer::Signed { alg, .. } => match alg {
+            Some(alg) => format!("signed({})", alg.name(false)),
+            None => "signed".into(),
+        },
+        Layer::Compressed => "compressed".into(),
+    }
+}
+
+fn receipt_kind(context: &MdnContext) -> &'static str {
+    match &context.receipt {
+        None => "none",
+        Some(r) if r.is_async() && r.request.signed => "async-signed",
+        Some(r) if r.is_async() => "async",
+        Some(r) if r.request.signed => "sync-signed",
+        Some(_) => "sync",
+    }
+}
+
+/// A unique, safe evidence file name stem: time, then the Message-ID made safe.
+fn archive_stem(message_id: Option<&str>) -> String {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    let id = message_id
+        .map(|id| id.trim_matches(|c| c == '<' || c == '>'))
+        .and_then(safe_filename)
+        .map(|id| id.chars().take(150).collect::<String>())
+        .unwrap_or_else(|| "no-message-id".into());
+    format!("{millis}-{id}")
+}
+
+/// The message as received on the wire: request line, headers, empty line, body.
+fn raw_message(request: &Request<'_>) -> Vec<u8> {
+    let mut raw = format!("{} {}\r\n", request.method, request.path).into_bytes();
+    for header in request.headers.iter() {
+        raw.extend_from_slice(header.name.as_bytes());
+        raw.extend_from_slice(b": ");
+        raw.extend_from_slice(header.value.as_slice());
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"\r\n");
+    raw.extend_from_slice(request.body.as_slice());
+    raw
+}

@@ -1,0 +1,259 @@
+//! The settings users write in YAML for the two AS2 listen connectors. Names follow the vendor's
+//! settings; the doc comments are what `berth schema` shows in an editor.
+
+use berth_connector_sdk::prelude::*;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::ipfilter::IpFilter;
+
+/// The vendor's range for the duplicate check window, in messages.
+pub const DUPLICATE_WINDOW: std::ops::RangeInclusive<u32> = 100..=1_000_000;
+
+/// One trading partner pair: the partner's AS2 ID and ours, with the keys and rules for the
+/// messages the partner sends us. Each process names one pair.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct As2Operation {
+    /// AS2 From ID: the partner's AS2 identifier (the AS2-From of its messages), case-sensitive.
+    pub as2_from: String,
+    /// AS2 To ID: our AS2 identifier for this partner (the AS2-To of its messages).
+    pub as2_to: String,
+    /// The partner's signing certificate: PEM, DER, PKCS#7 chain or PKCS#12, relative to the
+    /// deployment folder. Needed to accept signed messages.
+    #[serde(default)]
+    pub partner_certificate: Option<String>,
+    /// Password of the partner certificate file, when it is PKCS#12.
+    #[serde(default)]
+    pub partner_certificate_password: Option<String>,
+    /// Our private key (with certificate) for decrypting the partner's messages.
+    #[serde(default)]
+    pub decryption_key: Option<KeyFile>,
+    /// Our private key (with certificate) for signing MDNs, when the partner asks for a
+    /// signed receipt. Without it, receipts are unsigned.
+    #[serde(default)]
+    pub mdn_signing_key: Option<KeyFile>,
+    /// Refuse unsigned messages (insufficient-message-security).
+    #[serde(default)]
+    pub require_signed: bool,
+    /// Refuse unencrypted messages (insufficient-message-security).
+    #[serde(default)]
+    pub require_encrypted: bool,
+    /// Accept signatures made with an expired or not yet valid partner certificate.
+    #[serde(default)]
+    pub allow_expired_certificates: bool,
+    /// HTTP basic authentication this partner must send; others get 401.
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+    /// Addresses or CIDR ranges this partner sends from (`192.0.2.10`, `10.0.0.0/8`,
+    /// `2001:db8::/32`); requests for this pair from anywhere else get 403. Empty: any address.
+    #[serde(default)]
+    pub ip_filter: Vec<String>,
+    /// Reject duplicate messages: a resent Message-ID gets a `processed/warning:
+    /// duplicate-document` MDN instead of the MDN recorded the first time.
+    #[serde(default)]
+    pub reject_duplicates: bool,
+    /// How many of the latest messages the duplicate check covers (100 to 1,000,000); the
+    /// host's message store checks by partner pair and Message-ID.
+    #[serde(default = "default_window")]
+    pub duplicate_window: u32,
+    /// Use RFC 3851 algorithm names (`sha256`, not `sha-256`) in MDNs, for old partners.
+    #[serde(default)]
+    pub legacy_smime_names: bool,
+    /// Check the host name of the partner's HTTPS server when sending an asynchronous MDN.
+    #[serde(default = "yes")]
+    pub verify_hostname_for_async_mdn: bool,
+    /// Largest message accepted from this partner, in bytes; larger ones get 413.
+    #[serde(default = "default_max_message")]
+    pub max_message_bytes: u64,
+    /// Largest content after decompression, in bytes; beyond it the message gets
+    /// decompression-failed (protection against decompression bombs).
+    #[serde(default = "default_max_decompressed")]
+    pub max_decompressed_bytes: u64,
+    /// Keep each raw message and the MDN sent for it as evidence files in this folder
+    /// (relative to the deployment folder).
+    #[serde(default)]
+    pub archive_directory: Option<String>,
+}
+
+/// A private key file and the certificate that goes with it.
+#[derive(Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyFile {
+    /// Private key: PEM (PKCS#1, PKCS#8, encrypted PKCS#8), DER or PKCS#12, relative to the
+    /// deployment folder. A PEM or PKCS#12 file may also hold the certificate.
+    pub key: String,
+    /// The certificate of the key, when the key file does not hold it.
+    #[serde(default)]
+    pub certificate: Option<String>,
+    /// Password of the key file (encrypted PEM, PKCS#12).
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for KeyFile {
+    // The password never reaches a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyFile")
+            .field("key", &self.key)
+            .field("certificate", &self.certificate)
+            .finish_non_exhaustive()
+    }
+}
+
+/// User name and password a partner must send.
+#[derive(Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicAuth")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The AS2 Server (legacy) connection: a port of its own serving `/as2` for every partner whose
+/// process names this connection.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LegacyConnection {
+    /// Interface address to listen on.
+    #[serde(default = "any_address")]
+    pub address: String,
+    /// HTTP port (the vendor's common choice is 8080).
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// An HTTPS port beside the plain one.
+    #[serde(default)]
+    pub tls: Option<TlsPort>,
+}
+
+/// An HTTPS port with its certificate and key (PEM files relative to the deployment folder).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsPort {
+    pub port: u16,
+    /// PEM certificate file (the server certificate first, then its chain).
+    pub certificate: String,
+    /// PEM private key file.
+    pub private_key: String,
+}
+
+/// The AS2 Shared Server takes no connection: the host's shared web server (berth.yaml)
+/// serves it at `/as2` and `/as2/{account-id}`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoConnection {}
+
+fn default_window() -> u32 {
+    100_000
+}
+fn yes() -> bool {
+    true
+}
+fn default_max_message() -> u64 {
+    100 * 1024 * 1024
+}
+fn default_max_decompressed() -> u64 {
+    512 * 1024 * 1024
+}
+fn any_address() -> String {
+    "0.0.0.0".to_string()
+}
+fn default_port() -> u16 {
+    8080
+}
+
+/// The route an operation claims: one process per partner pair.
+pub fn claim(operation: &As2Operation) -> String {
+    format!("{} -> {}", operation.as2_from, operation.as2_to)
+}
+
+/// Checks beyond what the types enforce, each with its JSON pointer.
+pub fn check_operation(op: &As2Operation) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (pointer, name) in [("/as2_from", &op.as2_from), ("/as2_to", &op.as2_to)] {
+        if let Some(reason) = as2_name_problem(name) {
+            problems.push(problem(pointer, reason));
+        }
+    }
+    if !DUPLICATE_WINDOW.contains(&op.duplicate_window) {
+        problems.push(problem(
+            "/duplicate_window",
+            format!(
+                "{} is out of range: from {} to {} messages",
+                op.duplicate_window,
+                DUPLICATE_WINDOW.start(),
+                DUPLICATE_WINDOW.end()
+            ),
+        ));
+    }
+    for (i, entry) in op.ip_filter.iter().enumerate() {
+        if let Err(e) = IpFilter::parse_entry(entry) {
+            problems.push(problem(&format!("/ip_filter/{i}"), e));
+        }
+    }
+    if let Some(auth) = &op.basic_auth {
+        if auth.user.contains(':') {
+            problems.push(problem(
+                "/basic_auth/user",
+                "a user name cannot contain `:`",
+            ));
+        }
+    }
+    if op.max_message_bytes == 0 {
+        problems.push(problem("/max_message_bytes", "must be at least 1"));
+    }
+    if op.max_decompressed_bytes == 0 {
+        problems.push(problem("/max_decompressed_bytes", "must be at least 1"));
+    }
+    if op.require_signed && op.partner_certificate.is_none() {
+        problems.push(problem(
+            "/partner_certificate",
+            "require_signed needs the partner's certificate to verify signatures",
+        ));
+    }
+    if op.require_encrypted && op.decryption_key.is_none() {
+        problems.push(problem(
+            "/decryption_key",
+            "require_encrypted needs our decryption key",
+        ));
+    }
+    problems
+}
+
+pub fn check_legacy_connection(connection: &LegacyConnection) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if connection.port == 0 {
+        problems.push(problem("/port", "a port from 1 to 65535"));
+    }
+    if let Some(tls) = &connection.tls {
+        if tls.port == 0 {
+            problems.push(problem("/tls/port", "a port from 1 to 65535"));
+        } else if tls.port == connection.port {
+            problems.push(problem(
+                "/tls/port",
+                "the HTTPS port must differ from the HTTP port",
+            ));
+        }
+    }
+    problems
+}
+
+/// Why `name` cannot be an AS2 identifier (RFC 4130 §6.2: 1 to 128 printable ASCII characters).
+fn as2_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        Some("an AS2 ID has 1 to 128 characters".into())
+    } else if name.len() > 128 {
+        Some(format!("{} characters; at most 128", name.len()))
+    } else if !name.bytes().all(|b| (0x20..=0x7E).contains(&b)) {
+        Some("only printable ASCII characters".into())
+    } else {
+        None
+    }
+}

@@ -1,0 +1,40 @@
+//! Helpers shared by the store's integration tests.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use berth_store::NewDocument;
+use bytes::Bytes;
+
+/// A small document of process `process` with two tracked properties.
+pub fn doc(id: &str, process: &str) -> NewDocument {
+    NewDocument {
+        id: id.into(),
+        process: process.into(),
+        payload: Bytes::from(format!("payload of {id}")),
+        properties: vec![
+            ("as2.from".into(), "PARTNER-A".into()),
+            ("file.name".into(), format!("{id}.edi")),
+        ],
+        raw: None,
+        duplicate_key: None,
+        duplicate_window: 0,
+    }
+}
+
+/// A document carrying a duplicate key, checked against the last `window` documents.
+pub fn keyed(id: &str, process: &str, key: &str, window: u32) -> NewDocument {
+    NewDocument {
+        duplicate_key: Some(key.into()),
+        duplicate_window: window,
+        ..doc(id, process)
+    }
+}
+
+/// Files in the store's payload directory.
+pub fn payload_files(data_dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(data_dir.join("payloads"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}

@@ -1,0 +1,153 @@
+//! SIGKILL in the middle of a stream of receipts: every document whose `receive` had returned
+//! (and so could have been acknowledged to a partner) is in the store after reopening.
+//!
+//! The test runs itself again as a child process (this test binary, filtered to
+//! `crash_child`, with the data dir in an environment variable), reads the ids the child prints
+//! after each `receive` and `finish` returns, and kills it with SIGKILL part-way.
+
+mod common;
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_store::{Finish, NewDocument, State, Store};
+use bytes::Bytes;
+
+const DIR_VAR: &str = "BERTH_STORE_CRASH_DIR";
+/// How many acknowledged receipts the parent waits for before it kills the child.
+const KILL_AFTER: usize = 3000;
+
+fn payload_of(id: &str) -> Bytes {
+    // Every third document is large enough to go to a payload file.
+    let n = if id.ends_with(['0', '3', '6', '9']) {
+        300_000
+    } else {
+        200
+    };
+    Bytes::from(
+        id.as_bytes()
+            .iter()
+            .copied()
+            .cycle()
+            .take(n)
+            .collect::<Vec<u8>>(),
+    )
+}
+
+/// The child: receives documents from 16 tasks until it is killed (or, should the parent fail
+/// to kill it, for at most a minute), printing each id once its receive or finish returned.
+#[test]
+fn crash_child() {
+    let Some(dir) = std::env::var_os(DIR_VAR) else {
+        return; // run as an ordinary test: nothing to do
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async move {
+        let store = Store::open(std::path::Path::new(&dir)).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut tasks = Vec::new();
+        for t in 0..16 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut i = 0u64;
+                while Instant::now() < deadline {
+                    let id = format!("t{t}-{i}");
+                    let doc = NewDocument {
+                        properties: vec![("task".into(), t.to_string())],
+                        payload: payload_of(&id),
+                        ..common::doc(&id, "crash")
+                    };
+                    store.receive(doc).await.unwrap();
+                    println!("received {id}");
+                    if i % 2 == 0 {
+                        store.finish(&id, Finish::Processed).await.unwrap();
+                        println!("finished {id}");
+                    }
+                    i += 1;
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+}
+
+#[test]
+fn every_acknowledged_receipt_survives_sigkill() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(DIR_VAR, tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut received = HashSet::new();
+    let mut finished = HashSet::new();
+    let mut killed = false;
+    // Lines printed before the kill are still in the pipe after it: read to the end.
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if let Some(id) = line.strip_prefix("received ") {
+            received.insert(id.to_string());
+        } else if let Some(id) = line.strip_prefix("finished ") {
+            finished.insert(id.to_string());
+        }
+        if !killed && received.len() >= KILL_AFTER {
+            child.kill().unwrap(); // SIGKILL
+            killed = true;
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(
+        killed,
+        "the child stopped by itself ({status}) after {} receipts",
+        received.len()
+    );
+
+    let store = Store::open(tmp.path()).unwrap();
+    let unfinished: HashSet<String> = store
+        .unfinished()
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    let mut lost = Vec::new();
+    for id in &received {
+        match store.get(id).unwrap() {
+            None => lost.push(id.clone()),
+            Some(doc) => {
+                assert_eq!(doc.payload, payload_of(id), "payload of {id}");
+                assert_eq!(doc.properties.len(), 1, "properties of {id}");
+                if finished.contains(id) {
+                    assert_eq!(doc.state, State::Processed, "{id} was finished");
+                } else {
+                    // Received but not known to be finished: either is allowed, and
+                    // recovery must hand it back unless its finish did commit.
+                    assert!(
+                        unfinished.contains(id) || doc.state == State::Processed,
+                        "{id} is {} and not handed back for recovery",
+                        doc.state
+                    );
+                }
+            }
+        }
+    }
+    let stored = store.query(&berth_store::Query::default()).unwrap().len();
+    println!(
+        "acknowledged {} receipts and {} finishes before SIGKILL; {} documents stored, {} \
+         unfinished to recover, {} lost",
+        received.len(),
+        finished.len(),
+        stored,
+        unfinished.len(),
+        lost.len()
+    );
+    assert!(lost.is_empty(), "lost acknowledged documents: {lost:?}");
+    // Every finished one is out of the recovery list, every other stored one is in it.
+    assert!(finished.iter().all(|id| !unfinished.contains(id)));
+}

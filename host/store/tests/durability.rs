@@ -1,0 +1,174 @@
+//! What a receipt promises: the document is there after the store is closed and opened again,
+//! and recovery hands back exactly the unfinished ones.
+
+mod common;
+
+use berth_store::{Finish, NewDocument, Received, State, Store, StoreError, StoreOptions};
+use bytes::Bytes;
+use common::{doc, payload_files};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn received_document_survives_reopen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = doc("doc-1", "orders");
+    d.raw = Some(Bytes::from_static(b"POST /as2 HTTP/1.1\r\n\r\nbody"));
+    {
+        let store = Store::open(tmp.path()).unwrap();
+        assert_eq!(store.receive(d.clone()).await.unwrap(), Received::New);
+    }
+    let store = Store::open(tmp.path()).unwrap();
+    let got = store.get("doc-1").unwrap().expect("document kept");
+    assert_eq!(got.process, "orders");
+    assert_eq!(got.state, State::Received);
+    assert_eq!(got.payload, d.payload);
+    assert_eq!(got.properties, d.properties);
+    assert_eq!(got.history.len(), 1);
+    assert_eq!(got.history[0].1, "received");
+    assert_eq!(store.raw("doc-1").unwrap(), d.raw);
+    assert!(store.get("doc-2").unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unfinished_after_reopen_is_exactly_the_unfinished_ones_oldest_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(tmp.path()).unwrap();
+        for i in 0..6 {
+            store
+                .receive(doc(&format!("d{i}"), "orders"))
+                .await
+                .unwrap();
+        }
+        store.finish("d1", Finish::Processed).await.unwrap();
+        let failed = Finish::Failed {
+            error: "disk full".into(),
+        };
+        store.finish("d3", failed).await.unwrap();
+        store.finish("d4", Finish::Processed).await.unwrap();
+    }
+    let store = Store::open(tmp.path()).unwrap();
+    let ids: Vec<String> = store
+        .unfinished()
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(ids, ["d0", "d2", "d5"]);
+    let first = &store.unfinished().unwrap()[0];
+    assert_eq!(&first.payload[..], b"payload of d0");
+    assert_eq!(first.properties[1], ("file.name".into(), "d0.edi".into()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_payload_goes_to_a_file_and_round_trips() {
+    let tmp = tempfile::tempdir().unwrap();
+    let options = StoreOptions {
+        inline_limit: 64 * 1024,
+        ..StoreOptions::default()
+    };
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let raw: Vec<u8> = (0..100_000u32).map(|i| (i % 13) as u8).collect();
+    let d = NewDocument {
+        payload: Bytes::from(big.clone()),
+        raw: Some(Bytes::from(raw.clone())),
+        ..doc("big", "orders")
+    };
+    {
+        let store = Store::open_with(tmp.path(), options.clone()).unwrap();
+        store.receive(d).await.unwrap();
+        store.receive(doc("small", "orders")).await.unwrap();
+    }
+    // The payload and the raw request each went to a file; the small document to none.
+    assert_eq!(payload_files(tmp.path()).len(), 2);
+    let db_len = std::fs::metadata(tmp.path().join("store.sqlite"))
+        .unwrap()
+        .len()
+        + std::fs::metadata(tmp.path().join("store.sqlite-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+    assert!(
+        db_len < 300_000,
+        "payload went into the database ({db_len} bytes)"
+    );
+
+    let store = Store::open_with(tmp.path(), options).unwrap();
+    assert_eq!(store.get("big").unwrap().unwrap().payload, big);
+    assert_eq!(store.raw("big").unwrap().unwrap(), raw);
+    let unfinished = store.unfinished().unwrap();
+    assert_eq!(unfinished[0].payload, big);
+    assert_eq!(
+        &store.get("small").unwrap().unwrap().payload[..],
+        b"payload of small"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn orphan_payload_files_are_swept_at_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let options = StoreOptions {
+        inline_limit: 10,
+        ..StoreOptions::default()
+    };
+    {
+        let store = Store::open_with(tmp.path(), options.clone()).unwrap();
+        store.receive(doc("kept", "orders")).await.unwrap();
+    }
+    let kept = payload_files(tmp.path());
+    assert_eq!(kept.len(), 1);
+    // What a crash between writing a file and committing its row leaves behind.
+    std::fs::write(tmp.path().join("payloads/1-2-3.bin"), b"orphan").unwrap();
+    let store = Store::open_with(tmp.path(), options).unwrap();
+    assert_eq!(payload_files(tmp.path()), kept);
+    assert_eq!(
+        &store.get("kept").unwrap().unwrap().payload[..],
+        b"payload of kept"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_open_of_the_same_data_dir_is_refused_until_the_first_is_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path()).unwrap();
+    let clone = store.clone();
+    assert!(matches!(
+        Store::open(tmp.path()),
+        Err(StoreError::Locked(_))
+    ));
+    drop(store);
+    // A clone keeps the store open.
+    assert!(matches!(
+        Store::open(tmp.path()),
+        Err(StoreError::Locked(_))
+    ));
+    drop(clone);
+    Store::open(tmp.path()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn same_id_twice_is_refused_and_the_first_is_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path()).unwrap();
+    store.receive(doc("x", "orders")).await.unwrap();
+    let again = NewDocument {
+        payload: Bytes::from_static(b"other"),
+        ..doc("x", "invoices")
+    };
+    assert!(matches!(
+        store.receive(again).await,
+        Err(StoreError::AlreadyExists(id)) if id == "x"
+    ));
+    let got = store.get("x").unwrap().unwrap();
+    assert_eq!(
+        (got.process.as_str(), &got.payload[..]),
+        ("orders", &b"payload of x"[..])
+    );
+    // The refusal did not disturb later writes.
+    store.receive(doc("y", "orders")).await.unwrap();
+    assert_eq!(store.unfinished().unwrap().len(), 2);
+}
+
+#[test]
+fn store_handles_can_be_shared_across_tasks_and_threads() {
+    fn shareable<T: Clone + Send + Sync + 'static>() {}
+    shareable::<Store>();
+}
