@@ -15,7 +15,7 @@ use crate::runtime::Documents;
 use crate::settings::StoreSettings;
 use crate::{deploy, retention, server, settings};
 use berth_process::Runner;
-use berth_store::{Query, Store};
+use berth_store::{Query, Store, StoreError, StoreReader};
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
@@ -31,9 +31,14 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
 fn documents(dir: &Path, command: DocumentsCommand) -> anyhow::Result<ExitCode> {
     let dir = deployment_dir(dir)?;
     let settings = settings::load(&dir).map_err(|d| anyhow::anyhow!("{d}"))?;
-    let Some(store) = open_store(&dir, &settings.store)? else {
-        anyhow::bail!("the message store is off in berth.yaml: no documents are kept");
-    };
+    anyhow::ensure!(
+        settings.store.enabled,
+        "the message store is off in berth.yaml: no documents are kept"
+    );
+    let data_dir = dir.join(&settings.store.data_dir);
+    // Listing and showing read beside a running berth; retrying writes, so it needs the store
+    // to itself.
+    let reader = || StoreReader::open(&data_dir).map_err(anyhow::Error::from);
     let text = match command {
         DocumentsCommand::List {
             process,
@@ -68,11 +73,18 @@ fn documents(dir: &Path, command: DocumentsCommand) -> anyhow::Result<ExitCode> 
                 limit,
                 offset: 0,
             };
-            crate::documents::list(&store, &query)?
+            crate::documents::list(&reader()?, &query)?
         }
-        DocumentsCommand::Show { id } => crate::documents::show(&store, &id)?,
+        DocumentsCommand::Show { id } => crate::documents::show(&reader()?, &id)?,
         DocumentsCommand::Retry { ids, failed } => {
             anyhow::ensure!(failed || !ids.is_empty(), "name document ids, or --failed");
+            let store = match Store::open(&data_dir) {
+                Err(StoreError::Locked { .. }) => anyhow::bail!(
+                    "berth is running on {}: stop it to retry documents from the command line",
+                    data_dir.display()
+                ),
+                other => other?,
+            };
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;

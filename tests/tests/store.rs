@@ -31,10 +31,13 @@ fn documents_are_listed_shown_and_failed_ones_retried() {
             .unwrap();
         assert_eq!(response.status().as_u16(), expected);
     }
-    assert!(berth.terminate(Duration::from_secs(10)).success());
-
+    // Listing works beside the running host; retrying needs the store to itself.
     let list = deployment.berth_documents(&["list"]);
     assert!(list.contains("3 documents"), "{list}");
+    let refused = deployment.berth_documents_fails(&["retry", "--failed"]);
+    assert!(refused.contains("berth is running"), "{refused}");
+    assert!(berth.terminate(Duration::from_secs(10)).success());
+
     let failed = deployment.berth_documents(&["list", "--state", "failed"]);
     assert!(failed.contains("1 document\n"), "{failed}");
     assert!(
@@ -159,20 +162,31 @@ fn a_kill_in_the_middle_of_traffic_loses_no_acknowledged_document() {
 }
 
 trait DocumentsCli {
-    fn berth_documents(&self, args: &[&str]) -> String;
+    fn documents_command(&self, args: &[&str]) -> std::process::Output;
+
+    fn berth_documents(&self, args: &[&str]) -> String {
+        let output = self.documents_command(args);
+        let text = output_text(&output);
+        assert!(output.status.success(), "{args:?}: {text}");
+        text
+    }
+
+    fn berth_documents_fails(&self, args: &[&str]) -> String {
+        let output = self.documents_command(args);
+        let text = output_text(&output);
+        assert!(!output.status.success(), "{args:?} succeeded: {text}");
+        text
+    }
 }
 
 impl DocumentsCli for Deployment {
-    fn berth_documents(&self, args: &[&str]) -> String {
-        let output = std::process::Command::new(berth_e2e::berth_binary())
+    fn documents_command(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(berth_e2e::berth_binary())
             .arg("documents")
             .args(args)
             .arg("--dir")
             .arg(self.path())
             .output()
-            .unwrap();
-        let text = output_text(&output);
-        assert!(output.status.success(), "{args:?}: {text}");
-        text
+            .unwrap()
     }
 }

@@ -1,13 +1,13 @@
 //! Listing and showing stored documents.
 
-use berth_store::{Query, State, Store, Summary};
+use berth_store::{Query, State, StoreReader, Summary};
 
 use super::dates;
 
 /// Properties shown in a listing: the tracked ones operators search by.
 const SHOWN: [&str; 4] = ["as2.from", "message_id", "file_name", "mime_type"];
 
-pub fn list(store: &Store, query: &Query) -> anyhow::Result<String> {
+pub fn list(store: &StoreReader, query: &Query) -> anyhow::Result<String> {
     let documents = store.query(query)?;
     let mut out = format!(
         "{:<22} {:<20} {:<24} {:<10} {}\n",
@@ -46,7 +46,7 @@ fn line(document: &Summary) -> String {
     text
 }
 
-pub fn show(store: &Store, id: &str) -> anyhow::Result<String> {
+pub fn show(store: &StoreReader, id: &str) -> anyhow::Result<String> {
     let Some(document) = store.get(id)? else {
         anyhow::bail!("no document `{id}` in the store");
     };

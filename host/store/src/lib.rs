@@ -22,7 +22,7 @@ mod types;
 mod writer;
 
 pub use error::StoreError;
-pub use store::Store;
+pub use store::{Store, StoreReader};
 pub use types::{
     Answer, Finish, NewDocument, Query, Received, State, StoreOptions, StoredDocument, Summary,
 };

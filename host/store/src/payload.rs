@@ -39,6 +39,13 @@ impl PayloadDir {
         Ok(PayloadDir { dir })
     }
 
+    /// The payload folder of a store opened elsewhere, for reading only: nothing is created.
+    pub(crate) fn existing(data_dir: &Path) -> PayloadDir {
+        PayloadDir {
+            dir: data_dir.join("payloads"),
+        }
+    }
+
     /// Writes `bytes` to a new file and makes it durable; returns the file's name.
     pub(crate) fn write(&self, bytes: &[u8]) -> Result<String, StoreError> {
         loop {

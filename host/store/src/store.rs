@@ -233,30 +233,74 @@ impl Store {
     }
 
     fn bytes(&self, blob: Blob) -> Result<Bytes, StoreError> {
-        match blob {
-            Blob::Inline(bytes) => Ok(bytes),
-            Blob::File(name) => self.inner.payloads.read(&name),
-        }
+        bytes(&self.inner.payloads, blob)
     }
 
     fn materialise(&self, row: Loaded) -> Result<StoredDocument, StoreError> {
-        let (doc, properties, history) = row;
-        let payload = match doc.payload {
-            Some(blob) => self.bytes(blob)?,
-            None => Bytes::new(),
-        };
-        Ok(StoredDocument {
-            id: doc.id,
-            process: doc.process,
-            state: doc.state,
-            received_at: doc.received_at,
-            payload,
-            properties,
-            error: doc.error,
-            answer: doc.answer,
-            history,
+        materialise(&self.inner.payloads, row)
+    }
+}
+
+/// A read-only view of a store that another process may hold open (a running berth): what the
+/// command line needs to list and show documents without stopping the host. It takes no lock
+/// and never writes.
+pub struct StoreReader {
+    readers: Readers,
+    payloads: PayloadDir,
+}
+
+impl StoreReader {
+    /// Opens the store in `data_dir`, which must exist (a host has run there).
+    pub fn open(data_dir: &Path) -> Result<StoreReader, StoreError> {
+        if !data_dir.join(sql::DB_FILE).exists() {
+            return Err(StoreError::NotFound(format!(
+                "no message store in {} (berth has not run with this deployment yet)",
+                data_dir.display()
+            )));
+        }
+        let options = StoreOptions::default();
+        Ok(StoreReader {
+            readers: Readers::new(data_dir.to_path_buf(), options.busy_timeout),
+            payloads: PayloadDir::existing(data_dir),
         })
     }
+
+    /// As [`Store::get`].
+    pub fn get(&self, id: &str) -> Result<Option<StoredDocument>, StoreError> {
+        let row = self.readers.read(|conn| load(conn, id))?;
+        row.map(|row| materialise(&self.payloads, row)).transpose()
+    }
+
+    /// As [`Store::query`].
+    pub fn query(&self, filter: &Query) -> Result<Vec<Summary>, StoreError> {
+        self.readers.read(|conn| sql::query(conn, filter))
+    }
+}
+
+fn bytes(payloads: &PayloadDir, blob: Blob) -> Result<Bytes, StoreError> {
+    match blob {
+        Blob::Inline(bytes) => Ok(bytes),
+        Blob::File(name) => payloads.read(&name),
+    }
+}
+
+fn materialise(payloads: &PayloadDir, row: Loaded) -> Result<StoredDocument, StoreError> {
+    let (doc, properties, history) = row;
+    let payload = match doc.payload {
+        Some(blob) => bytes(payloads, blob)?,
+        None => Bytes::new(),
+    };
+    Ok(StoredDocument {
+        id: doc.id,
+        process: doc.process,
+        state: doc.state,
+        received_at: doc.received_at,
+        payload,
+        properties,
+        error: doc.error,
+        answer: doc.answer,
+        history,
+    })
 }
 
 type Loaded = (sql::DocumentRead, Vec<(String, String)>, Vec<(i64, String)>);
