@@ -192,14 +192,29 @@ impl EndpointKind {
     pub const SHARED: Self = Self(2);
 }
 
-/// TLS settings for a port the host binds.
+/// TLS settings for a port the host binds: PEM certificate and key files, or one PKCS#12 file.
 #[repr(C)]
-#[derive(StableAbi, Clone, Debug, PartialEq, Eq)]
+#[derive(StableAbi, Clone, PartialEq, Eq)]
 pub struct Tls {
-    /// PEM certificate (chain) file, absolute.
+    /// PEM certificate (chain) file, absolute; empty when `pkcs12_file` is set.
     pub certificate_file: RString,
-    /// PEM private key file, absolute.
+    /// PEM private key file, absolute; empty when `pkcs12_file` is set.
     pub private_key_file: RString,
+    /// PKCS#12 file holding the key and the certificate chain, absolute; empty for PEM.
+    pub pkcs12_file: RString,
+    /// Password of the PKCS#12 file.
+    pub pkcs12_password: RString,
+}
+
+impl std::fmt::Debug for Tls {
+    // The password never reaches a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls")
+            .field("certificate_file", &self.certificate_file)
+            .field("private_key_file", &self.private_key_file)
+            .field("pkcs12_file", &self.pkcs12_file)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Something the host must listen on for a connection.

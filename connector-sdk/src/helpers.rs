@@ -81,7 +81,16 @@ impl Document {
 /// Compares in time independent of where the first difference is, so that a peer cannot guess a
 /// password byte by byte from response times.
 pub fn basic_auth_matches(request: &Request<'_>, user: &str, password: &str) -> bool {
-    let Some(value) = request.header_str("authorization") else {
+    request
+        .header("authorization")
+        .is_some_and(|value| basic_credentials_match(value, user, password))
+}
+
+/// Does an `Authorization` header value carry basic credentials equal to `user` and
+/// `password`? The host uses it for its shared web server; connectors use
+/// [`basic_auth_matches`].
+pub fn basic_credentials_match(value: &[u8], user: &str, password: &str) -> bool {
+    let Ok(value) = std::str::from_utf8(value) else {
         return false;
     };
     let Some((scheme, encoded)) = value.trim().split_once(' ') else {

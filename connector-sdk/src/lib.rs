@@ -124,10 +124,11 @@ pub mod log;
 pub mod module;
 pub mod properties;
 pub mod settings;
+pub mod tls;
 
 pub use abi_stable;
 pub use connector::{Connector, Decision, Listener, OpenContext};
-pub use helpers::basic_auth_matches;
+pub use helpers::{basic_auth_matches, basic_credentials_match};
 
 /// Everything a plugin author usually needs.
 pub mod prelude {
@@ -137,6 +138,7 @@ pub mod prelude {
     };
     pub use crate::log::Logger;
     pub use crate::settings::problem;
+    pub use crate::tls::TlsFiles;
     pub use crate::{basic_auth_matches, properties, Connector, Decision, Listener, OpenContext};
 }
 

@@ -293,3 +293,48 @@ fn two_processes_share_one_connection_each_on_its_own_path() {
         assert_eq!(response.text().unwrap(), format!("{name} got /{name}"));
     }
 }
+
+#[test]
+fn https_with_a_pkcs12_file() {
+    let port = free_port();
+    let deployment = Deployment::new();
+    tls::write_self_signed_pkcs12(&deployment.path().join("certs"), "server.p12", "s3cret");
+    deployment
+        .http_connection(
+            "secure",
+            port,
+            "tls:\n  pkcs12: certs/server.p12\n  password: s3cret",
+        )
+        .write(
+            "processes/secure.yaml",
+            "name: secure\nstart:\n  connector: http-server-legacy\n  connection: secure\n  operation: { path: /in }\nsteps:\n  - return: { status: 202, body: \"p12\" }\n",
+        );
+    let berth = deployment.start();
+    let response = client()
+        .post(format!("https://127.0.0.1:{port}/in"))
+        .body("x")
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    assert_eq!(response.text().unwrap(), "p12");
+    assert!(
+        !berth.log().contains("s3cret"),
+        "the password reached the log"
+    );
+}
+
+#[test]
+fn a_half_written_tls_section_is_refused_at_its_line() {
+    let deployment = Deployment::new();
+    deployment
+        .http_connection("secure", free_port(), "tls:\n  certificate: certs/server.pem")
+        .write(
+            "processes/secure.yaml",
+            "name: secure\nstart:\n  connector: http-server-legacy\n  connection: secure\n  operation: { path: /in }\n",
+        );
+    let output = deployment.berth(&["validate"]);
+    let text = berth_e2e::output_text(&output);
+    assert!(!output.status.success(), "{text}");
+    assert!(text.contains("connections/secure.yaml:6"), "{text}");
+    assert!(text.contains("settings.tls.private_key"), "{text}");
+}

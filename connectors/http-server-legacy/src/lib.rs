@@ -46,6 +46,9 @@ impl Connector for HttpServerLegacy {
         if connection.port == 0 {
             problems.push(problem("/port", "a port from 1 to 65535"));
         }
+        if let Some(tls) = &connection.tls {
+            problems.extend(tls.check("/tls"));
+        }
         if let Some(auth) = &connection.basic_auth {
             if auth.user.contains(':') {
                 problems.push(problem(
@@ -70,18 +73,7 @@ impl Connector for HttpServerLegacy {
         connection: HttpConnection,
         operations: Vec<(String, HttpOperation)>,
     ) -> Result<(Vec<Endpoint>, HttpListener), String> {
-        let tls = connection.tls.as_ref().map(|tls| Tls {
-            certificate_file: context
-                .resolve(&tls.certificate)
-                .display()
-                .to_string()
-                .into(),
-            private_key_file: context
-                .resolve(&tls.private_key)
-                .display()
-                .to_string()
-                .into(),
-        });
+        let tls = connection.tls.as_ref().map(|tls| tls.resolve(&context));
         // The host stops reading at the largest limit of any path; each path's own limit is
         // checked in `handle`, so a small limit on one path does not cap the others.
         let max_body = operations

@@ -1,6 +1,7 @@
 //! The connection and operation settings users write in YAML. Doc comments here are what
 //! `berth schema` shows in an editor.
 
+use berth_connector_sdk::tls::TlsFiles;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -16,7 +17,7 @@ pub struct HttpConnection {
     pub port: u16,
     /// Serve HTTPS with this certificate and key instead of plain HTTP.
     #[serde(default)]
-    pub tls: Option<TlsSettings>,
+    pub tls: Option<TlsFiles>,
     /// Require HTTP basic authentication on every request.
     #[serde(default)]
     pub basic_auth: Option<BasicAuth>,
@@ -24,16 +25,6 @@ pub struct HttpConnection {
 
 fn default_address() -> String {
     "0.0.0.0".to_string()
-}
-
-/// Certificate and private key, PEM files relative to the deployment folder.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TlsSettings {
-    /// PEM certificate file (the server certificate first, then its chain).
-    pub certificate: String,
-    /// PEM private key file.
-    pub private_key: String,
 }
 
 /// User name and password partners must send.

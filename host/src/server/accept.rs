@@ -2,6 +2,7 @@
 //! each request to its mount.
 
 use std::convert::Infallible;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,18 +19,45 @@ use tokio_openssl::SslStream;
 use super::idle::{IdleCutoff, InFlight};
 use super::mount::Mount;
 use super::service::{self, Peer};
+use super::shared_server::SharedAuth;
+use super::tls::TlsSource;
 use super::Shared;
 
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// An address to bind, with TLS files when it serves HTTPS.
+/// An address to bind, with its TLS settings when it serves HTTPS.
 pub struct Endpoint {
     pub address: String,
     pub port: u16,
-    pub tls: Option<(String, String)>,
+    pub tls: Option<TlsSource>,
+    /// Require client certificates issued by the CAs in this PEM file.
+    pub client_ca: Option<PathBuf>,
 }
 
 impl Endpoint {
+    /// A port a connector asked for.
+    pub fn of_plugin(endpoint: &berth_connector_sdk::abi::Endpoint) -> Self {
+        let tls = endpoint.tls.as_ref().into_option().map(|t| {
+            if t.pkcs12_file.is_empty() {
+                TlsSource::Pem {
+                    certificate: PathBuf::from(t.certificate_file.as_str()),
+                    private_key: PathBuf::from(t.private_key_file.as_str()),
+                }
+            } else {
+                TlsSource::Pkcs12 {
+                    file: PathBuf::from(t.pkcs12_file.as_str()),
+                    password: t.pkcs12_password.to_string(),
+                }
+            }
+        });
+        Self {
+            address: endpoint.address.to_string(),
+            port: endpoint.port,
+            tls,
+            client_ca: None,
+        }
+    }
+
     pub fn url(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         format!("{scheme}://{}:{}", self.address, self.port)
@@ -40,15 +68,19 @@ impl Endpoint {
 pub enum Router {
     /// A port of a connection's own.
     Single(Arc<Mount>),
-    /// The shared web server: path prefixes, e.g. `/as2` serves `/as2` and `/as2/...`.
-    Prefixes(Vec<(String, Arc<Mount>)>),
+    /// The shared web server: path prefixes, e.g. `/as2` serves `/as2` and `/as2/...`,
+    /// behind the server's own authentication.
+    Prefixes {
+        routes: Vec<(String, Arc<Mount>)>,
+        auth: Arc<SharedAuth>,
+    },
 }
 
 impl Router {
     fn route(&self, path: &str) -> Option<&Arc<Mount>> {
         match self {
             Router::Single(mount) => Some(mount),
-            Router::Prefixes(prefixes) => prefixes
+            Router::Prefixes { routes, .. } => routes
                 .iter()
                 .filter(|(prefix, _)| {
                     path == prefix
@@ -161,6 +193,11 @@ where
         let busy = in_flight.start();
         async move {
             let _busy = busy;
+            if let Router::Prefixes { auth, .. } = &*router {
+                if let Some(refusal) = auth.refuse(&peer, request.headers()) {
+                    return Ok(refusal);
+                }
+            }
             let response = match router.route(request.uri().path()) {
                 Some(mount) => service::handle(shared, Arc::clone(mount), peer, request).await,
                 None => service::text(

@@ -5,11 +5,11 @@ mod accept;
 mod idle;
 mod mount;
 mod service;
+mod shared_server;
 mod tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,19 +56,22 @@ pub async fn serve(plan: Plan, settings: HostSettings, documents: Documents) -> 
         max_headers: limits.max_headers,
         connections: Arc::new(Semaphore::new(limits.max_connections)),
     });
-    // Accept loops hold clones until they stop; connections hold only watchers, so once the
-    // loops have ended this is the last reference and the graceful shutdown can begin.
-    let graceful = Arc::new(GracefulShutdown::new());
     let (stop, stopped) = watch::channel(false);
-    let mut loops = JoinSet::new();
-    let mut expected = 0usize;
-    let mut bound = 0usize;
-    let mut shared_routes: Vec<(String, Arc<Mount>)> = Vec::new();
+    let mut binder = Binder {
+        shared,
+        graceful: Arc::new(GracefulShutdown::new()),
+        stopped,
+        loops: JoinSet::new(),
+        expected: 0,
+        bound: 0,
+    };
 
+    let mut shared_routes: Vec<(String, Arc<Mount>)> = Vec::new();
     for planned in plan.listeners {
-        let label = planned.label();
+        let names: Vec<&str> = planned.processes.iter().map(|p| p.name.as_str()).collect();
+        let description = format!("{} for processes {}", planned.label(), names.join(", "));
         let mount = Arc::new(Mount {
-            label: label.clone(),
+            label: planned.label(),
             listener: planned.listener,
             blocking: planned.blocking,
             max_body_bytes: planned
@@ -81,130 +84,115 @@ pub async fn serve(plan: Plan, settings: HostSettings, documents: Documents) -> 
                 .processes
                 .iter()
                 .map(|p| (p.name.clone(), Arc::clone(p)))
-                .collect::<HashMap<_, _>>(),
+                .collect(),
         });
-        let names: Vec<&str> = planned.processes.iter().map(|p| p.name.as_str()).collect();
-        for endpoint in planned.endpoints {
+        for endpoint in &planned.endpoints {
             if endpoint.kind == EndpointKind::SHARED {
                 shared_routes.push((endpoint.path_prefix.to_string(), Arc::clone(&mount)));
-                continue;
-            }
-            expected += 1;
-            let tls = endpoint.tls.as_ref().into_option().map(|t| {
-                (
-                    t.certificate_file.to_string(),
-                    t.private_key_file.to_string(),
-                )
-            });
-            let target = Endpoint {
-                address: endpoint.address.to_string(),
-                port: endpoint.port,
-                tls,
-            };
-            match bind(&target).await {
-                Ok((listener, acceptor)) => {
-                    bound += 1;
-                    tracing::info!(
-                        url = %target.url(),
-                        listener = %label,
-                        processes = %names.join(", "),
-                        "listening"
-                    );
-                    let router = Arc::new(Router::Single(Arc::clone(&mount)));
-                    loops.spawn(accept_loop(
-                        listener,
-                        acceptor,
-                        router,
-                        Arc::clone(&shared),
-                        Arc::clone(&graceful),
-                        stopped.clone(),
-                    ));
-                }
-                Err(error) => tracing::error!(listener = %label, %error, "cannot listen"),
+            } else {
+                let router = Arc::new(Router::Single(Arc::clone(&mount)));
+                let target = Endpoint::of_plugin(endpoint);
+                binder.bind(target, router, &description).await;
             }
         }
     }
-
     if !shared_routes.is_empty() {
         let server = &settings.shared_server;
-        let router = Arc::new(Router::Prefixes(shared_routes));
-        let mut targets = vec![Endpoint {
-            address: server.address.clone(),
-            port: server.port,
-            tls: None,
-        }];
-        if let Some(tls) = &server.tls {
-            targets.push(Endpoint {
-                address: server.address.clone(),
-                port: tls.port,
-                tls: Some((
-                    resolve(&plan.dir, &tls.certificate),
-                    resolve(&plan.dir, &tls.private_key),
-                )),
-            });
-        }
-        for target in targets {
-            expected += 1;
-            match bind(&target).await {
-                Ok((listener, acceptor)) => {
-                    bound += 1;
-                    tracing::info!(url = %target.url(), "shared web server listening");
-                    loops.spawn(accept_loop(
-                        listener,
-                        acceptor,
-                        Arc::clone(&router),
-                        Arc::clone(&shared),
-                        Arc::clone(&graceful),
-                        stopped.clone(),
-                    ));
+        let description = match &server.base_url {
+            Some(url) => format!("the shared web server, reached by partners at {url}"),
+            None => "the shared web server".to_string(),
+        };
+        match shared_server::targets(server, &plan.dir, shared_routes) {
+            Ok((targets, router)) => {
+                for target in targets {
+                    binder.bind(target, Arc::clone(&router), &description).await;
                 }
-                Err(error) => tracing::error!(%error, "shared web server cannot listen"),
+            }
+            Err(error) => {
+                binder.expected += 1;
+                tracing::error!(%error, "cannot listen: {description}");
             }
         }
     }
 
-    if expected > 0 && bound == 0 {
+    if binder.expected > 0 && binder.bound == 0 {
         bail!("no listener could be bound; see the errors above");
     }
-    if expected == 0 {
+    if binder.expected == 0 {
         tracing::warn!("no process is deployed: nothing to listen on");
     }
-    tracing::info!(listeners = bound, "berth is ready");
+    tracing::info!(listeners = binder.bound, "berth is ready");
     // Documents a crash or a kill left unfinished run again now, beside new traffic.
     tokio::spawn(async move { documents.recover(&deployed).await });
 
     wait_for_signal().await;
     tracing::info!("stopping: no new connections; finishing requests in flight");
     let _ = stop.send(true);
-    while loops.join_next().await.is_some() {}
-    let grace = Duration::from_secs(settings.limits.shutdown_grace_seconds);
-    let Ok(graceful) = Arc::try_unwrap(graceful) else {
-        bail!("internal error: an accept loop outlived the stop signal");
-    };
-    if tokio::time::timeout(grace, graceful.shutdown())
+    binder
+        .finish(Duration::from_secs(limits.shutdown_grace_seconds))
         .await
-        .is_err()
-    {
-        tracing::warn!(
-            seconds = grace.as_secs(),
-            "requests still in flight after the grace period were cut"
-        );
-    }
-    tracing::info!("stopped");
-    Ok(())
 }
 
-fn resolve(dir: &Path, file: &str) -> String {
-    dir.join(file).display().to_string()
+/// Binds endpoints and keeps their accept loops.
+struct Binder {
+    shared: Arc<Shared>,
+    // Accept loops hold clones until they stop; connections hold only watchers, so once the
+    // loops have ended this is the last reference and the graceful shutdown can begin.
+    graceful: Arc<GracefulShutdown>,
+    stopped: watch::Receiver<bool>,
+    loops: JoinSet<()>,
+    expected: usize,
+    bound: usize,
+}
+
+impl Binder {
+    /// Bind one endpoint and start accepting; a failure is logged and leaves the others up.
+    async fn bind(&mut self, target: Endpoint, router: Arc<Router>, what: &str) {
+        self.expected += 1;
+        match bind(&target).await {
+            Ok((listener, acceptor)) => {
+                self.bound += 1;
+                tracing::info!(url = %target.url(), "listening: {what}");
+                self.loops.spawn(accept_loop(
+                    listener,
+                    acceptor,
+                    router,
+                    Arc::clone(&self.shared),
+                    Arc::clone(&self.graceful),
+                    self.stopped.clone(),
+                ));
+            }
+            Err(error) => tracing::error!(url = %target.url(), %error, "cannot listen: {what}"),
+        }
+    }
+
+    /// After the stop signal: wait for the accept loops, then for requests in flight.
+    async fn finish(mut self, grace: Duration) -> anyhow::Result<()> {
+        while self.loops.join_next().await.is_some() {}
+        let Ok(graceful) = Arc::try_unwrap(self.graceful) else {
+            bail!("internal error: an accept loop outlived the stop signal");
+        };
+        if tokio::time::timeout(grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                seconds = grace.as_secs(),
+                "requests still in flight after the grace period were cut"
+            );
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
 }
 
 async fn bind(
     target: &Endpoint,
 ) -> Result<(TcpListener, Option<Arc<openssl::ssl::SslAcceptor>>), String> {
     let acceptor = match &target.tls {
-        Some((certificate, key)) => Some(Arc::new(tls::acceptor(
-            Path::new(certificate),
-            Path::new(key),
+        Some(source) => Some(Arc::new(tls::acceptor(
+            source,
+            target.client_ca.as_deref(),
         )?)),
         None => None,
     };

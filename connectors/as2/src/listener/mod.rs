@@ -54,18 +54,7 @@ pub fn open_legacy(
         max,
     )];
     if let Some(tls) = &connection.tls {
-        let files = Tls {
-            certificate_file: context
-                .resolve(&tls.certificate)
-                .display()
-                .to_string()
-                .into(),
-            private_key_file: context
-                .resolve(&tls.private_key)
-                .display()
-                .to_string()
-                .into(),
-        };
+        let files = tls.files().resolve(&context);
         endpoints.push(Endpoint::port(
             &connection.address,
             tls.port,

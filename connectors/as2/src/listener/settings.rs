@@ -133,15 +133,36 @@ pub struct LegacyConnection {
     pub tls: Option<TlsPort>,
 }
 
-/// An HTTPS port with its certificate and key (PEM files relative to the deployment folder).
+/// An HTTPS port with its certificate and key: PEM files, or one PKCS#12 file (relative to
+/// the deployment folder).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsPort {
     pub port: u16,
     /// PEM certificate file (the server certificate first, then its chain).
-    pub certificate: String,
+    #[serde(default)]
+    pub certificate: Option<String>,
     /// PEM private key file.
-    pub private_key: String,
+    #[serde(default)]
+    pub private_key: Option<String>,
+    /// PKCS#12 (.p12, .pfx) file with the key and the certificate chain, instead of PEM files.
+    #[serde(default)]
+    pub pkcs12: Option<String>,
+    /// Password of the PKCS#12 file.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+impl TlsPort {
+    /// The files part, checked and resolved the way every connector does it.
+    pub fn files(&self) -> TlsFiles {
+        TlsFiles {
+            certificate: self.certificate.clone(),
+            private_key: self.private_key.clone(),
+            pkcs12: self.pkcs12.clone(),
+            password: self.password.clone(),
+        }
+    }
 }
 
 /// The AS2 Shared Server takes no connection: the host's shared web server (berth.yaml)
@@ -233,6 +254,7 @@ pub fn check_legacy_connection(connection: &LegacyConnection) -> Vec<Problem> {
         problems.push(problem("/port", "a port from 1 to 65535"));
     }
     if let Some(tls) = &connection.tls {
+        problems.extend(tls.files().check("/tls"));
         if tls.port == 0 {
             problems.push(problem("/tls/port", "a port from 1 to 65535"));
         } else if tls.port == connection.port {

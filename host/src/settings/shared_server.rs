@@ -1,0 +1,143 @@
+//! The shared web server: the connectors that need no port of their own (AS2 Shared Server)
+//! are served here, under one set of ports, TLS settings and authentication.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedServer {
+    #[serde(default = "any_address")]
+    pub address: String,
+    /// The plain HTTP port (the vendor's default is 9090).
+    #[serde(default = "shared_port")]
+    pub port: u16,
+    /// An HTTPS port beside the plain one.
+    #[serde(default)]
+    pub tls: Option<SharedTls>,
+    /// The URL partners use to reach this server (e.g. `https://as2.example.com`), when it
+    /// differs from the address berth binds (a load balancer, a DNS name); used in logs.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Who may send: `none`, `basic` (with `basic_auth`), or `client_certificate` (HTTPS with
+    /// a certificate issued by a CA in `client_ca`; the plain port then refuses every request).
+    #[serde(default)]
+    pub authentication: Authentication,
+    #[serde(default)]
+    pub basic_auth: Option<Credentials>,
+    /// PEM file of the CAs whose client certificates are accepted.
+    #[serde(default)]
+    pub client_ca: Option<String>,
+}
+
+impl Default for SharedServer {
+    fn default() -> Self {
+        Self {
+            address: any_address(),
+            port: shared_port(),
+            tls: None,
+            base_url: None,
+            authentication: Authentication::None,
+            basic_auth: None,
+            client_ca: None,
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Authentication {
+    #[default]
+    None,
+    Basic,
+    ClientCertificate,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    // The password never reaches a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The HTTPS port with its key and certificate: PEM files, or one PKCS#12 file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedTls {
+    pub port: u16,
+    /// PEM certificate chain, relative to the deployment folder.
+    #[serde(default)]
+    pub certificate: Option<String>,
+    /// PEM private key, relative to the deployment folder.
+    #[serde(default)]
+    pub private_key: Option<String>,
+    /// PKCS#12 file with key and certificate chain, instead of the PEM files.
+    #[serde(default)]
+    pub pkcs12: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for SharedTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedTls")
+            .field("port", &self.port)
+            .field("certificate", &self.certificate)
+            .field("pkcs12", &self.pkcs12)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedServer {
+    /// Combinations the types cannot rule out: (JSON pointer, problem).
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if let Some(tls) = &self.tls {
+            let pem = tls.certificate.is_some() && tls.private_key.is_some();
+            let partial_pem = tls.certificate.is_some() != tls.private_key.is_some();
+            if partial_pem || pem == tls.pkcs12.is_some() {
+                problems.push((
+                    "/shared_server/tls",
+                    "give `certificate` and `private_key` (PEM), or `pkcs12` and `password`"
+                        .to_string(),
+                ));
+            }
+            if tls.port == self.port {
+                problems.push((
+                    "/shared_server/tls/port",
+                    "the HTTPS port must differ from the HTTP port".to_string(),
+                ));
+            }
+        }
+        match self.authentication {
+            Authentication::Basic if self.basic_auth.is_none() => problems.push((
+                "/shared_server/basic_auth",
+                "`authentication: basic` needs `basic_auth: { user, password }`".to_string(),
+            )),
+            Authentication::ClientCertificate if self.tls.is_none() || self.client_ca.is_none() => {
+                problems.push((
+                    "/shared_server/client_ca",
+                    "`authentication: client_certificate` needs `tls` and `client_ca`".to_string(),
+                ))
+            }
+            _ => {}
+        }
+        problems
+    }
+}
+
+fn any_address() -> String {
+    "0.0.0.0".to_string()
+}
+
+fn shared_port() -> u16 {
+    9090
+}
