@@ -11,15 +11,13 @@ use berth_process::{
 
 use crate::cli::{CertCommand, Command, DocumentsCommand};
 use crate::plugins::{self, Registry};
-use crate::runtime::Documents;
 use crate::settings::StoreSettings;
-use crate::{deploy, retention, server, settings};
-use berth_process::Runner;
+use crate::{deploy, settings};
 use berth_store::{Query, Store, StoreError, StoreReader};
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Run { dir } => run_deployment(&dir),
+        Command::Run { dir } => crate::run::run(&dir),
         Command::Validate { dir } => validate(&dir),
         Command::Schema { dir, connections } => schema(&dir, connections),
         Command::Plugins { dir } => list_plugins(&dir),
@@ -124,7 +122,7 @@ fn cert(command: CertCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn deployment_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+pub fn deployment_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     let absolute = dir
         .canonicalize()
         .with_context(|| format!("deployment folder {}", dir.display()))?;
@@ -141,6 +139,14 @@ fn load_registry(dir: &Path) -> Registry {
 }
 
 /// Everything `run` and `validate` check, without binding: diagnostics on failure.
+/// Everything `run` and `validate` check, without binding: diagnostics on failure. Loads the
+/// plugins afresh, so that a redeploy picks up new and changed plugin files.
+pub fn check_deployment(
+    dir: &Path,
+) -> Result<(settings::HostSettings, deploy::Plan), Vec<Diagnostic>> {
+    check(dir, &load_registry(dir))
+}
+
 fn check(
     dir: &Path,
     registry: &Registry,
@@ -151,7 +157,7 @@ fn check(
     Ok((settings, plan))
 }
 
-fn report(dir: &Path, diagnostics: &[Diagnostic]) {
+pub fn report(dir: &Path, diagnostics: &[Diagnostic]) {
     for diagnostic in diagnostics {
         eprintln!("error: {diagnostic}");
     }
@@ -161,41 +167,6 @@ fn report(dir: &Path, diagnostics: &[Diagnostic]) {
         if diagnostics.len() == 1 { "" } else { "s" },
         dir.display()
     );
-}
-
-fn run_deployment(dir: &Path) -> anyhow::Result<ExitCode> {
-    let dir = deployment_dir(dir)?;
-    let registry = load_registry(&dir);
-    let (settings, plan) = match check(&dir, &registry) {
-        Ok(checked) => checked,
-        Err(diagnostics) => {
-            report(&dir, &diagnostics);
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    tracing::info!(
-        deployment = %dir.display(),
-        plugins = registry.plugins.len(),
-        listeners = plan.listeners.len(),
-        "starting"
-    );
-    let store = open_store(&dir, &settings.store)?;
-    let documents = Documents {
-        runner: Runner::new(&dir),
-        store,
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("berth")
-        .build()
-        .context("cannot start the runtime")?;
-    runtime.block_on(async {
-        if let Some(store) = documents.store.clone() {
-            retention::start(store, &settings.store);
-        }
-        server::serve(plan, settings, documents).await
-    })?;
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The deployment's message store, or `None` when berth.yaml turns it off.

@@ -1,6 +1,7 @@
 //! `berth`: run, check and describe a deployment of processes that receive documents from
 //! trading partners.
 
+mod admin;
 mod cert;
 mod cli;
 mod commands;
@@ -11,9 +12,11 @@ mod outbound;
 mod plugin_log;
 mod plugins;
 mod retention;
+mod run;
 mod runtime;
 mod server;
 mod settings;
+mod topology;
 
 use std::process::ExitCode;
 

@@ -6,7 +6,7 @@
 mod conflicts;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use berth_connector_sdk::abi::{Endpoint, EndpointKind};
@@ -20,8 +20,12 @@ pub struct PlannedListener {
     /// The connection's name, or `None` for a shared-server connector.
     pub connection: Option<String>,
     pub kind: String,
+    pub plugin: Arc<Plugin>,
     /// Call the plugin on the blocking pool.
     pub blocking: bool,
+    /// The connection's settings as JSON (empty for shared-server connectors), to tell versions
+    /// apart on redeploy.
+    pub connection_settings: String,
     /// The processes whose Start uses this listener.
     pub processes: Vec<Arc<ProcessDef>>,
     pub endpoints: Vec<Endpoint>,
@@ -40,7 +44,6 @@ impl PlannedListener {
 
 /// Everything `berth run` needs to start serving.
 pub struct Plan {
-    pub dir: PathBuf,
     pub listeners: Vec<PlannedListener>,
 }
 
@@ -83,7 +86,11 @@ pub fn plan(
         match open(plugin, &kind, connection_def, &processes, &deployment.dir) {
             Ok((endpoints, listener)) => listeners.push(PlannedListener {
                 connection: connection_def.map(|c| c.name.clone()),
+                connection_settings: connection_def
+                    .map(|c| c.settings.to_string())
+                    .unwrap_or_default(),
                 kind: kind.clone(),
+                plugin: Arc::clone(plugin),
                 blocking: info.blocking,
                 processes,
                 endpoints,
@@ -96,10 +103,7 @@ pub fn plan(
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
-    Ok(Plan {
-        dir: deployment.dir,
-        listeners,
-    })
+    Ok(Plan { listeners })
 }
 
 fn check_connection(connection: &ConnectionDef, registry: &Registry, out: &mut Vec<Diagnostic>) {

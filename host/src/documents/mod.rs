@@ -5,6 +5,6 @@ mod dates;
 mod retry;
 mod view;
 
-pub use dates::parse as parse_date;
+pub use dates::{format as format_date, parse as parse_date};
 pub use retry::retry;
 pub use view::{list, parse_state, show};

@@ -2,7 +2,6 @@
 //! each request to its mount.
 
 use std::convert::Infallible;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,96 +9,25 @@ use bytes::Bytes;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use hyper_util::server::graceful::Watcher;
 use openssl::ssl::{Ssl, SslAcceptor};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_openssl::SslStream;
 
 use super::idle::{IdleCutoff, InFlight};
-use super::mount::Mount;
+use super::router::Router;
 use super::service::{self, Peer};
-use super::shared_server::SharedAuth;
-use super::tls::TlsSource;
-use super::Shared;
+use super::{Connections, Shared};
 
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// An address to bind, with its TLS settings when it serves HTTPS.
-pub struct Endpoint {
-    pub address: String,
-    pub port: u16,
-    pub tls: Option<TlsSource>,
-    /// Require client certificates issued by the CAs in this PEM file.
-    pub client_ca: Option<PathBuf>,
-}
-
-impl Endpoint {
-    /// A port a connector asked for.
-    pub fn of_plugin(endpoint: &berth_connector_sdk::abi::Endpoint) -> Self {
-        let tls = endpoint.tls.as_ref().into_option().map(|t| {
-            if t.pkcs12_file.is_empty() {
-                TlsSource::Pem {
-                    certificate: PathBuf::from(t.certificate_file.as_str()),
-                    private_key: PathBuf::from(t.private_key_file.as_str()),
-                }
-            } else {
-                TlsSource::Pkcs12 {
-                    file: PathBuf::from(t.pkcs12_file.as_str()),
-                    password: t.pkcs12_password.to_string(),
-                }
-            }
-        });
-        Self {
-            address: endpoint.address.to_string(),
-            port: endpoint.port,
-            tls,
-            client_ca: None,
-        }
-    }
-
-    pub fn url(&self) -> String {
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
-        format!("{scheme}://{}:{}", self.address, self.port)
-    }
-}
-
-/// Which mount answers a request on a socket.
-pub enum Router {
-    /// A port of a connection's own.
-    Single(Arc<Mount>),
-    /// The shared web server: path prefixes, e.g. `/as2` serves `/as2` and `/as2/...`,
-    /// behind the server's own authentication.
-    Prefixes {
-        routes: Vec<(String, Arc<Mount>)>,
-        auth: Arc<SharedAuth>,
-    },
-}
-
-impl Router {
-    fn route(&self, path: &str) -> Option<&Arc<Mount>> {
-        match self {
-            Router::Single(mount) => Some(mount),
-            Router::Prefixes { routes, .. } => routes
-                .iter()
-                .filter(|(prefix, _)| {
-                    path == prefix
-                        || path
-                            .strip_prefix(prefix.as_str())
-                            .is_some_and(|rest| rest.starts_with('/'))
-                })
-                .max_by_key(|(prefix, _)| prefix.len())
-                .map(|(_, mount)| mount),
-        }
-    }
-}
 
 pub async fn accept_loop(
     listener: TcpListener,
     acceptor: Option<Arc<SslAcceptor>>,
     router: Arc<Router>,
     shared: Arc<Shared>,
-    graceful: Arc<GracefulShutdown>,
+    connections: Arc<Connections>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -128,7 +56,10 @@ pub async fn accept_loop(
         let router = Arc::clone(&router);
         let shared_for_task = Arc::clone(&shared);
         let acceptor = acceptor.clone();
-        let watcher = graceful.watcher();
+        // None once berth is stopping: the connection is closed unserved.
+        let Some(watcher) = connections.watcher() else {
+            return;
+        };
         tokio::spawn(async move {
             let _permit = permit;
             let remote_addr = remote.to_string();
@@ -199,7 +130,7 @@ where
                 }
             }
             let response = match router.route(request.uri().path()) {
-                Some(mount) => service::handle(shared, Arc::clone(mount), peer, request).await,
+                Some(mount) => service::handle(shared, mount, peer, request).await,
                 None => service::text(
                     http::StatusCode::NOT_FOUND,
                     &format!("nothing listens on {}", request.uri().path()),

@@ -84,6 +84,18 @@ pub async fn handle(
         );
         return connector_failed(&mount, &message);
     };
+    let status = shared.status.of(&process.name);
+    if status.is_paused() {
+        // Partners retry on 503 with Retry-After: nothing is stored, nothing is lost.
+        let mut answer = text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this listener is paused; send again later",
+        );
+        answer
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from_static("60"));
+        return answer;
+    }
     let payload_is_body = submission.document.payload_is_request_body;
     let raw = shared
         .documents
@@ -94,6 +106,11 @@ pub async fn handle(
         .documents
         .submit(process, submission, &incoming.body, raw)
         .await;
+    match outcome.kind {
+        OutcomeKind::ACCEPTED => status.document_accepted(),
+        OutcomeKind::FAILED => status.document_failed(outcome.error.as_str()),
+        _ => {}
+    }
     // Only a document stored by this request has an answer of its own to keep.
     let stored_id = matches!(outcome.kind, OutcomeKind::ACCEPTED | OutcomeKind::FAILED)
         .then(|| outcome.document_id.to_string());

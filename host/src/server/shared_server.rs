@@ -7,8 +7,9 @@ use std::sync::Arc;
 use berth_connector_sdk::basic_credentials_match;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
-use super::accept::{Endpoint, Router};
-use super::mount::Mount;
+use super::endpoint::Endpoint;
+use super::router::MountSlot;
+use super::router::Router;
 use super::service::{text, HttpResponse, Peer};
 use super::tls::TlsSource;
 use crate::settings::{Authentication, SharedServer};
@@ -57,7 +58,7 @@ impl SharedAuth {
 pub fn targets(
     server: &SharedServer,
     dir: &Path,
-    routes: Vec<(String, Arc<Mount>)>,
+    routes: Vec<(String, Arc<MountSlot>)>,
 ) -> Result<(Vec<Endpoint>, Arc<Router>), String> {
     let auth = match (&server.authentication, &server.basic_auth) {
         (Authentication::Basic, Some(credentials)) => SharedAuth::Basic {
@@ -100,7 +101,7 @@ pub fn targets(
         });
     }
     let router = Router::Prefixes {
-        routes,
+        routes: std::sync::RwLock::new(routes),
         auth: Arc::new(auth),
     };
     Ok((targets, Arc::new(router)))

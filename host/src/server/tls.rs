@@ -12,7 +12,7 @@ use openssl::ssl::{
 use openssl::x509::X509Name;
 
 /// Where a server's key and certificate come from.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum TlsSource {
     Pem {
         certificate: PathBuf,

@@ -7,10 +7,12 @@ use berth_connector_sdk::settings::parse;
 use berth_process::{Diagnostic, YamlDoc};
 use serde::Deserialize;
 
+mod admin;
 mod limits;
 mod shared_server;
 mod store;
 
+pub use admin::AdminSettings;
 pub use limits::Limits;
 pub use shared_server::{Authentication, SharedServer};
 pub use store::StoreSettings;
@@ -25,6 +27,8 @@ pub struct HostSettings {
     pub limits: Limits,
     #[serde(default)]
     pub store: StoreSettings,
+    #[serde(default)]
+    pub admin: AdminSettings,
 }
 
 /// Read `DIR/berth.yaml`; defaults when it does not exist.

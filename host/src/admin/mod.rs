@@ -1,0 +1,135 @@
+//! The admin server: a JSON API to see and control listeners and find documents, `/metrics`
+//! for Prometheus, and the operator console (static files, no build step). It listens on
+//! loopback by default; every `/api` call needs the token berth keeps in its data dir.
+
+mod api;
+mod documents;
+pub mod token;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use crate::runtime::Documents;
+use crate::settings::AdminSettings;
+use crate::topology::Topology;
+
+pub type Answer = http::Response<Full<Bytes>>;
+
+/// What the handlers share.
+pub struct Admin {
+    pub topology: Arc<Topology>,
+    pub documents: Documents,
+    token: String,
+}
+
+/// Bind the admin server and serve it in the background. A port that cannot be bound is an
+/// error in the log, not a reason to stop serving partners.
+pub async fn start(
+    settings: &AdminSettings,
+    data_dir: &Path,
+    topology: Arc<Topology>,
+    documents: Documents,
+) -> anyhow::Result<()> {
+    let token = token::load_or_create(data_dir)?;
+    let admin = Arc::new(Admin {
+        topology,
+        documents,
+        token,
+    });
+    let address = format!("{}:{}", settings.address, settings.port);
+    let listener = match address.parse::<SocketAddr>() {
+        Ok(address) => TcpListener::bind(address).await,
+        Err(_) => {
+            tracing::error!(%address, "admin server: not an IP address and port");
+            return Ok(());
+        }
+    };
+    let listener = match listener {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(%address, %error, "admin server cannot listen");
+            return Ok(());
+        }
+    };
+    tracing::info!(url = %format!("http://{address}/"), "admin API and console listening");
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let admin = Arc::clone(&admin);
+            tokio::spawn(async move {
+                let service = service_fn(move |request| {
+                    let admin = Arc::clone(&admin);
+                    async move { Ok::<_, Infallible>(route(admin, request).await) }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(())
+}
+
+const INDEX: &str = include_str!("console/index.html");
+const SCRIPT: &str = include_str!("console/console.js");
+const STYLE: &str = include_str!("console/console.css");
+
+async fn route(admin: Arc<Admin>, request: http::Request<hyper::body::Incoming>) -> Answer {
+    let path = request.uri().path().to_string();
+    match (request.method(), path.as_str()) {
+        (&Method::GET, "/") => file(INDEX, "text/html; charset=utf-8"),
+        (&Method::GET, "/console.js") => file(SCRIPT, "text/javascript; charset=utf-8"),
+        (&Method::GET, "/console.css") => file(STYLE, "text/css; charset=utf-8"),
+        (_, path) if path.starts_with("/api/") => {
+            let authorized = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+                .is_some_and(|given| token::matches(given, &admin.token));
+            if !authorized {
+                return error(StatusCode::UNAUTHORIZED, "a valid admin token is required");
+            }
+            let query = request.uri().query().unwrap_or("").to_string();
+            let method = request.method().clone();
+            // API requests carry no bodies worth reading; a bounded read keeps it that way.
+            let _ = Limited::new(request.into_body(), 64 * 1024).collect().await;
+            api::handle(&admin, &method, path, &query).await
+        }
+        _ => error(StatusCode::NOT_FOUND, "no such page"),
+    }
+}
+
+fn file(text: &'static str, content_type: &'static str) -> Answer {
+    let mut answer = http::Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    answer
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    answer
+}
+
+pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Answer {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    let mut answer = http::Response::new(Full::new(Bytes::from(body)));
+    *answer.status_mut() = status;
+    answer.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    answer
+}
+
+pub fn error(status: StatusCode, message: &str) -> Answer {
+    json(status, &serde_json::json!({ "error": message }))
+}
