@@ -103,6 +103,10 @@ pub struct Response {
     pub evidence: ROption<RVec<u8>>,
     /// Requests the host must send after it has answered this one.
     pub deliveries: RVec<Delivery>,
+    /// What the answer said, in a few words, for the record and the metrics: an MDN's
+    /// disposition (`processed`, `processed/error: decryption-failed`). Empty: the HTTP status
+    /// says it all.
+    pub summary: RString,
 }
 
 /// A named property of a document: tracked properties set by connectors and dynamic ones set by

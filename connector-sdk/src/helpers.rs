@@ -31,6 +31,7 @@ impl Response {
             body: body.into(),
             evidence: ROption::RNone,
             deliveries: RVec::new(),
+            summary: RString::new(),
         }
     }
 

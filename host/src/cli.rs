@@ -46,6 +46,19 @@ pub enum Command {
         #[arg(long)]
         connections: bool,
     },
+    /// The listeners of a running berth: list them, or pause, resume or restart them.
+    Listeners {
+        /// The deployment folder of the running berth.
+        #[arg(long, short = 'd', default_value = ".", global = true)]
+        dir: PathBuf,
+        #[command(subcommand)]
+        command: Option<ListenersCommand>,
+    },
+    /// The running berth's version, uptime, listener counts and last deploy error.
+    Status {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Find received documents, show one, or run failed ones again.
     Documents {
         /// The deployment folder.
@@ -128,4 +141,24 @@ pub enum DocumentsCommand {
         #[arg(long, conflicts_with = "ids")]
         failed: bool,
     },
+}
+
+#[derive(Subcommand)]
+pub enum ListenersCommand {
+    /// Answer new requests with 503 and Retry-After; requests in flight finish.
+    Pause(Target),
+    /// Serve again; only a paused listener can be resumed.
+    Resume(Target),
+    /// Reload the process from disk, reopen and rebind its listener; paused stays paused.
+    Restart(Target),
+}
+
+#[derive(clap::Args)]
+pub struct Target {
+    /// The listener (process) name.
+    #[arg(required_unless_present = "all")]
+    pub name: Option<String>,
+    /// Every listener.
+    #[arg(long, conflicts_with = "name")]
+    pub all: bool,
 }

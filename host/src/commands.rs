@@ -9,7 +9,7 @@ use berth_process::{
     StartSchema,
 };
 
-use crate::cli::{CertCommand, Command, DocumentsCommand};
+use crate::cli::{CertCommand, Command, DocumentsCommand, ListenersCommand};
 use crate::plugins::{self, Registry};
 use crate::settings::StoreSettings;
 use crate::{deploy, settings};
@@ -22,6 +22,24 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Schema { dir, connections } => schema(&dir, connections),
         Command::Plugins { dir } => list_plugins(&dir),
         Command::Cert(command) => cert(command),
+        Command::Status { dir } => crate::control::run(&dir, crate::control::Action::Status),
+        Command::Listeners { dir, command } => {
+            let action = match command {
+                None => crate::control::Action::List,
+                Some(command) => {
+                    let (action, target) = match command {
+                        ListenersCommand::Pause(t) => ("pause", t),
+                        ListenersCommand::Resume(t) => ("resume", t),
+                        ListenersCommand::Restart(t) => ("restart", t),
+                    };
+                    crate::control::Action::Control {
+                        action: action.to_string(),
+                        name: if target.all { None } else { target.name },
+                    }
+                }
+            };
+            crate::control::run(&dir, action)
+        }
         Command::Documents { dir, command } => documents(&dir, command),
     }
 }

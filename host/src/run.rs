@@ -11,6 +11,7 @@ use anyhow::Context;
 use berth_process::Runner;
 
 use crate::commands::{check_deployment, deployment_dir, open_store, report};
+use crate::metrics::Metrics;
 use crate::runtime::Documents;
 use crate::server::wait_for_signal;
 use crate::topology::{watch, Topology};
@@ -49,20 +50,23 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
             .flat_map(|l| l.processes.iter())
             .map(|p| (p.name.clone(), Arc::clone(p)))
             .collect();
-        let topology = Topology::new(dir.clone(), settings, documents.clone());
+        let metrics = Arc::new(Metrics::new());
+        metrics.set_plugin_load_failures(plan.refused_plugins as u64);
+        let topology = Topology::new(
+            dir.clone(),
+            settings,
+            documents.clone(),
+            Arc::clone(&metrics),
+        );
         topology.apply(plan, None).await;
         let (bound, failed) = topology.bound().await;
         if bound == 0 && failed > 0 {
             anyhow::bail!("no listener could be bound; see the errors above");
         }
         if admin_settings.enabled {
-            admin::start(
-                &admin_settings,
-                &data_dir,
-                Arc::clone(&topology),
-                documents.clone(),
-            )
-            .await?;
+            let admin =
+                admin::Admin::new(Arc::clone(&topology), documents.clone(), metrics, &data_dir)?;
+            admin::start(&admin_settings, admin).await;
         }
         watch::start(Arc::clone(&topology));
         tracing::info!(listeners = bound, "berth is ready");

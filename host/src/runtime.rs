@@ -122,7 +122,11 @@ impl Documents {
     pub fn record_answer(&self, document_id: &str, response: &Response) {
         let Some(store) = &self.store else { return };
         let answer = Answer {
-            summary: response.status.to_string(),
+            summary: if response.summary.is_empty() {
+                response.status.to_string()
+            } else {
+                response.summary.to_string()
+            },
             bytes: match response.evidence.as_ref().into_option() {
                 Some(evidence) => evidence.to_vec(),
                 None => response.body.to_vec(),
@@ -232,7 +236,12 @@ pub fn raw_request(parts: &http::request::Parts, body: &Bytes, include_body: boo
     for (name, value) in &parts.headers {
         raw.extend_from_slice(name.as_str().as_bytes());
         raw.extend_from_slice(b": ");
-        raw.extend_from_slice(value.as_bytes());
+        // Evidence of what was received, not a second copy of the partner's password.
+        if name == http::header::AUTHORIZATION || name == http::header::PROXY_AUTHORIZATION {
+            raw.extend_from_slice(b"(removed)");
+        } else {
+            raw.extend_from_slice(value.as_bytes());
+        }
         raw.extend_from_slice(b"\r\n");
     }
     raw.extend_from_slice(b"\r\n");

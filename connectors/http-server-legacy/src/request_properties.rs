@@ -6,6 +6,9 @@ use berth_connector_sdk::prelude::*;
 
 use crate::query;
 
+/// Headers that carry credentials.
+const SECRET_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+
 pub fn properties_of(request: &Request<'_>) -> Vec<Property> {
     let mut props = vec![
         Property::new("http.method", request.method.as_str()),
@@ -17,6 +20,11 @@ pub fn properties_of(request: &Request<'_>) -> Vec<Property> {
         props.push(Property::new(format!("http.query.{name}"), value));
     }
     for header in request.headers.iter() {
+        // Credentials never become properties: properties are shown in listings and the
+        // console, and travel to every step.
+        if SECRET_HEADERS.contains(&header.name.as_str()) {
+            continue;
+        }
         // Values that are not UTF-8 cannot be a text property; the raw request keeps them.
         let Ok(value) = std::str::from_utf8(header.value.as_slice()) else {
             continue;

@@ -8,7 +8,7 @@ pub mod token;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -19,6 +19,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use crate::metrics::Metrics;
 use crate::runtime::Documents;
 use crate::settings::AdminSettings;
 use crate::topology::Topology;
@@ -29,36 +30,46 @@ pub type Answer = http::Response<Full<Bytes>>;
 pub struct Admin {
     pub topology: Arc<Topology>,
     pub documents: Documents,
+    metrics: Arc<Metrics>,
+    data_dir: PathBuf,
     token: String,
+}
+
+impl Admin {
+    /// The admin state; creates the token on first run.
+    pub fn new(
+        topology: Arc<Topology>,
+        documents: Documents,
+        metrics: Arc<Metrics>,
+        data_dir: &Path,
+    ) -> anyhow::Result<Admin> {
+        Ok(Admin {
+            topology,
+            documents,
+            metrics,
+            data_dir: data_dir.to_path_buf(),
+            token: token::load_or_create(data_dir)?,
+        })
+    }
 }
 
 /// Bind the admin server and serve it in the background. A port that cannot be bound is an
 /// error in the log, not a reason to stop serving partners.
-pub async fn start(
-    settings: &AdminSettings,
-    data_dir: &Path,
-    topology: Arc<Topology>,
-    documents: Documents,
-) -> anyhow::Result<()> {
-    let token = token::load_or_create(data_dir)?;
-    let admin = Arc::new(Admin {
-        topology,
-        documents,
-        token,
-    });
+pub async fn start(settings: &AdminSettings, admin: Admin) {
+    let admin = Arc::new(admin);
     let address = format!("{}:{}", settings.address, settings.port);
     let listener = match address.parse::<SocketAddr>() {
         Ok(address) => TcpListener::bind(address).await,
         Err(_) => {
             tracing::error!(%address, "admin server: not an IP address and port");
-            return Ok(());
+            return;
         }
     };
     let listener = match listener {
         Ok(listener) => listener,
         Err(error) => {
             tracing::error!(%address, %error, "admin server cannot listen");
-            return Ok(());
+            return;
         }
     };
     tracing::info!(url = %format!("http://{address}/"), "admin API and console listening");
@@ -79,7 +90,6 @@ pub async fn start(
             });
         }
     });
-    Ok(())
 }
 
 const INDEX: &str = include_str!("console/index.html");
@@ -92,6 +102,7 @@ async fn route(admin: Arc<Admin>, request: http::Request<hyper::body::Incoming>)
         (&Method::GET, "/") => file(INDEX, "text/html; charset=utf-8"),
         (&Method::GET, "/console.js") => file(SCRIPT, "text/javascript; charset=utf-8"),
         (&Method::GET, "/console.css") => file(STYLE, "text/css; charset=utf-8"),
+        (&Method::GET, "/metrics") => metrics(&admin).await,
         (_, path) if path.starts_with("/api/") => {
             let authorized = request
                 .headers()
@@ -109,6 +120,28 @@ async fn route(admin: Arc<Admin>, request: http::Request<hyper::body::Incoming>)
         }
         _ => error(StatusCode::NOT_FOUND, "no such page"),
     }
+}
+
+/// Prometheus text. Unauthenticated like most exporters: the admin server listens on loopback
+/// unless its address is changed, and the figures hold no document content.
+async fn metrics(admin: &Admin) -> Answer {
+    for listener in admin.topology.listeners().await {
+        admin
+            .metrics
+            .set_listener_state(&listener.name, &listener.state);
+    }
+    let store_bytes: u64 = ["store.sqlite", "store.sqlite-wal"]
+        .iter()
+        .filter_map(|f| std::fs::metadata(admin.data_dir.join(f)).ok())
+        .map(|m| m.len())
+        .sum();
+    admin.metrics.set_store_bytes(store_bytes);
+    let mut answer = http::Response::new(Full::new(Bytes::from(admin.metrics.render())));
+    answer.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+    );
+    answer
 }
 
 fn file(text: &'static str, content_type: &'static str) -> Answer {

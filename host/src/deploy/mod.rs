@@ -44,6 +44,8 @@ impl PlannedListener {
 
 /// Everything `berth run` needs to start serving.
 pub struct Plan {
+    /// Plugin files that were refused when this plan was made.
+    pub refused_plugins: usize,
     pub listeners: Vec<PlannedListener>,
 }
 
@@ -103,7 +105,10 @@ pub fn plan(
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
-    Ok(Plan { listeners })
+    Ok(Plan {
+        refused_plugins: registry.refused.len(),
+        listeners,
+    })
 }
 
 fn check_connection(connection: &ConnectionDef, registry: &Registry, out: &mut Vec<Diagnostic>) {

@@ -25,6 +25,7 @@ pub use mount::Mount;
 pub use router::{MountSlot, Router};
 pub use shared_server::targets as shared_server_targets;
 
+use crate::metrics::Metrics;
 use crate::runtime::Documents;
 use crate::settings::HostSettings;
 use crate::topology::StatusBoard;
@@ -35,6 +36,7 @@ pub struct Shared {
     pub documents: Documents,
     pub outbound: crate::outbound::Outbound,
     pub status: Arc<StatusBoard>,
+    pub metrics: Arc<Metrics>,
     pub body_timeout: Duration,
     pub header_timeout: Duration,
     pub max_header_bytes: usize,
@@ -98,12 +100,18 @@ impl Binding {
 }
 
 impl Server {
-    pub fn new(settings: &HostSettings, documents: Documents, status: Arc<StatusBoard>) -> Self {
+    pub fn new(
+        settings: &HostSettings,
+        documents: Documents,
+        status: Arc<StatusBoard>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let limits = &settings.limits;
         let shared = Arc::new(Shared {
             documents,
             outbound: crate::outbound::Outbound::start(),
             status,
+            metrics,
             body_timeout: Duration::from_secs(limits.body_read_timeout_seconds),
             header_timeout: Duration::from_secs(limits.header_read_timeout_seconds),
             max_header_bytes: limits.max_header_bytes,

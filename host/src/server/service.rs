@@ -2,12 +2,13 @@
 //! the connector decide, run the submitted document's process, and let the connector answer.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use berth_connector_sdk::abi::{OutcomeKind, Response as PluginResponse};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Body;
 use hyper::body::Incoming as IncomingBody;
 
 use super::mount::{Incoming, Mount};
@@ -24,12 +25,41 @@ pub struct Peer {
     pub secure: bool,
 }
 
+/// What the metrics learn about a request while it is served.
+#[derive(Default)]
+struct Seen {
+    process: Option<String>,
+    bytes_in: u64,
+}
+
 pub async fn handle(
     shared: Arc<Shared>,
     mount: Arc<Mount>,
     peer: Peer,
     request: http::Request<IncomingBody>,
 ) -> HttpResponse {
+    let started = Instant::now();
+    let mut seen = Seen::default();
+    let response = serve(&shared, &mount, peer, request, &mut seen).await;
+    let bytes_out = response.body().size_hint().exact().unwrap_or(0);
+    shared.metrics.request(
+        seen.process.as_deref().unwrap_or(""),
+        response.status().as_u16(),
+        seen.bytes_in,
+        bytes_out,
+        started.elapsed(),
+    );
+    response
+}
+
+async fn serve(
+    shared: &Arc<Shared>,
+    mount: &Arc<Mount>,
+    peer: Peer,
+    request: http::Request<IncomingBody>,
+    seen: &mut Seen,
+) -> HttpResponse {
+    let (shared, mount) = (Arc::clone(shared), Arc::clone(mount));
     let (parts, body) = request.into_parts();
     let declared = parts
         .headers
@@ -57,6 +87,7 @@ pub async fn handle(
             );
         }
     };
+    seen.bytes_in = body.len() as u64;
     let incoming = Arc::new(Incoming {
         parts,
         body,
@@ -84,6 +115,7 @@ pub async fn handle(
         );
         return connector_failed(&mount, &message);
     };
+    seen.process = Some(process.name.clone());
     let status = shared.status.of(&process.name);
     if status.is_paused() {
         // Partners retry on 503 with Retry-After: nothing is stored, nothing is lost.
@@ -102,20 +134,34 @@ pub async fn handle(
         .store
         .is_some()
         .then(|| raw_request(&incoming.parts, &incoming.body, !payload_is_body));
+    let processing = Instant::now();
     let outcome = shared
         .documents
         .submit(process, submission, &incoming.body, raw)
         .await;
-    match outcome.kind {
-        OutcomeKind::ACCEPTED => status.document_accepted(),
-        OutcomeKind::FAILED => status.document_failed(outcome.error.as_str()),
-        _ => {}
-    }
+    let fate = match outcome.kind {
+        OutcomeKind::ACCEPTED => {
+            status.document_accepted();
+            "accepted"
+        }
+        OutcomeKind::FAILED => {
+            status.document_failed(outcome.error.as_str());
+            "failed"
+        }
+        OutcomeKind::DUPLICATE => "duplicate",
+        _ => "refused",
+    };
+    shared
+        .metrics
+        .document(&process.name, fate, processing.elapsed());
     // Only a document stored by this request has an answer of its own to keep.
     let stored_id = matches!(outcome.kind, OutcomeKind::ACCEPTED | OutcomeKind::FAILED)
         .then(|| outcome.document_id.to_string());
     match mount.complete(pending, outcome).await {
         Ok(response) => {
+            if !response.summary.is_empty() {
+                shared.metrics.disposition(&process.name, &response.summary);
+            }
             if let Some(id) = stored_id {
                 shared.documents.record_answer(&id, &response);
             }

@@ -20,8 +20,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 pub use status::{ListenerStatus, StatusBoard};
+pub use view::ListenerView;
 
 use crate::deploy::Plan;
+use crate::metrics::Metrics;
 use crate::runtime::Documents;
 use crate::server::{Binding, MountSlot, Router, Server};
 use crate::settings::HostSettings;
@@ -82,9 +84,14 @@ impl std::fmt::Display for ControlError {
 }
 
 impl Topology {
-    pub fn new(dir: PathBuf, settings: HostSettings, documents: Documents) -> Arc<Topology> {
+    pub fn new(
+        dir: PathBuf,
+        settings: HostSettings,
+        documents: Documents,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Topology> {
         let status = Arc::new(StatusBoard::default());
-        let server = Server::new(&settings, documents, Arc::clone(&status));
+        let server = Server::new(&settings, documents, Arc::clone(&status), metrics);
         Arc::new(Topology {
             dir,
             settings,

@@ -118,7 +118,11 @@ impl As2Listener {
             partner.mdn_signing_key.as_ref(),
         );
         match built {
-            Ok(mdn) => respond(mdn.map(SentMdn::from_mdn), route, fallback),
+            Ok(mdn) => {
+                let mut response = respond(mdn.map(SentMdn::from_mdn), route, fallback);
+                response.summary = disposition.to_string().into();
+                response
+            }
             Err(e) => {
                 self.log.error(
                     &partner.process,
@@ -242,7 +246,9 @@ impl As2Listener {
                     &partner.process,
                     &format!("message {id} is a duplicate: the first MDN is sent again"),
                 );
-                respond(Some(mdn.redated()), &pending.route, (200, ""))
+                let mut response = respond(Some(mdn.redated()), &pending.route, (200, ""));
+                response.summary = "duplicate: the first MDN sent again".into();
+                response
             }
             None => {
                 self.log.warn(
