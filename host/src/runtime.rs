@@ -9,6 +9,7 @@ use berth_connector_sdk::abi_stable::std_types::{ROption, RString};
 use berth_process::{Document, ProcessDef, Properties, RunOutcome, Runner};
 use berth_store::{Answer, Finish, NewDocument, Received, Store};
 use bytes::Bytes;
+use tracing::Instrument;
 
 use crate::ids::new_document_id;
 
@@ -32,6 +33,34 @@ impl Documents {
         raw: Option<Bytes>,
     ) -> Outcome {
         let id = new_document_id();
+        // Every log line about this document, the steps' included, carries these fields.
+        let span = tracing::info_span!(
+            "document",
+            process = %process.name,
+            document = %id,
+            message_id = tracing::field::Empty
+        );
+        let message_id = submission
+            .document
+            .properties
+            .iter()
+            .find(|p| p.name.as_str() == berth_connector_sdk::properties::MESSAGE_ID);
+        if let Some(property) = message_id {
+            span.record("message_id", property.value.as_str());
+        }
+        self.store_and_run(id, process, submission, request_body, raw)
+            .instrument(span)
+            .await
+    }
+
+    async fn store_and_run(
+        &self,
+        id: String,
+        process: &ProcessDef,
+        submission: Submission,
+        request_body: &Bytes,
+        raw: Option<Bytes>,
+    ) -> Outcome {
         let Submission {
             document,
             duplicate_key,

@@ -114,7 +114,12 @@ impl Deployment {
 
     /// Start `berth run` and wait until it is ready (or has exited).
     pub fn start(&self) -> Berth {
-        Berth::start(self.path())
+        Berth::start(self.path(), &[])
+    }
+
+    /// Start `berth [OPTIONS] run` with global options such as `--log-format json`.
+    pub fn start_with(&self, options: &[&str]) -> Berth {
+        Berth::start(self.path(), options)
     }
 }
 
@@ -125,8 +130,9 @@ pub struct Berth {
 }
 
 impl Berth {
-    pub fn start(dir: &Path) -> Berth {
+    pub fn start(dir: &Path, options: &[&str]) -> Berth {
         let mut child = Command::new(berth_binary())
+            .args(options)
             .arg("run")
             .arg(dir)
             .env("BERTH_LOG", "info")

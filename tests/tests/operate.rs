@@ -224,3 +224,27 @@ fn the_admin_api_needs_its_token_and_metrics_count_requests() {
     );
     assert!(metrics.contains("berth_store_bytes"), "{metrics}");
 }
+
+#[test]
+fn json_log_lines_carry_the_process_and_the_document() {
+    let port = free_port();
+    let deployment = Deployment::new();
+    with_admin(&deployment);
+    deployment.http_connection("inbound", port, "").write(
+        "processes/a.yaml",
+        "name: a\nstart:\n  connector: http-server-legacy\n  connection: inbound\n  operation: { path: /a }\nsteps:\n  - log: { message: \"step says hello\" }\n",
+    );
+    let berth = deployment.start_with(&["--log-format", "json"]);
+    assert_eq!(post(port, "/a").0, 200);
+    berth.wait_for_log("step says hello", Duration::from_secs(5));
+    let log = berth.log();
+    let line = log.lines().find(|l| l.contains("step says hello")).unwrap();
+    let event: serde_json::Value = serde_json::from_str(line).unwrap();
+    let span = &event["span"];
+    assert_eq!(span["name"], "document", "{line}");
+    assert_eq!(span["process"], "a", "{line}");
+    assert!(
+        span["document"].as_str().is_some_and(|d| !d.is_empty()),
+        "{line}"
+    );
+}
