@@ -123,6 +123,7 @@ mod helpers;
 pub mod log;
 pub mod module;
 pub mod properties;
+pub mod query;
 pub mod settings;
 pub mod tls;
 

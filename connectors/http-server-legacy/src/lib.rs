@@ -3,7 +3,6 @@
 //! makes the response; without one the partner gets an empty 200 once the process has run.
 
 mod listener;
-mod query;
 mod request_properties;
 pub mod settings;
 

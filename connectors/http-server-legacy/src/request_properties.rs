@@ -4,7 +4,7 @@
 
 use berth_connector_sdk::prelude::*;
 
-use crate::query;
+use berth_connector_sdk::query;
 
 /// Headers that carry credentials.
 const SECRET_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use berth_connector_sdk::query::pairs;
 use berth_store::{Query, StoredDocument, Summary};
 use http::StatusCode;
 use serde_json::{json, Value};
@@ -61,10 +62,8 @@ fn parse_query(query: &str) -> Result<Query, String> {
         limit: 50,
         ..Query::default()
     };
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = decode(value);
-        match name {
+    for (name, value) in pairs(query) {
+        match name.as_str() {
             "process" if !value.is_empty() => filter.process = Some(value),
             "state" if !value.is_empty() => {
                 filter.state = Some(parse_state(&value).map_err(|e| e.to_string())?)
@@ -88,32 +87,6 @@ fn parse_query(query: &str) -> Result<Query, String> {
         }
     }
     Ok(filter)
-}
-
-/// Percent-decoding of a query value (`+` is a space).
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(high), Some(low)) => {
-                    out.push(high << 4 | low);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
 }
 
 fn properties(list: &[(String, String)]) -> BTreeMap<&str, &str> {
@@ -171,7 +144,5 @@ mod tests {
         );
         assert_eq!(filter.limit, 5);
         assert!(parse_query("state=lost").is_err());
-        assert_eq!(decode("a%2"), "a%2");
-        assert_eq!(decode("%é%41"), "%éA");
     }
 }

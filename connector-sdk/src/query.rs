@@ -1,4 +1,5 @@
-//! Query strings into decoded name/value pairs (application/x-www-form-urlencoded rules).
+//! Query strings into decoded name/value pairs (application/x-www-form-urlencoded rules): what
+//! every HTTP-based connector, and the host's admin API, needs.
 
 /// Split and decode `a=1&b=x%20y`. Pairs that do not decode to UTF-8 are kept lossily: the raw
 /// query is also available to steps as `http.query`.
@@ -9,7 +10,9 @@ pub fn pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
     })
 }
 
-fn decode(text: &str) -> String {
+/// Decode one form-encoded component: `%XX` escapes and `+` for a space. A malformed escape is
+/// kept as it is rather than refused: a query is data from a partner, not a reason to fail.
+pub fn decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -37,6 +40,11 @@ fn hex(c: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_multibyte_character_after_a_percent_sign_is_kept() {
+        assert_eq!(decode("%é%41"), "%éA");
+    }
 
     #[test]
     fn decodes_pairs() {
