@@ -248,3 +248,36 @@ fn json_log_lines_carry_the_process_and_the_document() {
         "{line}"
     );
 }
+
+#[test]
+fn a_plugin_dropped_into_the_folder_is_deployed_live() {
+    let (port, plugin_port) = (free_port(), free_port());
+    let deployment = Deployment::new();
+    with_admin(&deployment);
+    deployment
+        .http_connection("inbound", port, "")
+        .write("processes/a.yaml", &process("a", "inbound", "a"));
+    let _berth = deployment.start();
+    // The connector and a process using it arrive while berth runs.
+    deployment
+        .add_plugin(
+            &berth_e2e::built_plugin("panicking_test_plugin"),
+            "libpanicking.so",
+        )
+        .write(
+            "connections/p.yaml",
+            &format!("name: p\nconnector: panicking\nsettings:\n  port: {plugin_port}\n"),
+        )
+        .write(
+            "processes/p.yaml",
+            "name: p\nstart:\n  connector: panicking\n  connection: p\n  operation: {}\n",
+        );
+    eventually("the new connector serves", || {
+        client()
+            .post(format!("http://127.0.0.1:{plugin_port}/ok"))
+            .body("x")
+            .send()
+            .is_ok_and(|r| r.status().as_u16() == 200)
+    });
+    assert_eq!(post(port, "/a").0, 200, "the other listener kept serving");
+}

@@ -67,7 +67,16 @@ fn library_files(dir: &Path, builtin_only: bool) -> Vec<PathBuf> {
 }
 
 fn load_one(file: &Path, registry: &Registry) -> Result<Plugin, String> {
-    let header = lib_header_from_path(file).map_err(|e| describe_error(&e))?;
+    let loadable = versioned_copy(file)?;
+    let header = lib_header_from_path(&loadable);
+    // Once mapped, the copy is not needed on disk: loading the same name again finds the
+    // library already loaded, by name.
+    let _ = std::fs::remove_file(&loadable);
+    if let Some(staging) = loadable.parent() {
+        // Succeeds only once the folder is empty, which is the point.
+        let _ = std::fs::remove_dir(staging);
+    }
+    let header = header.map_err(|e| describe_error(&e))?;
     let module = header
         .init_root_module::<PluginModuleRef>()
         .map_err(|e| describe_error(&e))?;
@@ -84,6 +93,30 @@ fn load_one(file: &Path, registry: &Registry) -> Result<Plugin, String> {
         }
     }
     Ok(plugin)
+}
+
+/// The dynamic loader hands back the library it already loaded for a path, even when the file
+/// at that path was replaced: a redeployed plugin would keep running its old code. Loading a
+/// copy named after the file's content makes a changed plugin a new library (and an unchanged
+/// one the same library again, loaded once). Libraries are never unloaded (abi_stable), so
+/// each version stays mapped; the copy is removed from disk as soon as it is loaded.
+fn versioned_copy(file: &Path) -> Result<PathBuf, String> {
+    use std::hash::{Hash, Hasher};
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read: {e}"))?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!("berth-plugins-{}", std::process::id()));
+    let copy = dir.join(format!("{:016x}-{name}", hasher.finish()));
+    if !copy.exists() {
+        std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::write(&copy, &bytes))
+            .map_err(|e| format!("cannot stage a copy for loading in {}: {e}", dir.display()))?;
+    }
+    Ok(copy)
 }
 
 /// One line that tells an operator what to do about a refused file.
