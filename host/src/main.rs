@@ -22,6 +22,12 @@ mod topology;
 
 use std::process::ExitCode;
 
+// Serving a request allocates many small strings (properties, headers); mimalloc serves them
+// measurably faster than glibc's allocator under load. Plugins keep their own allocator:
+// everything that crosses the ABI carries the functions to free it with (abi_stable).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 
 fn main() -> ExitCode {

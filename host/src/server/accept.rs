@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::Watcher;
 use openssl::ssl::{Ssl, SslAcceptor};
 use tokio::net::{TcpListener, TcpStream};
@@ -70,7 +70,7 @@ pub async fn accept_loop(
                         client_certificate: Bytes::new(),
                         secure: false,
                     };
-                    serve(stream, peer, router, shared_for_task, watcher).await
+                    serve(stream, false, peer, router, shared_for_task, watcher).await
                 }
                 Some(acceptor) => match handshake(&acceptor, stream).await {
                     Ok(tls) => {
@@ -85,7 +85,8 @@ pub async fn accept_loop(
                             client_certificate,
                             secure: true,
                         };
-                        serve(tls, peer, router, shared_for_task, watcher).await
+                        let h2 = tls.ssl().selected_alpn_protocol() == Some(b"h2");
+                        serve(tls, h2, peer, router, shared_for_task, watcher).await
                     }
                     Err(error) => {
                         tracing::debug!(peer = %remote_addr, %error, "TLS handshake failed")
@@ -109,8 +110,17 @@ async fn handshake(
     Ok(tls)
 }
 
-async fn serve<S>(stream: S, peer: Peer, router: Arc<Router>, shared: Arc<Shared>, watcher: Watcher)
-where
+/// Serve one connection: HTTP/2 when TLS negotiated it by ALPN, HTTP/1.1 otherwise. Partners
+/// do not speak cleartext HTTP/2, so plain connections skip the protocol sniffing hyper-util's
+/// `auto` builder does on every connection.
+async fn serve<S>(
+    stream: S,
+    h2: bool,
+    peer: Peer,
+    router: Arc<Router>,
+    shared: Arc<Shared>,
+    watcher: Watcher,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let header_timeout = shared.header_timeout;
@@ -130,7 +140,9 @@ where
                 }
             }
             let response = match router.route(request.uri().path()) {
-                Some(mount) => service::handle(shared, mount, peer, request).await,
+                // Boxed: the request future is large, and hyper moves the service future by
+                // value; one allocation is cheaper than copying its state around.
+                Some(mount) => Box::pin(service::handle(shared, mount, peer, request)).await,
                 None => service::text(
                     http::StatusCode::NOT_FOUND,
                     &format!("nothing listens on {}", request.uri().path()),
@@ -139,19 +151,23 @@ where
             Ok::<_, Infallible>(response)
         }
     });
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
-        .max_buf_size(max_header_bytes)
-        .max_headers(max_headers);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(max_header_bytes).unwrap_or(u32::MAX));
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
-    if let Err(e) = watcher.watch(connection).await {
+    let io = TokioIo::new(stream);
+    let result = if h2 {
+        let mut builder = http2::Builder::new(TokioExecutor::new());
+        builder
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(max_header_bytes).unwrap_or(u32::MAX));
+        watcher.watch(builder.serve_connection(io, service)).await
+    } else {
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .max_buf_size(max_header_bytes)
+            .max_headers(max_headers);
+        watcher.watch(builder.serve_connection(io, service)).await
+    };
+    if let Err(e) = result {
         tracing::debug!(error = %e, "connection ended with an error");
     }
 }

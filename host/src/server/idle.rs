@@ -39,12 +39,16 @@ impl Drop for InFlightGuard {
 
 /// A stream whose reads fail with `TimedOut` after `limit` without a byte while no request is
 /// in flight.
+///
+/// The timer is not re-armed for every request: reads only note the time of the last
+/// activity, and when the timer fires early it is pushed to `last activity + limit`. On a busy
+/// keep-alive connection that is one timer registration per `limit`, not one per request.
 pub struct IdleCutoff<S> {
     inner: S,
     limit: Duration,
     in_flight: InFlight,
     timer: Pin<Box<Sleep>>,
-    armed: bool,
+    last_activity: Instant,
 }
 
 impl<S> IdleCutoff<S> {
@@ -54,7 +58,7 @@ impl<S> IdleCutoff<S> {
             limit,
             in_flight,
             timer: Box::pin(tokio::time::sleep(limit)),
-            armed: false,
+            last_activity: Instant::now(),
         }
     }
 }
@@ -68,26 +72,29 @@ impl<S: AsyncRead + Unpin> AsyncRead for IdleCutoff<S> {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(result) => {
-                this.armed = false;
+                this.last_activity = Instant::now();
                 Poll::Ready(result)
             }
-            Poll::Pending if this.in_flight.idle() => {
-                if !this.armed {
-                    this.timer.as_mut().reset(Instant::now() + this.limit);
-                    this.armed = true;
+            Poll::Pending => loop {
+                if this.timer.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
                 }
-                match this.timer.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                let now = Instant::now();
+                if !this.in_flight.idle() {
+                    // A request is being processed, however long it takes: not idle.
+                    this.last_activity = now;
+                }
+                let due = this.last_activity + this.limit;
+                if now >= due {
+                    return Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::TimedOut,
                         "connection idle for too long",
-                    ))),
-                    Poll::Pending => Poll::Pending,
+                    )));
                 }
-            }
-            Poll::Pending => {
-                this.armed = false;
-                Poll::Pending
-            }
+                // Fired early: activity came since it was set. Push it back and poll it again
+                // so that it is registered with this waker.
+                this.timer.as_mut().reset(due);
+            },
         }
     }
 }
