@@ -49,7 +49,10 @@ fn main() {
     let payload = entity(
         "application/edi-x12",
         &[
-            ("Content-Disposition", "attachment; filename=\"po-1001.edi\""),
+            (
+                "Content-Disposition",
+                "attachment; filename=\"po-1001.edi\"",
+            ),
             ("Content-Transfer-Encoding", "binary"),
         ],
         X12,
@@ -60,8 +63,8 @@ fn main() {
         &compress(&payload),
     );
     let signed = |inner: &[u8]| {
-        let sig = sign_detached(inner, &acme.certificate, &acme.private_key, MicAlg::Sha256)
-            .unwrap();
+        let sig =
+            sign_detached(inner, &acme.certificate, &acme.private_key, MicAlg::Sha256).unwrap();
         let b = "----=_berth_seed_sig";
         let mut body = format!("--{b}\r\n").into_bytes();
         body.extend_from_slice(inner);
@@ -97,8 +100,7 @@ fn main() {
     let encrypted = |inner: &[u8], cipher: Cipher, smime_type: &str| {
         let mut recipients = Stack::new().unwrap();
         recipients.push(berth.certificate.clone()).unwrap();
-        let cms =
-            CmsContentInfo::encrypt(&recipients, inner, cipher, CMSOptions::BINARY).unwrap();
+        let cms = CmsContentInfo::encrypt(&recipients, inner, cipher, CMSOptions::BINARY).unwrap();
         entity(
             &format!("application/pkcs7-mime; smime-type={smime_type}; name=smime.p7m"),
             &[("Content-Transfer-Encoding", "binary")],
@@ -109,7 +111,7 @@ fn main() {
 
     // Whole AS2 requests: HTTP headers (the outer entity's headers among them) and body.
     let signed_receipt = "signed-receipt-protocol=optional, pkcs7-signature; signed-receipt-micalg=optional, sha-256, sha-1";
-    let requests: Vec<(&str, Vec<u8>, Vec<(&str, &str)>)> = vec![
+    let requests: Vec<Request> = vec![
         ("plain", payload.clone(), vec![("Disposition-Notification-Options", signed_receipt)]),
         (
             "plain-base64-async",
@@ -177,7 +179,10 @@ fn main() {
             "text/plain; charset=iso-8859-1",
             &[
                 ("Content-Transfer-Encoding", "quoted-printable"),
-                ("Content-Disposition", "attachment; filename*=UTF-8''%2e%2e%2fetc%2fpasswd"),
+                (
+                    "Content-Disposition",
+                    "attachment; filename*=UTF-8''%2e%2e%2fetc%2fpasswd",
+                ),
             ],
             b"caf=E9 soft=\r\nbreak =3D=\r\n\r\nlast line \t\r\n",
         ),
@@ -214,16 +219,31 @@ fn main() {
     // Header values for the value parsers (the whole input is one value there).
     for (name, value) in [
         ("dno", signed_receipt),
-        ("disposition", "automatic-action/MDN-sent-automatically; processed/error: decryption-failed"),
-        ("disposition-failed", "automatic-action/MDN-sent-automatically; failed/Failure: unsupported MIC-algorithms"),
-        ("mic", "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=, sha-256"),
-        ("content-disposition", "attachment; filename=\"..\\\\..\\\\win.ini\"; filename*=utf-8''%2e%2e%2f%00x"),
+        (
+            "disposition",
+            "automatic-action/MDN-sent-automatically; processed/error: decryption-failed",
+        ),
+        (
+            "disposition-failed",
+            "automatic-action/MDN-sent-automatically; failed/Failure: unsupported MIC-algorithms",
+        ),
+        (
+            "mic",
+            "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=, sha-256",
+        ),
+        (
+            "content-disposition",
+            "attachment; filename=\"..\\\\..\\\\win.ini\"; filename*=utf-8''%2e%2e%2f%00x",
+        ),
         ("as2-name", "\"ACME \\\"Corp\\\"\""),
     ] {
         write("as2_headers", name, value.as_bytes());
     }
     println!("seeds written to {}", seeds.display());
 }
+
+/// A seed request: file name, the message (outer entity), extra HTTP headers.
+type Request<'a> = (&'a str, Vec<u8>, Vec<(&'a str, &'a str)>);
 
 /// A MIME entity: Content-Type, the other headers, an empty line, the body.
 fn entity(content_type: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {

@@ -36,7 +36,10 @@ fuzz_target!(|data: &[u8]| {
         }
         if let Some(receipt) = h.receipt_request() {
             let opts = &receipt.options;
-            let _ = (opts.wants_signed_receipt(), opts.requires_unsupported_protocol());
+            let _ = (
+                opts.wants_signed_receipt(),
+                opts.requires_unsupported_protocol(),
+            );
             if let MicAlgChoice::Chosen(alg) = opts.micalg() {
                 assert_eq!(MicAlg::from_name(alg.name(false)), Some(alg));
                 assert_eq!(MicAlg::from_name(alg.name(true)), Some(alg));

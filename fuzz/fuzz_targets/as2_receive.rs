@@ -39,7 +39,11 @@ struct Fixture {
 }
 
 static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
-    let cert = |pem: &[u8]| load_certificates(pem, None).expect("demo certificate").remove(0);
+    let cert = |pem: &[u8]| {
+        load_certificates(pem, None)
+            .expect("demo certificate")
+            .remove(0)
+    };
     let ours = KeyPair::new(
         cert(include_bytes!("../../certs/berth.crt")),
         load_private_key(include_bytes!("../../certs/berth.key"), None).expect("demo key"),
@@ -85,8 +89,10 @@ fn ec_key_pair() -> KeyPair {
     b.set_subject_name(&name).unwrap();
     b.set_issuer_name(&name).unwrap();
     b.set_pubkey(&key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(365).unwrap()).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(365).unwrap())
+        .unwrap();
     b.sign(&key, MessageDigest::sha256()).unwrap();
     KeyPair::new(b.build(), key).unwrap()
 }
@@ -125,7 +131,10 @@ fn check_mdn(context: &MdnContext, disposition: Disposition, detail: Option<&str
         assert!(context.receipt.is_none());
         return;
     };
-    let receipt = context.receipt.as_ref().expect("an MDN only when asked for");
+    let receipt = context
+        .receipt
+        .as_ref()
+        .expect("an MDN only when asked for");
     for (name, value) in &headers {
         assert!(
             !value.contains(['\r', '\n']),

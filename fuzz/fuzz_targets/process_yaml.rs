@@ -10,33 +10,67 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use berth_process::{
-    load_connection, load_deployment, load_process, Diagnostic, Properties, Template, YamlDoc,
+    load_connection, load_deployment_partial, Diagnostic, Properties, Template, YamlDoc,
 };
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
 /// The deployment folder of this fuzzing process.
 static DIR: LazyLock<PathBuf> = LazyLock::new(|| {
-    let dir = std::env::temp_dir().join(format!("berth-fuzz-process-{}", std::process::id()));
+    // libFuzzer ends the process without running destructors: remove what earlier runs left.
+    remove_stale_dirs();
+    let dir = std::env::temp_dir().join(format!("{PREFIX}{}", std::process::id()));
     let connections = dir.join("connections");
     std::fs::create_dir_all(&connections).unwrap();
     std::fs::create_dir_all(dir.join("processes")).unwrap();
     for (name, text) in [
-        ("as2-8080.yaml", include_str!("../../connections/as2-8080.yaml")),
-        ("http-8081.yaml", include_str!("../../connections/http-8081.yaml")),
+        (
+            "as2-8080.yaml",
+            include_str!("../../connections/as2-8080.yaml"),
+        ),
+        (
+            "http-8081.yaml",
+            include_str!("../../connections/http-8081.yaml"),
+        ),
     ] {
         std::fs::write(connections.join(name), text).unwrap();
     }
     dir
 });
 
+const PREFIX: &str = "berth-fuzz-process-";
+
+/// The folders of fuzzing processes that are gone (Linux: no `/proc/PID`).
+fn remove_stale_dirs() {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let dir = &*DIR;
     let file = dir.join("processes").join("fuzz.yaml");
     std::fs::write(&file, data).unwrap();
 
-    match load_process(&file) {
-        Ok(p) => {
+    // The folder as `berth run` loads it: the process (diagnostics, or a checked process), then
+    // its connection checked against the shipped connections.
+    let (deployment, diags) = load_deployment_partial(dir);
+    diags.iter().for_each(|d| check(d, &file));
+    match deployment.processes.as_slice() {
+        [] => assert!(!diags.is_empty(), "a rejected process file says why"),
+        [p] => {
             assert!(!p.name.is_empty());
             for step in &p.steps {
                 walk_steps(step, 0);
@@ -47,11 +81,10 @@ fuzz_target!(|data: &[u8]| {
             }
             check(&p.start_diagnostic("connector", "x"), &file);
         }
-        Err(diags) => {
-            assert!(!diags.is_empty(), "a rejected process file says why");
-            diags.iter().for_each(|d| check(d, &file));
-        }
+        more => panic!("{} processes from one file", more.len()),
     }
+    assert_eq!(deployment.connections.len(), 2);
+    // The same text as a connection file.
     match load_connection(&file) {
         Ok(c) => {
             for pointer in pointers(&c.settings) {
@@ -62,10 +95,6 @@ fuzz_target!(|data: &[u8]| {
             assert!(!diags.is_empty());
             diags.iter().for_each(|d| check(d, &file));
         }
-    }
-    match load_deployment(dir) {
-        Ok(d) => assert_eq!(d.processes.len(), 1),
-        Err(diags) => diags.iter().for_each(|d| check(d, &file)),
     }
 
     let Ok(text) = std::str::from_utf8(data) else {
@@ -85,7 +114,7 @@ fuzz_target!(|data: &[u8]| {
 
 /// What every diagnostic must hold: the file, 1-based positions, and a one-line rendering.
 fn check(d: &Diagnostic, file: &Path) {
-    assert!(d.file == file || d.file.parent().is_some(), "{d:?}");
+    assert!(d.file == file || d.file.starts_with(&*DIR), "{d:?}");
     assert!(d.line.is_none_or(|l| l >= 1), "{d:?}");
     assert!(d.column.is_none_or(|c| c >= 1), "{d:?}");
     assert!(d.column.is_none() || d.line.is_some(), "{d:?}");

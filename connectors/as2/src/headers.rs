@@ -252,7 +252,10 @@ pub fn safe_filename(name: &str) -> Option<String> {
     let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let cleaned: String = last.chars().filter(|c| !c.is_control()).collect();
     let cleaned = cleaned.replace("..", "");
-    let cleaned = cleaned.trim().trim_start_matches('.').trim();
+    // Dots and blanks together: `. .x` must not come out as `.x`, nor `. .` as `.`.
+    let cleaned = cleaned
+        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
+        .trim_end();
     (!cleaned.is_empty()).then(|| cleaned.to_string())
 }
 

@@ -144,6 +144,10 @@ fn filenames_are_made_safe() {
     assert_eq!(safe_filename("..").as_deref(), None);
     assert_eq!(safe_filename("dir/").as_deref(), None);
     assert_eq!(safe_filename(".hidden").as_deref(), Some("hidden"));
+    // Found by the as2_headers fuzz target: leading dots separated by blanks survived.
+    assert_eq!(safe_filename(". .").as_deref(), None);
+    assert_eq!(safe_filename(". .hidden").as_deref(), Some("hidden"));
+    assert_eq!(safe_filename("a\\.\u{1} .c=\"").as_deref(), Some("c=\""));
     assert_eq!(
         filename_from_disposition("attachment; filename=\"order 1.xml\"").as_deref(),
         Some("order 1.xml")
