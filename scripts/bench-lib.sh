@@ -44,7 +44,7 @@ measure() {
 # deployment DIR PORT STORE(true|false) STEPS_YAML: a one-process HTTP deployment
 deployment() {
     mkdir -p "$1/connections" "$1/processes"
-    printf 'store:\n  enabled: %s\n' "$3" > "$1/berth.yaml"
+    printf 'store:\n  enabled: %s\nadmin:\n  enabled: false\n' "$3" > "$1/berth.yaml"
     cat > "$1/connections/bench.yaml" <<YAML
 name: bench
 connector: http-server-legacy
