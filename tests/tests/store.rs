@@ -47,6 +47,7 @@ fn documents_are_listed_shown_and_failed_ones_retried() {
     let by_name = deployment.berth_documents(&["list", "--property", "http.query.name=b.edi"]);
     assert!(by_name.contains("1 document\n"), "{by_name}");
     assert!(by_name.contains("file_name=po-77.edi"), "{by_name}");
+    assert!(by_name.contains("answer: 200"), "{by_name}");
 
     let id = by_name
         .lines()

@@ -101,7 +101,7 @@ fn summary_json(document: &Summary) -> Value {
         "received_at": format_date(document.received_at),
         "properties": properties(&document.properties),
         "error": document.error,
-        "answer": Value::Null,
+        "answer": document.answer,
     })
 }
 

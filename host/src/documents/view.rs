@@ -39,6 +39,9 @@ fn line(document: &Summary) -> String {
         document.state.as_str(),
         shown.join(" ")
     );
+    if let Some(answer) = &document.answer {
+        text.push_str(&format!("  answer: {answer}"));
+    }
     if let Some(error) = &document.error {
         text.push_str(&format!("  error: {error}"));
     }

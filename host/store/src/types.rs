@@ -124,6 +124,8 @@ pub struct Summary {
     /// All properties of the document, in the order they were given.
     pub properties: Vec<(String, String)>,
     pub error: Option<String>,
+    /// The summary of the answer sent (`200`, `processed`, ...), once recorded.
+    pub answer: Option<String>,
 }
 
 /// A filter for [`crate::Store::query`]; every field that is set must match.

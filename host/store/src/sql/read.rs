@@ -113,7 +113,7 @@ pub(crate) fn raw(conn: &Connection, id: &str) -> Result<Option<Option<Blob>>, S
 /// spliced in as one of four fixed words, so that SQLite can use a state's partial index.
 pub(crate) fn query(conn: &Connection, filter: &Query) -> Result<Vec<Summary>, StoreError> {
     let mut sql = String::from(
-        "SELECT id, process, state, received_at, error, seq FROM documents d WHERE 1 = 1",
+        "SELECT id, process, state, received_at, error, seq, answer_summary FROM documents d WHERE 1 = 1",
     );
     if let Some(state) = filter.state {
         sql.push_str(&format!(" AND d.state = '{}'", state.as_str()));
@@ -165,11 +165,12 @@ pub(crate) fn query(conn: &Connection, filter: &Query) -> Result<Vec<Summary>, S
             r.get::<_, i64>(3)?,
             r.get::<_, Option<String>>(4)?,
             r.get::<_, i64>(5)?,
+            r.get::<_, Option<String>>(6)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (id, process, state, received_at, error, seq) = row?;
+        let (id, process, state, received_at, error, seq, answer) = row?;
         let properties = properties(conn, seq)?;
         out.push(Summary {
             id,
@@ -178,6 +179,7 @@ pub(crate) fn query(conn: &Connection, filter: &Query) -> Result<Vec<Summary>, S
             received_at,
             properties,
             error,
+            answer,
         });
     }
     Ok(out)
