@@ -250,7 +250,15 @@ fn to_outcome(id: &str, outcome: RunOutcome) -> Outcome {
 /// The request as evidence: request line and headers as received, then the body unless the
 /// document's payload is the body itself (stored once, not twice).
 pub fn raw_request(parts: &http::request::Parts, body: &Bytes, include_body: bool) -> Bytes {
-    let mut raw = Vec::with_capacity(256 + if include_body { body.len() } else { 0 });
+    // Sized exactly: for a large message a guess too small doubles the buffer, and the peak.
+    let head: usize = 64
+        + parts.uri.path_and_query().map_or(1, |p| p.as_str().len())
+        + parts
+            .headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum::<usize>();
+    let mut raw = Vec::with_capacity(head + if include_body { body.len() } else { 0 });
     raw.extend_from_slice(parts.method.as_str().as_bytes());
     raw.push(b' ');
     raw.extend_from_slice(
