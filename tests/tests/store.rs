@@ -191,3 +191,37 @@ impl DocumentsCli for Deployment {
             .unwrap()
     }
 }
+
+#[test]
+fn retention_purges_old_documents_but_keeps_failed_ones() {
+    let port = free_port();
+    let deployment = Deployment::new();
+    deployment
+        .http_connection("inbound", port, "")
+        .write("processes/inbox.yaml", &process("${http.query.name}"));
+    let berth = deployment.start();
+    let http = client();
+    for query in ["?name=kept-until-purged.edi", ""] {
+        let _ = http
+            .post(format!("http://127.0.0.1:{port}/in{query}"))
+            .body("payload")
+            .send()
+            .unwrap();
+    }
+    assert!(berth.terminate(Duration::from_secs(10)).success());
+    assert!(deployment
+        .berth_documents(&["list"])
+        .contains("2 documents"));
+
+    // Retention of zero days: everything already received is old enough.
+    deployment.write("berth.yaml", "store:\n  retention_days: 0\n");
+    let berth = deployment.start();
+    berth.wait_for_log("purged old documents", Duration::from_secs(10));
+    assert!(berth.terminate(Duration::from_secs(10)).success());
+    let left = deployment.berth_documents(&["list"]);
+    assert!(left.contains("1 document\n"), "{left}");
+    assert!(
+        left.contains("failed"),
+        "the failed document is kept: {left}"
+    );
+}
