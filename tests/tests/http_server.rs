@@ -338,3 +338,31 @@ fn a_half_written_tls_section_is_refused_at_its_line() {
     assert!(text.contains("connections/secure.yaml:6"), "{text}");
     assert!(text.contains("settings.tls.private_key"), "{text}");
 }
+
+#[test]
+fn a_folder_can_come_from_properties_but_never_climbs_out() {
+    let port = free_port();
+    let deployment = Deployment::new();
+    deployment.http_connection("inbound", port, "").write(
+        "processes/filed.yaml",
+        "name: filed\nstart:\n  connector: http-server-legacy\n  connection: inbound\n  operation: { path: /in }\nsteps:\n  - write_file: { directory: \"inbox/${http.query.partner}\", file_name: doc.edi }\n",
+    );
+    let _berth = deployment.start();
+    let send = |partner: &str| {
+        client()
+            .post(format!("http://127.0.0.1:{port}/in?partner={partner}"))
+            .body("data")
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(send("acme"), 200);
+    assert!(deployment.path().join("inbox/acme/doc.edi").exists());
+    assert_eq!(send("..%2F..%2Fescaped"), 500);
+    // A leading slash only makes a deeper folder here: `inbox//etc` is `inbox/etc`.
+    assert_eq!(send("%2Fetc"), 200);
+    assert!(deployment.path().join("inbox/etc/doc.edi").exists());
+    assert!(!deployment.path().join("escaped").exists());
+    assert!(!deployment.path().parent().unwrap().join("escaped").exists());
+}

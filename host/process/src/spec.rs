@@ -99,8 +99,9 @@ pub struct CaseSpec {
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WriteFileSpec {
-    /// Folder to write into. A relative folder is resolved against the deployment folder; it
-    /// is created if missing.
+    /// Folder to write into (a template, e.g. `data/inbox/${as2.from}`). A relative folder is
+    /// resolved against the deployment folder; it is created if missing. Properties may add
+    /// folders below it but never climb out with `..` or make it absolute.
     pub directory: String,
     /// Name of the file (a template, e.g. `${file_name}`). It is reduced to one safe file
     /// name: `/`, `\`, NUL and control characters become `_` and leading dots are dropped, so

@@ -1,7 +1,6 @@
 //! Steps as the runner executes them: templates parsed, regexes compiled, header names checked,
 //! all when the process is loaded.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use regex::Regex;
@@ -92,8 +91,12 @@ impl Matcher {
 
 #[derive(Debug, Clone)]
 pub(crate) struct WriteFile {
-    /// As written; a relative folder is resolved against the runner's deployment folder.
-    pub(crate) directory: PathBuf,
+    /// As written (a template); a relative folder is resolved against the runner's deployment
+    /// folder.
+    pub(crate) directory: Template,
+    /// The folder as written is absolute; a rendered folder must keep the same kind, so that a
+    /// property cannot turn `${partner}/in` into `/etc/in`.
+    pub(crate) absolute: bool,
     pub(crate) file_name: Template,
     pub(crate) if_exists: IfExists,
 }

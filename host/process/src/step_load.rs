@@ -2,7 +2,6 @@
 //! (nested ones too) with its line and field.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use regex::Regex;
@@ -247,9 +246,11 @@ fn load_write_file(
             "expected a folder path, found an empty one",
         ));
     }
+    let directory = template(doc, &pointer::join(at, "directory"), &spec.directory, diags)?;
     let file_name = template(doc, &pointer::join(at, "file_name"), &spec.file_name, diags)?;
     Some(Action::WriteFile(WriteFile {
-        directory: PathBuf::from(spec.directory),
+        absolute: spec.directory.starts_with('/'),
+        directory,
         file_name,
         if_exists: spec.if_exists,
     }))

@@ -137,7 +137,13 @@ impl Runner {
                         },
                         Err(e) => return fail(e),
                     };
-                    let dir = self.inner.deployment_dir.join(&w.directory);
+                    let dir = match w.directory.render(&properties) {
+                        Ok(rendered) => match write_file::safe_directory(&rendered, w.absolute) {
+                            Ok(dir) => self.inner.deployment_dir.join(dir),
+                            Err(e) => return fail(e),
+                        },
+                        Err(e) => return fail(e),
+                    };
                     match write_file::write(dir, name, payload.clone(), w.if_exists).await {
                         Ok(path) => properties.set("file.path", path.to_string_lossy()),
                         Err(e) => return fail(e),

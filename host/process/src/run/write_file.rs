@@ -213,6 +213,28 @@ fn link_unique(temp: &Path, dir: &Path, name: &str) -> Result<PathBuf, String> {
     ))
 }
 
+/// The folder a `write_file` step rendered, checked: properties may add folders below what the
+/// process file wrote, never climb out of it (`..`), turn a relative folder absolute, or carry
+/// a NUL byte.
+pub(crate) fn safe_directory(rendered: &str, absolute: bool) -> Result<PathBuf, String> {
+    let path = Path::new(rendered);
+    let climbs = path
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir));
+    if rendered.trim().is_empty() || rendered.contains('\0') || climbs {
+        return Err(format!(
+            "folder `{rendered}` is empty, has a NUL byte, or climbs with `..`"
+        ));
+    }
+    if path.is_absolute() != absolute {
+        return Err(format!(
+            "folder `{rendered}` became {} after its properties were filled in",
+            if absolute { "relative" } else { "absolute" }
+        ));
+    }
+    Ok(path.to_path_buf())
+}
+
 /// Makes the new directory entry durable: without it a crash can lose a renamed file.
 fn sync_dir(dir: &Path) -> io::Result<()> {
     match File::open(dir).and_then(|d| d.sync_all()) {
@@ -302,6 +324,19 @@ mod tests {
         assert_eq!(next, dir.path().join("po-1001.edi"));
         let fresh = link_unique(&temp, dir.path(), "new.edi").unwrap();
         assert_eq!(fresh, dir.path().join("new.edi"));
+    }
+
+    #[test]
+    fn directories_from_properties_cannot_escape() {
+        assert_eq!(
+            safe_directory("data/in/acme", false).unwrap(),
+            PathBuf::from("data/in/acme")
+        );
+        assert!(safe_directory("data/in/../../etc", false).is_err());
+        assert!(safe_directory("/etc/in", false).is_err());
+        assert!(safe_directory("data/in", true).is_err());
+        assert!(safe_directory("/srv/in/acme", true).is_ok());
+        assert!(safe_directory("", false).is_err());
     }
 
     #[test]
