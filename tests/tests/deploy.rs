@@ -201,3 +201,54 @@ fn the_shipped_example_deployment_validates() {
     let text = output_text(&output);
     assert!(output.status.success(), "{text}");
 }
+
+/// The shipped example deployment runs: copied as it is, with only its ports moved to free
+/// ones so the test cannot collide with anything on the machine.
+#[test]
+fn the_shipped_http_example_files_orders_by_content_type() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let deployment = Deployment::new();
+    let (http, as2, shared, admin) = (free_port(), free_port(), free_port(), free_port());
+    for folder in ["connections", "processes", "certs"] {
+        for entry in std::fs::read_dir(root.join(folder)).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let text = text
+                .replace("port: 8081", &format!("port: {http}"))
+                .replace("port: 8080", &format!("port: {as2}"))
+                .replace("address: 0.0.0.0", "address: 127.0.0.1");
+            let name = path.file_name().unwrap().to_str().unwrap();
+            deployment.write(&format!("{folder}/{name}"), &text);
+        }
+    }
+    let settings = std::fs::read_to_string(root.join("berth.yaml"))
+        .unwrap()
+        .replace("port: 9090", &format!("port: {shared}"))
+        .replace("address: 0.0.0.0", "address: 127.0.0.1");
+    deployment.write(
+        "berth.yaml",
+        &format!("{settings}admin:\n  address: 127.0.0.1\n  port: {admin}\n"),
+    );
+    let _berth = deployment.start();
+    let response = berth_e2e::client()
+        .post(format!("http://127.0.0.1:{http}/orders?id=1001"))
+        .header("content-type", "application/xml")
+        .body("<order id=\"1001\"/>")
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    assert_eq!(response.text().unwrap(), "{\"received\": \"1001\"}");
+    let filed = deployment.path().join("data/inbox/xml/order-1001.xml");
+    assert_eq!(
+        std::fs::read_to_string(filed).unwrap(),
+        "<order id=\"1001\"/>"
+    );
+    let echo = berth_e2e::client()
+        .post(format!("http://127.0.0.1:{http}/echo"))
+        .body("hello")
+        .send()
+        .unwrap();
+    assert_eq!(echo.text().unwrap(), "hello");
+}
