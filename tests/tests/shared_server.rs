@@ -128,3 +128,19 @@ fn a_shared_server_half_configured_for_client_certificates_is_refused() {
     assert!(text.contains("berth.yaml"), "{text}");
     assert!(text.contains("needs `tls` and `client_ca`"), "{text}");
 }
+
+#[test]
+fn a_half_written_shared_tls_section_is_refused_at_its_field() {
+    let deployment = Deployment::new();
+    deployment
+        .write(
+            "berth.yaml",
+            "shared_server:\n  port: 9090\n  tls:\n    port: 9443\n    certificate: certs/server.pem\n",
+        )
+        .write("processes/shared.yaml", AS2_PROCESS);
+    let output = deployment.berth(&["validate"]);
+    let text = berth_e2e::output_text(&output);
+    assert!(!output.status.success(), "{text}");
+    assert!(text.contains("berth.yaml:3"), "{text}");
+    assert!(text.contains("shared_server.tls.private_key"), "{text}");
+}

@@ -55,7 +55,7 @@ pub fn load(dir: &Path) -> Result<HostSettings, Diagnostic> {
         }
     };
     if let Some((pointer, problem)) = settings.shared_server.problems().into_iter().next() {
-        return Err(doc.diagnostic(pointer, problem));
+        return Err(doc.diagnostic(&pointer, problem));
     }
     let limits = &settings.limits;
     if limits.max_connections == 0 {

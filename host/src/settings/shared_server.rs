@@ -1,6 +1,7 @@
 //! The shared web server: the connectors that need no port of their own (AS2 Shared Server)
 //! are served here, under one set of ports, TLS settings and authentication.
 
+use berth_connector_sdk::tls::TlsFiles;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -98,33 +99,34 @@ impl std::fmt::Debug for SharedTls {
 
 impl SharedServer {
     /// Combinations the types cannot rule out: (JSON pointer, problem).
-    pub fn problems(&self) -> Vec<(&'static str, String)> {
+    pub fn problems(&self) -> Vec<(String, String)> {
         let mut problems = Vec::new();
         if let Some(tls) = &self.tls {
-            let pem = tls.certificate.is_some() && tls.private_key.is_some();
-            let partial_pem = tls.certificate.is_some() != tls.private_key.is_some();
-            if partial_pem || pem == tls.pkcs12.is_some() {
-                problems.push((
-                    "/shared_server/tls",
-                    "give `certificate` and `private_key` (PEM), or `pkcs12` and `password`"
-                        .to_string(),
-                ));
+            // The same rules as every connector's TLS section, from the SDK.
+            let files = TlsFiles {
+                certificate: tls.certificate.clone(),
+                private_key: tls.private_key.clone(),
+                pkcs12: tls.pkcs12.clone(),
+                password: tls.password.clone(),
+            };
+            for problem in files.check("/shared_server/tls") {
+                problems.push((problem.pointer.into_string(), problem.message.into_string()));
             }
             if tls.port == self.port {
                 problems.push((
-                    "/shared_server/tls/port",
+                    "/shared_server/tls/port".to_string(),
                     "the HTTPS port must differ from the HTTP port".to_string(),
                 ));
             }
         }
         match self.authentication {
             Authentication::Basic if self.basic_auth.is_none() => problems.push((
-                "/shared_server/basic_auth",
+                "/shared_server/basic_auth".to_string(),
                 "`authentication: basic` needs `basic_auth: { user, password }`".to_string(),
             )),
             Authentication::ClientCertificate if self.tls.is_none() || self.client_ca.is_none() => {
                 problems.push((
-                    "/shared_server/client_ca",
+                    "/shared_server/client_ca".to_string(),
                     "`authentication: client_certificate` needs `tls` and `client_ca`".to_string(),
                 ))
             }
