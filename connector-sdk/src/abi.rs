@@ -34,8 +34,16 @@ pub struct Request<'a> {
     pub query: RStr<'a>,
     /// Headers in the order received.
     pub headers: RSlice<'a, Header<'a>>,
-    /// The whole body.
+    /// The whole body, when the host kept it in memory; empty when it is in `body_file`.
     pub body: RSlice<'a, u8>,
+    /// When not empty, the body was larger than the endpoint's `spool_above_bytes` and the host
+    /// wrote it to this file as it arrived: the body is the `body_len` bytes from `body_offset`.
+    /// Use [`Request::body_reader`] to read either form. The file is the host's: read it, never
+    /// keep its name beyond the call.
+    pub body_file: RStr<'a>,
+    pub body_offset: u64,
+    /// The body's length in bytes, in memory or in the file.
+    pub body_len: u64,
     /// The peer's address, `ip:port`.
     pub remote_addr: RStr<'a>,
     /// The TLS client certificate (DER) when the peer presented one; empty otherwise.
@@ -57,6 +65,39 @@ impl<'a> Request<'a> {
     /// The first header with this name as text; `None` when absent or not valid UTF-8.
     pub fn header_str(&self, name: &str) -> Option<&'a str> {
         self.header(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// `true` when the body is in a file rather than in `body`.
+    pub fn body_is_spooled(&self) -> bool {
+        !self.body_file.is_empty()
+    }
+
+    /// The body as a stream, wherever the host keeps it.
+    pub fn body_reader(&self) -> std::io::Result<Box<dyn std::io::Read + 'a>> {
+        use std::io::{Read, Seek, SeekFrom};
+        if !self.body_is_spooled() {
+            return Ok(Box::new(self.body.as_slice()));
+        }
+        let mut file = std::fs::File::open(self.body_file.as_str())?;
+        file.seek(SeekFrom::Start(self.body_offset))?;
+        Ok(Box::new(std::io::BufReader::with_capacity(
+            1 << 16,
+            file.take(self.body_len),
+        )))
+    }
+
+    /// The whole body in memory: borrowed when the host holds it, read from its file otherwise
+    /// (for connectors that need it whole; a large spooled body then costs its size in memory).
+    pub fn body_bytes(&self) -> std::io::Result<std::borrow::Cow<'a, [u8]>> {
+        use std::io::Read;
+        if !self.body_is_spooled() {
+            return Ok(std::borrow::Cow::Borrowed(self.body.as_slice()));
+        }
+        let len = usize::try_from(self.body_len)
+            .map_err(|_| std::io::Error::other("body too large for this machine"))?;
+        let mut bytes = Vec::with_capacity(len);
+        self.body_reader()?.read_to_end(&mut bytes)?;
+        Ok(std::borrow::Cow::Owned(bytes))
     }
 }
 
@@ -235,6 +276,11 @@ pub struct Endpoint {
     /// The largest body the host reads for this endpoint; larger requests get 413 before the
     /// plugin sees them.
     pub max_body_bytes: u64,
+    /// Bodies larger than this are written to a file as they arrive instead of being held in
+    /// memory (see [`Request::body_file`]); `0` keeps every body in memory. Connectors that
+    /// stream large messages (AS2 decrypts from the file) set it; the host's peak memory for
+    /// a large message is then what the connector makes of it, not the message itself.
+    pub spool_above_bytes: u64,
 }
 
 /// One problem found in a connection's or an operation's settings.
@@ -323,6 +369,7 @@ impl Endpoint {
             tls: tls.into(),
             path_prefix: RString::new(),
             max_body_bytes,
+            spool_above_bytes: 0,
         }
     }
 
@@ -335,7 +382,14 @@ impl Endpoint {
             tls: ROption::RNone,
             path_prefix: path_prefix.into(),
             max_body_bytes,
+            spool_above_bytes: 0,
         }
+    }
+
+    /// Spool bodies larger than `bytes` to a file (see [`Endpoint::spool_above_bytes`]).
+    pub fn spooling_above(mut self, bytes: u64) -> Self {
+        self.spool_above_bytes = bytes;
+        self
     }
 }
 

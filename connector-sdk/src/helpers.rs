@@ -159,6 +159,9 @@ mod tests {
             query: "".into(),
             headers: headers.into(),
             body: (&[][..]).into(),
+            body_file: "".into(),
+            body_offset: 0,
+            body_len: 0,
             remote_addr: "127.0.0.1:1".into(),
             client_certificate: (&[][..]).into(),
             secure: false,
@@ -197,5 +200,35 @@ mod tests {
         assert_eq!(decode_base64("YWI=").unwrap(), b"ab");
         assert_eq!(decode_base64("YWJj").unwrap(), b"abc");
         assert!(decode_base64("YWJ").is_none());
+    }
+
+    #[test]
+    fn a_spooled_body_reads_from_its_offset() {
+        use std::io::Read;
+        let path = std::env::temp_dir().join(format!("berth-sdk-spool-{}", std::process::id()));
+        std::fs::write(&path, b"POST /x HTTP/1.1\r\n\r\nthe body").unwrap();
+        let request = Request {
+            method: "POST".into(),
+            path: "/x".into(),
+            query: "".into(),
+            headers: (&[][..]).into(),
+            body: (&[][..]).into(),
+            body_file: path.to_str().unwrap().into(),
+            body_offset: 20,
+            body_len: 8,
+            remote_addr: "127.0.0.1:1".into(),
+            client_certificate: (&[][..]).into(),
+            secure: false,
+        };
+        assert!(request.body_is_spooled());
+        let mut read = Vec::new();
+        request
+            .body_reader()
+            .unwrap()
+            .read_to_end(&mut read)
+            .unwrap();
+        assert_eq!(read, b"the body");
+        assert_eq!(&*request.body_bytes().unwrap(), b"the body");
+        std::fs::remove_file(&path).unwrap();
     }
 }

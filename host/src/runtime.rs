@@ -12,6 +12,7 @@ use bytes::Bytes;
 use tracing::Instrument;
 
 use crate::ids::new_document_id;
+use crate::server::{Body, Incoming};
 
 /// How far back the duplicate check looks when a connector does not say: the vendor's default.
 const DEFAULT_DUPLICATE_WINDOW: u32 = 100_000;
@@ -23,14 +24,13 @@ pub struct Documents {
 }
 
 impl Documents {
-    /// Store and run a submitted document. `request_body` is what the connector received, used
-    /// without a copy when the payload is the body itself; `raw` is the request as evidence.
+    /// Store and run a submitted document. `incoming` is the request the connector received:
+    /// its body is the payload when the connector says so, and the request is kept as evidence.
     pub async fn submit(
         &self,
         process: &ProcessDef,
         submission: Submission,
-        request_body: &Bytes,
-        raw: Option<Bytes>,
+        incoming: &Incoming,
     ) -> Outcome {
         let id = new_document_id();
         // Every log line about this document, the steps' included, carries these fields.
@@ -48,7 +48,7 @@ impl Documents {
         if let Some(property) = message_id {
             span.record("message_id", property.value.as_str());
         }
-        self.store_and_run(id, process, submission, request_body, raw)
+        self.store_and_run(id, process, submission, incoming)
             .instrument(span)
             .await
     }
@@ -58,8 +58,7 @@ impl Documents {
         id: String,
         process: &ProcessDef,
         submission: Submission,
-        request_body: &Bytes,
-        raw: Option<Bytes>,
+        incoming: &Incoming,
     ) -> Outcome {
         let Submission {
             document,
@@ -67,10 +66,19 @@ impl Documents {
             duplicate_window,
             ..
         } = submission;
-        let payload = if document.payload_is_request_body {
-            request_body.clone()
+        let payload_is_body = document.payload_is_request_body;
+        let payload = if payload_is_body {
+            match body_bytes(&incoming.body).await {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    tracing::error!(process = %process.name, error = %e, "cannot read a spooled body");
+                    return refused(&id, "the message could not be read back; send again later");
+                }
+            }
         } else {
-            Bytes::from(document.payload.into_vec())
+            // Adopted, not copied: the plugin's allocation is freed by the plugin's own code
+            // when the last reference goes (a 200 MB payload stays one 200 MB buffer).
+            Bytes::from_owner(document.payload)
         };
         let properties: Vec<(String, String)> = document
             .properties
@@ -79,12 +87,19 @@ impl Documents {
             .collect();
         let duplicate_key = duplicate_key.into_option().map(RString::into_string);
         if let Some(store) = &self.store {
+            let raw = match raw_evidence(incoming, !payload_is_body).await {
+                Ok(raw) => raw,
+                Err(e) => {
+                    tracing::error!(process = %process.name, error = %e, "cannot read a spooled request");
+                    return refused(&id, "the message could not be read back; send again later");
+                }
+            };
             let new = NewDocument {
                 id: id.clone(),
                 process: process.name.clone(),
                 payload: payload.clone(),
                 properties: properties.clone(),
-                raw,
+                raw: Some(raw),
                 duplicate_window: match (&duplicate_key, duplicate_window) {
                     (Some(_), 0) => DEFAULT_DUPLICATE_WINDOW,
                     (_, window) => window,
@@ -244,6 +259,34 @@ fn to_outcome(id: &str, outcome: RunOutcome) -> Outcome {
             stored_answer: ROption::RNone,
             error: format!("{step}: {reason}").into(),
         },
+    }
+}
+
+/// The body in memory: a spooled one is read back (for connectors whose payload is the body).
+async fn body_bytes(body: &Body) -> std::io::Result<Bytes> {
+    match body {
+        Body::Memory(bytes) => Ok(bytes.clone()),
+        Body::Spooled(file) => {
+            let (path, offset) = (file.path.clone(), file.body_offset);
+            tokio::task::spawn_blocking(move || {
+                let all = std::fs::read(path)?;
+                Ok(Bytes::from(all).slice(offset as usize..))
+            })
+            .await
+            .map_err(std::io::Error::other)?
+        }
+    }
+}
+
+/// The request as the store keeps it for evidence; a spooled request already is that.
+async fn raw_evidence(incoming: &Incoming, include_body: bool) -> std::io::Result<Bytes> {
+    match &incoming.body {
+        Body::Memory(body) => Ok(raw_request(&incoming.parts, body, include_body)),
+        Body::Spooled(file) => {
+            let path = file.path.clone();
+            let read = tokio::task::spawn_blocking(move || std::fs::read(path)).await;
+            Ok(Bytes::from(read.map_err(std::io::Error::other)??))
+        }
     }
 }
 

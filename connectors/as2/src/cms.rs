@@ -120,10 +120,14 @@ fn verify(
     partner_certs: &[X509],
     allow_expired: bool,
 ) -> Result<(VerifiedSignature, Vec<u8>), CmsError> {
-    // Parsed once for the first certificate (the usual case: one partner certificate); parsing
-    // is a real cost, since senders embed their certificate and OpenSSL decodes its key.
-    let mut parsed =
-        Some(CmsContentInfo::from_der(der_bytes).map_err(|e| CmsError::Malformed(reason(&e)))?);
+    // Parsed once for the first certificate (the usual case: one partner certificate). The
+    // certificates the sender embedded are dropped first: NOINTERN never uses them, and
+    // OpenSSL 3.0 decoding their public keys costs as much as the RSA verification itself.
+    let stripped = without_embedded_certificates(der_bytes);
+    let parse_input = stripped.as_deref().unwrap_or(der_bytes);
+    let parse =
+        || CmsContentInfo::from_der(parse_input).map_err(|e| CmsError::Malformed(reason(&e)));
+    let mut parsed = Some(parse()?);
     if partner_certs.is_empty() {
         return Err(CmsError::UnknownSigner(
             "no partner certificate is configured".into(),
@@ -136,9 +140,7 @@ fn verify(
     for cert in partner_certs {
         let mut cms = match parsed.take() {
             Some(cms) => cms,
-            None => {
-                CmsContentInfo::from_der(der_bytes).map_err(|e| CmsError::Malformed(reason(&e)))?
-            }
+            None => parse()?,
         };
         let mut stack = Stack::new().map_err(|e| CmsError::Malformed(reason(&e)))?;
         stack
@@ -171,6 +173,45 @@ fn verify(
         }
     }
     Err(worst.unwrap_or_else(|| CmsError::UnknownSigner("no signer".into())))
+}
+
+/// Largest SignedData re-encoded without its certificates: detached signatures are a few KB, and
+/// an opaque one of many megabytes gains nothing worth a copy of its content.
+const STRIP_LIMIT: usize = 1 << 20;
+
+/// The SignedData in `der_bytes` re-encoded without its `certificates` and `crls` fields, or
+/// `None` when it has neither, is too large, or does not parse (OpenSSL then reports on the
+/// original). Only the ContentInfo, its explicit wrapper and the SignedData get new lengths;
+/// every other element is copied as received, so what was signed is untouched.
+fn without_embedded_certificates(der_bytes: &[u8]) -> Option<Vec<u8>> {
+    const TAG_CERTIFICATES: u8 = 0xA0;
+    const TAG_CRLS: u8 = 0xA1;
+    if der_bytes.len() > STRIP_LIMIT {
+        return None;
+    }
+    let ci = der::parse(der_bytes).ok()?;
+    let ci_parts = ci.children().ok()?;
+    let [content_type, explicit] = ci_parts.as_slice() else {
+        return None;
+    };
+    if content_type.tag != TAG_OID || explicit.tag != der::TAG_CONTEXT_0 {
+        return None;
+    }
+    let signed_data = explicit.child(0, TAG_SEQUENCE).ok()?;
+    let fields = signed_data.children().ok()?;
+    let embedded = |tag: u8| tag == TAG_CERTIFICATES || tag == TAG_CRLS;
+    if !fields.iter().any(|f| embedded(f.tag)) {
+        return None;
+    }
+    let kept: Vec<u8> = fields
+        .iter()
+        .filter(|f| !embedded(f.tag))
+        .flat_map(|f| der::write_tlv(f.tag, f.content))
+        .collect();
+    let explicit = der::write_tlv(der::TAG_CONTEXT_0, &der::write_tlv(TAG_SEQUENCE, &kept));
+    let mut ci_content = der::write_tlv(content_type.tag, content_type.content);
+    ci_content.extend_from_slice(&explicit);
+    Some(der::write_tlv(TAG_SEQUENCE, &ci_content))
 }
 
 fn classify_verify_error(e: &ErrorStack) -> CmsError {

@@ -119,3 +119,28 @@ fn decrypts_with_the_matching_key() {
         Err(CmsError::Malformed(_))
     ));
 }
+
+#[test]
+fn embedded_certificates_are_dropped_before_parsing() {
+    let signer = keypair("signer");
+    let sig = sign_detached(
+        b"data",
+        &signer.certificate,
+        &signer.private_key,
+        MicAlg::Sha256,
+    )
+    .unwrap();
+    let stripped =
+        without_embedded_certificates(&sig).expect("the signature embeds its certificate");
+    assert!(stripped.len() < sig.len());
+    // Nothing is left to strip, and what remains still verifies (and still rejects).
+    assert!(without_embedded_certificates(&stripped).is_none());
+    let ours = [signer.certificate.clone()];
+    verify_detached(&stripped, b"data", &ours, false).unwrap();
+    assert!(matches!(
+        verify_detached(&stripped, b"datA", &ours, false),
+        Err(CmsError::ContentMismatch(_))
+    ));
+    // Unparseable input is left for OpenSSL to report.
+    assert!(without_embedded_certificates(&sig[..sig.len() - 1]).is_none());
+}

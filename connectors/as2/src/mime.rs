@@ -4,6 +4,7 @@
 //! MICs are computed over them; nothing here re-serialises an entity.
 
 use base64::Engine;
+use bytes::Bytes;
 use thiserror::Error;
 
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
@@ -30,10 +31,15 @@ pub struct Header {
 }
 
 /// A parsed MIME entity: headers plus body, with the raw bytes kept.
+///
+/// The bytes are shared, not copied: the parts of a multipart entity and the decoded body of an
+/// identity-encoded one are views of their parent's buffer. A 200 MB message stays one buffer
+/// from decryption to payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MimePart {
-    /// The entity exactly as received (headers, blank line, body).
-    pub raw: Vec<u8>,
+    /// The entity exactly as received (headers, blank line, body); for an entity whose headers
+    /// travelled as HTTP headers ([`MimePart::with_headers`]), the body alone.
+    pub raw: Bytes,
     pub headers: Vec<Header>,
     body_start: usize,
 }
@@ -42,11 +48,31 @@ impl MimePart {
     /// Parses an entity: headers up to the first empty line (CRLF or bare LF),
     /// then the body. Input without an empty line is all headers.
     pub fn parse(raw: &[u8]) -> MimePart {
-        let (header_end, body_start) = find_header_end(raw);
+        MimePart::parse_bytes(Bytes::copy_from_slice(raw))
+    }
+
+    /// [`MimePart::parse`] without a copy.
+    pub fn parse_bytes(raw: Bytes) -> MimePart {
+        let (header_end, body_start) = find_header_end(&raw);
         MimePart {
-            raw: raw.to_vec(),
             headers: parse_header_block(&raw[..header_end]),
+            raw,
             body_start,
+        }
+    }
+
+    /// An entity whose headers travelled separately (HTTP) from its body, without a copy.
+    pub fn with_headers(headers: &[(String, Vec<u8>)], body: Bytes) -> MimePart {
+        MimePart {
+            raw: body,
+            headers: headers
+                .iter()
+                .map(|(n, v)| Header {
+                    name: n.clone(),
+                    value: trim(v).to_vec(),
+                })
+                .collect(),
+            body_start: 0,
         }
     }
 
@@ -63,7 +89,7 @@ impl MimePart {
         let body_start = raw.len();
         raw.extend_from_slice(body);
         MimePart {
-            raw,
+            raw: raw.into(),
             headers: headers
                 .iter()
                 .map(|(n, v)| Header {
@@ -105,18 +131,24 @@ impl MimePart {
             .map(|v| v.trim().to_ascii_lowercase())
     }
 
-    /// The body with its Content-Transfer-Encoding removed.
-    pub fn decoded_body(&self) -> Result<Vec<u8>, MimeError> {
-        decode_transfer_encoding(self.transfer_encoding().as_deref(), self.body())
+    /// The body with its Content-Transfer-Encoding removed: a view of this entity's bytes for
+    /// identity encodings, decoded bytes otherwise.
+    pub fn decoded_body(&self) -> Result<Bytes, MimeError> {
+        match self.transfer_encoding().as_deref() {
+            None | Some("") | Some("7bit") | Some("8bit") | Some("binary") => {
+                Ok(self.raw.slice(self.body_start..))
+            }
+            other => decode_transfer_encoding(other, self.body()).map(Bytes::from),
+        }
     }
 
-    /// Sub-parts of a multipart entity.
+    /// Sub-parts of a multipart entity, as views of this entity's bytes.
     pub fn multipart_parts(&self) -> Result<Vec<MimePart>, MimeError> {
         let ct = self.content_type().unwrap_or_default();
         let boundary = ct.param("boundary").ok_or(MimeError::MissingBoundary)?;
         Ok(split_multipart(self.body(), boundary)?
             .into_iter()
-            .map(MimePart::parse)
+            .map(|part| MimePart::parse_bytes(self.raw.slice_ref(part)))
             .collect())
     }
 }

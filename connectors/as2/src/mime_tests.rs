@@ -45,7 +45,7 @@ fn splits_multipart_quoted_or_not() {
         let part = MimePart::from_headers_and_body(&[("Content-Type".into(), ct.into())], body);
         let parts = part.multipart_parts().unwrap();
         assert_eq!(parts.len(), 2);
-        assert_eq!(parts[0].raw, b"Content-Type: text/plain\r\n\r\none");
+        assert_eq!(&parts[0].raw[..], b"Content-Type: text/plain\r\n\r\none");
         assert_eq!(parts[0].body(), b"one");
         assert_eq!(parts[1].body(), b"two");
     }

@@ -10,6 +10,7 @@ use crate::mic::{canonical_entity, Mic};
 use crate::micalg::MicAlg;
 use crate::mime::MimePart;
 use crate::unwrap::{unwrap, Limits, Security, UnwrapKeys};
+use bytes::Bytes;
 use openssl::x509::X509;
 
 /// The partner/operation configuration, keys already loaded.
@@ -138,8 +139,9 @@ impl MdnContext {
 /// A message that was unwrapped and passed the security policy.
 #[derive(Debug, Clone)]
 pub struct Received {
-    /// The payload with its transfer encoding removed.
-    pub payload: Vec<u8>,
+    /// The payload with its transfer encoding removed: a view of the decrypted (or received)
+    /// buffer, see [`payload_vec`].
+    pub payload: Bytes,
     pub properties: TrackedProperties,
     pub security: Security,
     pub context: MdnContext,
@@ -204,13 +206,13 @@ pub fn receive(
     limits: &Limits,
 ) -> Result<Received, Rejection> {
     let parsed = As2Headers::parse(headers).map_err(Rejection::BadRequest)?;
-    receive_parsed(parsed, body, settings, limits)
+    receive_parsed(parsed, Bytes::copy_from_slice(body), settings, limits)
 }
 
 /// Like [`receive`], for headers already parsed (e.g. to pick the partner).
 pub fn receive_parsed(
     headers: As2Headers,
-    body: &[u8],
+    body: Bytes,
     settings: &PartnerSettings,
     limits: &Limits,
 ) -> Result<Received, Rejection> {
@@ -248,7 +250,7 @@ pub fn receive_parsed(
         }
     }
 
-    let entity = MimePart::from_headers_and_body(&content_headers(&context.headers), body);
+    let entity = MimePart::with_headers(&content_headers(&context.headers), body.clone());
     let keys = UnwrapKeys {
         decryption_keys: &settings.decryption_keys,
         partner_certificates: &settings.partner_certificates,
@@ -259,7 +261,7 @@ pub fn receive_parsed(
         Err(e) => {
             // Nothing meaningful can be hashed when the outer layer did not decrypt.
             if e.error != ProcessingError::DecryptionFailed || e.security.signed_entity.is_some() {
-                context.mic = mic_for(&context, &e.security, body);
+                context.mic = mic_for(&context, &e.security, &body);
             }
             return Err(fail(
                 context,
@@ -271,7 +273,8 @@ pub fn receive_parsed(
         }
     };
     let security = unwrapped.security;
-    context.mic = mic_for(&context, &security, body);
+    context.mic = mic_for(&context, &security, &body);
+    drop(body);
 
     let mut missing = Vec::new();
     if settings.require_signed && !security.signed() {
@@ -316,6 +319,16 @@ pub fn receive_parsed(
         security,
         context,
     })
+}
+
+/// The payload as an owned vector, without a copy when it is the last view of its buffer (once
+/// the MIME parts and the security record are gone): the bytes are moved to the front of the
+/// decrypted buffer in place, so a 200 MB payload never exists twice.
+pub fn payload_vec(payload: Bytes) -> Vec<u8> {
+    match payload.try_into_mut() {
+        Ok(unique) => Vec::from(unique),
+        Err(shared) => shared.to_vec(),
+    }
 }
 
 /// The MIME headers that travel as HTTP headers in AS2.

@@ -45,7 +45,7 @@ fn plain_message_is_received_with_body_mic() {
         &Limits::default(),
     )
     .unwrap();
-    assert_eq!(r.payload, b"ISA*~\n");
+    assert_eq!(&r.payload[..], b"ISA*~\n");
     assert_eq!(r.properties.mime_type, "application/edi-x12");
     assert_eq!(r.properties.file_name.as_deref(), Some("x.edi"));
     assert_eq!(r.properties.message_id.as_deref(), Some("<m1@partner>"));
@@ -156,4 +156,24 @@ fn caller_decided_rejection_and_no_receipt() {
         .build_mdn(Disposition::Processed, None, &opts(), None)
         .unwrap()
         .is_none());
+}
+
+#[test]
+fn the_payload_moves_out_of_its_buffer_without_a_copy() {
+    let buffer: Vec<u8> = (0..1 << 20).map(|i| i as u8).collect();
+    let base = buffer.as_ptr();
+    let whole = Bytes::from(buffer);
+    let payload = whole.slice(1000..(1 << 20) - 10);
+    let expected = payload.to_vec();
+    // Still shared: a copy is the only way out.
+    let copied = payload_vec(payload.clone());
+    assert_ne!(copied.as_ptr(), base);
+    drop(whole);
+    let moved = payload_vec(payload);
+    assert_eq!(
+        moved.as_ptr(),
+        base,
+        "the payload must reuse the decrypted buffer"
+    );
+    assert_eq!(moved, expected);
 }

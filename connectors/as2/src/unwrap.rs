@@ -8,6 +8,7 @@ use crate::disposition::ProcessingError;
 use crate::mic::canonical_entity;
 use crate::micalg::MicAlg;
 use crate::mime::{decode_base64, MimePart};
+use bytes::Bytes;
 use openssl::x509::X509;
 
 /// Resource limits for one message.
@@ -59,11 +60,11 @@ pub enum Layer {
 pub struct Security {
     pub layers: Vec<Layer>,
     /// The MIME entity covered by the outermost signature, as verified.
-    pub signed_entity: Option<Vec<u8>>,
+    pub signed_entity: Option<Bytes>,
     /// Digest of the outermost signature.
     pub signature_alg: Option<MicAlg>,
     /// The MIME entity produced by the outermost decryption.
-    pub decrypted_entity: Option<Vec<u8>>,
+    pub decrypted_entity: Option<Bytes>,
     /// The partner certificate that verified the outermost signature.
     pub signer: Option<X509>,
 }
@@ -108,7 +109,17 @@ pub fn unwrap(
     keys: &UnwrapKeys<'_>,
     limits: &Limits,
 ) -> Result<Unwrapped, Box<UnwrapError>> {
-    let mut security = Security::default();
+    unwrap_within(entity, Security::default(), keys, limits)
+}
+
+/// [`unwrap`] for an entity found inside layers already removed (`security` says which): a
+/// large message's outer encryption is removed while it streams from a file.
+pub fn unwrap_within(
+    entity: MimePart,
+    mut security: Security,
+    keys: &UnwrapKeys<'_>,
+    limits: &Limits,
+) -> Result<Unwrapped, Box<UnwrapError>> {
     let mut current = entity;
     for _ in 0..=limits.max_depth {
         match step(&current, keys, limits, &mut security) {
@@ -172,15 +183,10 @@ fn step(
     let oid = cms::content_type(&der).map_err(|e| step_error(hinted, e.to_string(), Some(e)))?;
     let inner = match oid.as_str() {
         cms::OID_ENVELOPED_DATA | cms::OID_AUTH_ENVELOPED_DATA => {
-            let data = cms::decrypt(&der, keys.decryption_keys).map_err(|e| {
+            let data = Bytes::from(cms::decrypt(&der, keys.decryption_keys).map_err(|e| {
                 step_error(ProcessingError::DecryptionFailed, e.to_string(), Some(e))
-            })?;
-            security.layers.push(Layer::Encrypted {
-                authenticated: oid == cms::OID_AUTH_ENVELOPED_DATA,
-            });
-            if security.decrypted_entity.is_none() {
-                security.decrypted_entity = Some(data.clone());
-            }
+            })?);
+            record_decryption(security, oid == cms::OID_AUTH_ENVELOPED_DATA, &data);
             data
         }
         cms::OID_SIGNED_DATA => {
@@ -194,6 +200,7 @@ fn step(
                 alg: verified.alg,
                 detached: false,
             });
+            let content = Bytes::from(content);
             record_signature(security, &content, verified);
             content
         }
@@ -201,7 +208,7 @@ fn step(
             let data = compress::decompress(&der, limits.max_decompressed_size)
                 .map_err(decompression_error)?;
             security.layers.push(Layer::Compressed);
-            data
+            Bytes::from(data)
         }
         other => {
             return Err(step_error(
@@ -211,7 +218,7 @@ fn step(
             ))
         }
     };
-    Ok(Some(MimePart::parse(&inner)))
+    Ok(Some(MimePart::parse_bytes(inner)))
 }
 
 fn unwrap_multipart_signed(
@@ -253,9 +260,9 @@ fn unwrap_multipart_signed(
 /// canonical form. Returns the bytes that verified: the MIC covers those.
 fn verify_signed_entity(
     sig: &[u8],
-    raw: &[u8],
+    raw: &Bytes,
     keys: &UnwrapKeys<'_>,
-) -> Result<(cms::VerifiedSignature, Vec<u8>), StepError> {
+) -> Result<(cms::VerifiedSignature, Bytes), StepError> {
     let verify = |content: &[u8]| {
         cms::verify_detached(
             sig,
@@ -265,12 +272,12 @@ fn verify_signed_entity(
         )
     };
     match verify(raw) {
-        Ok(v) => Ok((v, raw.to_vec())),
+        Ok(v) => Ok((v, raw.clone())),
         Err(first @ CmsError::ContentMismatch(_)) => {
             let canonical = canonical_entity(raw);
-            if canonical != raw {
+            if canonical != raw[..] {
                 if let Ok(v) = verify(&canonical) {
-                    return Ok((v, canonical));
+                    return Ok((v, Bytes::from(canonical)));
                 }
             }
             Err(signature_error(first))
@@ -279,9 +286,18 @@ fn verify_signed_entity(
     }
 }
 
-fn record_signature(security: &mut Security, covered: &[u8], verified: cms::VerifiedSignature) {
+/// Notes a removed encryption layer; the outermost decrypted entity is what an unsigned
+/// message's MIC covers.
+pub(crate) fn record_decryption(security: &mut Security, authenticated: bool, data: &Bytes) {
+    security.layers.push(Layer::Encrypted { authenticated });
+    if security.decrypted_entity.is_none() {
+        security.decrypted_entity = Some(data.clone());
+    }
+}
+
+fn record_signature(security: &mut Security, covered: &Bytes, verified: cms::VerifiedSignature) {
     if security.signed_entity.is_none() {
-        security.signed_entity = Some(covered.to_vec());
+        security.signed_entity = Some(covered.clone());
         security.signature_alg = verified.alg;
         security.signer = Some(verified.signer);
     }
@@ -301,13 +317,13 @@ fn decompression_error(e: CompressError) -> StepError {
 
 /// The DER of a CMS entity. Some senders omit Content-Transfer-Encoding on
 /// base64 bodies, so base64 text is decoded even when undeclared.
-fn cms_bytes(entity: &MimePart) -> Result<Vec<u8>, String> {
+fn cms_bytes(entity: &MimePart) -> Result<Bytes, String> {
     let decoded = entity.decoded_body().map_err(|e| e.to_string())?;
     if decoded.first() == Some(&0x30) {
         return Ok(decoded);
     }
     match decode_base64(&decoded) {
-        Ok(der) if der.first() == Some(&0x30) => Ok(der),
+        Ok(der) if der.first() == Some(&0x30) => Ok(Bytes::from(der)),
         _ => Err("content is not a CMS structure".into()),
     }
 }

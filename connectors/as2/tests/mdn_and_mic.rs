@@ -149,7 +149,7 @@ fn mic_canonicalises_bare_lf_text() {
         &encrypt(lf_entity, &k.ours, Cipher::aes_128_cbc(), false),
         &[],
     );
-    assert_eq!(r.payload, b"line 1\nline 2\n");
+    assert_eq!(&r.payload[..], b"line 1\nline 2\n");
     assert_eq!(
         r.mic().unwrap().to_string(),
         expected_mic(crlf_entity, MessageDigest::sha256(), "sha-256")
@@ -174,7 +174,7 @@ fn mic_keeps_binary_payload_bytes() {
         payload,
     );
     let r = received(&encrypt(&e, &k.ours, Cipher::aes_128_cbc(), false), &[]);
-    assert_eq!(r.payload, payload);
+    assert_eq!(&r.payload[..], payload);
     assert_eq!(
         r.mic().unwrap().to_string(),
         expected_mic(&e, MessageDigest::sha256(), "sha-256")
@@ -187,7 +187,7 @@ fn mic_without_content_transfer_encoding() {
     // EDI with bare LF and no Content-Transfer-Encoding: body bytes are kept.
     let e = b"Content-Type: application/edi-x12\r\n\r\nISA*00~\nGS*IN~\n";
     let r = received(&encrypt(e, &k.ours, Cipher::aes_128_cbc(), false), &[]);
-    assert_eq!(r.payload, b"ISA*00~\nGS*IN~\n");
+    assert_eq!(&r.payload[..], b"ISA*00~\nGS*IN~\n");
     assert_eq!(
         r.mic().unwrap().to_string(),
         expected_mic(e, MessageDigest::sha256(), "sha-256")
@@ -209,7 +209,7 @@ fn signed_entity_sent_with_bare_lf_still_verifies_and_mic_matches_sender() {
     crlf_headers.extend_from_slice(b"\r\n\r\n");
     crlf_headers.extend_from_slice(&lf[split + 2..]);
     let r = received(&crlf_headers, &[]);
-    assert_eq!(r.payload, b"hello\nworld\n");
+    assert_eq!(&r.payload[..], b"hello\nworld\n");
     // The sender computed its MIC over the canonical entity it signed.
     assert_eq!(
         r.mic().unwrap().to_string(),

@@ -9,6 +9,7 @@ mod mount;
 mod router;
 mod service;
 mod shared_server;
+mod spool;
 mod tls;
 
 use std::net::SocketAddr;
@@ -21,9 +22,10 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
 pub use endpoint::Endpoint;
-pub use mount::Mount;
+pub use mount::{Incoming, Mount};
 pub use router::{MountSlot, Router};
 pub use shared_server::targets as shared_server_targets;
+pub use spool::Body;
 
 use crate::metrics::Metrics;
 use crate::runtime::Documents;
@@ -42,6 +44,8 @@ pub struct Shared {
     pub max_header_bytes: usize,
     pub max_headers: usize,
     pub connections: Arc<Semaphore>,
+    /// Where large request bodies are written as they arrive (see `spool`).
+    pub spool_dir: std::path::PathBuf,
 }
 
 /// The connections being served, so that a stop can let them finish.
@@ -105,8 +109,14 @@ impl Server {
         documents: Documents,
         status: Arc<StatusBoard>,
         metrics: Arc<Metrics>,
+        spool_dir: std::path::PathBuf,
     ) -> Self {
         let limits = &settings.limits;
+        if let Err(e) = spool::prepare(&spool_dir) {
+            // Not fatal: only bodies above a connector's spool threshold need the folder,
+            // and those requests then get a 503 that names the problem in the log.
+            tracing::error!(dir = %spool_dir.display(), error = %e, "cannot prepare the spool folder");
+        }
         let shared = Arc::new(Shared {
             documents,
             outbound: crate::outbound::Outbound::start(),
@@ -117,6 +127,7 @@ impl Server {
             max_header_bytes: limits.max_header_bytes,
             max_headers: limits.max_headers,
             connections: Arc::new(Semaphore::new(limits.max_connections)),
+            spool_dir,
         });
         Self {
             shared,

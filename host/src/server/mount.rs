@@ -10,10 +10,12 @@ use berth_connector_sdk::module::{FfiDecision, ListenerBox, PendingBox};
 use berth_process::ProcessDef;
 use bytes::Bytes;
 
+use super::spool::Body;
+
 /// The parts of an HTTP request a plugin sees, owned so they can move to the blocking pool.
 pub struct Incoming {
     pub parts: http::request::Parts,
-    pub body: Bytes,
+    pub body: Body,
     pub remote_addr: String,
     pub client_certificate: Bytes,
     pub secure: bool,
@@ -25,6 +27,8 @@ pub struct Mount {
     pub listener: Arc<ListenerBox>,
     pub blocking: bool,
     pub max_body_bytes: u64,
+    /// Bodies above this many bytes go to a spool file (0: never).
+    pub spool_above_bytes: u64,
     /// The processes this listener may submit to, by name.
     pub processes: HashMap<String, Arc<ProcessDef>>,
 }
@@ -43,12 +47,23 @@ impl Mount {
                     value: RSlice::from(value.as_bytes()),
                 })
                 .collect();
+            let (body, body_file, body_offset) = match &incoming.body {
+                Body::Memory(bytes) => (&bytes[..], "", 0),
+                Body::Spooled(file) => (
+                    &[][..],
+                    file.path.to_str().unwrap_or_default(),
+                    file.body_offset,
+                ),
+            };
             let request = Request {
                 method: RStr::from(incoming.parts.method.as_str()),
                 path: RStr::from(incoming.parts.uri.path()),
                 query: RStr::from(incoming.parts.uri.query().unwrap_or("")),
                 headers: RSlice::from(headers.as_slice()),
-                body: RSlice::from(&incoming.body[..]),
+                body: RSlice::from(body),
+                body_file: RStr::from(body_file),
+                body_offset,
+                body_len: incoming.body.len(),
                 remote_addr: RStr::from(incoming.remote_addr.as_str()),
                 client_certificate: RSlice::from(&incoming.client_certificate[..]),
                 secure: incoming.secure,

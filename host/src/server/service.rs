@@ -2,16 +2,17 @@
 //! the connector decide, run the submitted document's process, and let the connector answer.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use berth_connector_sdk::abi::{OutcomeKind, Response as PluginResponse};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Body;
 use hyper::body::Incoming as IncomingBody;
 
 use super::mount::{Incoming, Mount};
+use super::spool::{read_body, BodyError, SpoolPolicy};
 use super::Shared;
 use crate::runtime::raw_request;
 
@@ -69,7 +70,14 @@ async fn serve(
     if declared.is_some_and(|len| len > mount.max_body_bytes) {
         return too_large(&mount);
     }
-    let body = match read_body(body, mount.max_body_bytes, shared.body_timeout).await {
+    let head = || raw_request(&parts, &Bytes::new(), false);
+    let policy = (mount.spool_above_bytes > 0).then(|| SpoolPolicy {
+        dir: &shared.spool_dir,
+        above: mount.spool_above_bytes,
+        head: &head,
+    });
+    let read = read_body(body, mount.max_body_bytes, shared.body_timeout, policy).await;
+    let body = match read {
         Ok(body) => body,
         Err(BodyError::TooLarge) => return too_large(&mount),
         Err(BodyError::Timeout) => {
@@ -84,6 +92,13 @@ async fn serve(
             return text(
                 StatusCode::BAD_REQUEST,
                 "the request body could not be read",
+            );
+        }
+        Err(BodyError::Spool(e)) => {
+            tracing::error!(listener = %mount.label, error = %e, "cannot spool a request body");
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the message could not be received here; send again later",
             );
         }
     };
@@ -128,16 +143,10 @@ async fn serve(
             .insert(http::header::RETRY_AFTER, HeaderValue::from_static("60"));
         return answer;
     }
-    let payload_is_body = submission.document.payload_is_request_body;
-    let raw = shared
-        .documents
-        .store
-        .is_some()
-        .then(|| raw_request(&incoming.parts, &incoming.body, !payload_is_body));
     let processing = Instant::now();
     let outcome = shared
         .documents
-        .submit(process, submission, &incoming.body, raw)
+        .submit(process, submission, &incoming)
         .await;
     let fate = match outcome.kind {
         OutcomeKind::ACCEPTED => {
@@ -168,23 +177,6 @@ async fn serve(
             to_http(&mount, response, &shared)
         }
         Err(e) => connector_failed(&mount, &e),
-    }
-}
-
-enum BodyError {
-    TooLarge,
-    Timeout,
-    Broken(String),
-}
-
-async fn read_body(body: IncomingBody, limit: u64, timeout: Duration) -> Result<Bytes, BodyError> {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await;
-    match collected {
-        Err(_) => Err(BodyError::Timeout),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
-        Ok(Err(e)) => Err(BodyError::Broken(e.to_string())),
     }
 }
 

@@ -246,6 +246,14 @@ fn mount_of(planned: PlannedListener) -> Mount {
             .map(|e| e.max_body_bytes)
             .max()
             .unwrap_or(0),
+        // A listener with several endpoints spools at the lowest threshold any of them asked.
+        spool_above_bytes: planned
+            .endpoints
+            .iter()
+            .map(|e| e.spool_above_bytes)
+            .filter(|&above| above > 0)
+            .min()
+            .unwrap_or(0),
         processes: planned
             .processes
             .iter()

@@ -91,7 +91,14 @@ impl Topology {
         metrics: Arc<Metrics>,
     ) -> Arc<Topology> {
         let status = Arc::new(StatusBoard::default());
-        let server = Server::new(&settings, documents, Arc::clone(&status), metrics);
+        let spool_dir = dir.join(&settings.store.data_dir).join("spool");
+        let server = Server::new(
+            &settings,
+            documents,
+            Arc::clone(&status),
+            metrics,
+            spool_dir,
+        );
         Arc::new(Topology {
             dir,
             settings,

@@ -5,13 +5,16 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use berth_connector_sdk::prelude::*;
+use bytes::Bytes;
 
 use super::answer::{archive, Route};
 use super::partner::Partner;
 use super::{As2Listener, Pending, AS2_PATH};
 use crate::disposition::{Disposition, ProcessingError};
 use crate::headers::{safe_filename, As2Headers};
-use crate::receive::{receive_parsed, Failed, MdnContext, MdnOptions, Received, Rejection};
+use crate::receive::{
+    payload_vec, receive_parsed, Failed, MdnContext, MdnOptions, Received, Rejection,
+};
 use crate::unwrap::Layer;
 
 pub fn handle(listener: &As2Listener, request: &Request<'_>) -> Decision<Pending> {
@@ -91,7 +94,7 @@ pub fn handle(listener: &As2Listener, request: &Request<'_>) -> Decision<Pending
         );
         stem
     });
-    let body = request.body.as_slice();
+    let body = Bytes::copy_from_slice(request.body.as_slice());
     match receive_parsed(headers, body, &partner.settings, &partner.limits) {
         Ok(received) => submit(listener, request, partner, received, account, archive_stem),
         Err(Rejection::BadRequest(e)) => respond(Response::text(400, e.to_string())),
@@ -251,6 +254,8 @@ fn submit(
         .message_id
         .as_ref()
         .map(|id| format!("{}\u{1f}{}\u{1f}{id}", tracked.as2_from, tracked.as2_to));
+    drop(security);
+    let payload = payload_vec(payload);
     let mut submission = Submission::new(&partner.process, Document::with_payload(payload, props));
     if let Some(key) = duplicate_key {
         submission = submission.with_duplicate_key(key, partner.duplicate_window);

@@ -1,0 +1,177 @@
+//! Request bodies, read within their limit and time: in memory when small, else written to a
+//! spool file as they arrive, so that a 200 MB message costs the host a buffer, not 200 MB.
+//!
+//! A spool file holds the request exactly as the store keeps it for evidence (request line,
+//! headers, empty line, then the body), so the store can adopt the file instead of copying it.
+//! Files live in `DATA_DIR/spool/`, named by process id; they are removed when the request is
+//! done, and a start removes those of processes that no longer run (a crash's leftovers).
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::body::Incoming as IncomingBody;
+use tokio::io::{AsyncWriteExt, BufWriter};
+
+/// Writes are batched this much: a syscall per hyper frame (a few KB) would dominate.
+const WRITE_BUFFER: usize = 1 << 20;
+
+/// A request body as the host holds it.
+pub enum Body {
+    Memory(Bytes),
+    Spooled(SpoolFile),
+}
+
+impl Body {
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Memory(bytes) => bytes.len() as u64,
+            Body::Spooled(file) => file.body_len,
+        }
+    }
+}
+
+/// A spooled request; the file is removed when this is dropped.
+pub struct SpoolFile {
+    pub path: PathBuf,
+    /// Where the body starts: the request head comes first.
+    pub body_offset: u64,
+    pub body_len: u64,
+}
+
+impl Drop for SpoolFile {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_file(&self.path) {
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!(file = %self.path.display(), error = %e, "cannot remove a spool file");
+            }
+        }
+    }
+}
+
+pub enum BodyError {
+    TooLarge,
+    Timeout,
+    Broken(String),
+    /// The spool file could not be written: the host's problem, not the peer's.
+    Spool(String),
+}
+
+/// Where and above what size bodies are spooled.
+pub struct SpoolPolicy<'a> {
+    pub dir: &'a Path,
+    pub above: u64,
+    /// The request head, written before the body (see the module documentation).
+    pub head: &'a (dyn Fn() -> Bytes + Sync),
+}
+
+/// Reads a body of at most `limit` bytes within `timeout`; with a policy, a body that grows
+/// past its threshold continues into a spool file.
+pub async fn read_body(
+    body: IncomingBody,
+    limit: u64,
+    timeout: Duration,
+    spool: Option<SpoolPolicy<'_>>,
+) -> Result<Body, BodyError> {
+    match tokio::time::timeout(timeout, read(body, limit, spool)).await {
+        Ok(result) => result,
+        Err(_) => Err(BodyError::Timeout),
+    }
+}
+
+async fn read(
+    mut body: IncomingBody,
+    limit: u64,
+    spool: Option<SpoolPolicy<'_>>,
+) -> Result<Body, BodyError> {
+    let mut memory = BytesMut::new();
+    let mut spooled: Option<(SpoolFile, BufWriter<tokio::fs::File>)> = None;
+    let mut total: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BodyError::Broken(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers carry nothing a connector reads
+        };
+        total += data.len() as u64;
+        if total > limit {
+            return Err(BodyError::TooLarge);
+        }
+        if let Some((_, writer)) = spooled.as_mut() {
+            writer.write_all(&data).await.map_err(spool_error)?;
+            continue;
+        }
+        memory.extend_from_slice(&data);
+        if let Some(policy) = spool.as_ref().filter(|p| p.above > 0 && total > p.above) {
+            let (file, mut writer) = create(policy).await?;
+            writer.write_all(&memory).await.map_err(spool_error)?;
+            memory = BytesMut::new();
+            spooled = Some((file, writer));
+        }
+    }
+    match spooled {
+        None => Ok(Body::Memory(memory.freeze())),
+        Some((mut file, mut writer)) => {
+            writer.flush().await.map_err(spool_error)?;
+            file.body_len = total;
+            Ok(Body::Spooled(file))
+        }
+    }
+}
+
+/// Distinguishes the spool files of one process.
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+async fn create(
+    policy: &SpoolPolicy<'_>,
+) -> Result<(SpoolFile, BufWriter<tokio::fs::File>), BodyError> {
+    let name = format!(
+        "{}-{}.request",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let path = policy.dir.join(name);
+    let file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .await
+        .map_err(|e| BodyError::Spool(format!("creating {}: {e}", path.display())))?;
+    let head = (policy.head)();
+    // From here on the file is ours to remove, whatever happens next.
+    let spool = SpoolFile {
+        path,
+        body_offset: head.len() as u64,
+        body_len: 0,
+    };
+    let mut writer = BufWriter::with_capacity(WRITE_BUFFER, file);
+    writer.write_all(&head).await.map_err(spool_error)?;
+    Ok((spool, writer))
+}
+
+fn spool_error(e: io::Error) -> BodyError {
+    BodyError::Spool(format!("writing a spool file: {e}"))
+}
+
+/// Creates the spool folder and removes files left by processes that no longer run.
+pub fn prepare(dir: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let ours = pid == std::process::id();
+        if ours || !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
