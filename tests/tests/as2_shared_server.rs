@@ -276,3 +276,33 @@ fn a_resent_message_gets_its_first_mdn_again() {
     let processed = log.matches("AS2-RECEIVED|").count();
     assert_eq!(processed, 2, "each document processed once:\n{log}");
 }
+
+/// A message over the connector's spool threshold (4 MiB) is written to a file as it arrives
+/// and decrypted as it streams from there: it must arrive byte for byte with the right MIC,
+/// like any other, be archived whole, and leave no spool file behind.
+#[test]
+fn a_message_too_large_for_memory_streams_from_its_spool_file() {
+    let port = free_port();
+    let (deployment, keys) = deployment(port);
+    let berth = deployment.start();
+    let url = format!("http://127.0.0.1:{port}/as2");
+    let big: Vec<u8> = (0..6 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let mut case = Case::new("large", PARTNER, 2, &keys)
+        .set("digest", json!("sha256"))
+        .set("enc_alg", json!("aes_256_cbc"))
+        .set("mdn", json!("signed"))
+        .set("payload_b64", json!(base64(&big)));
+    case.payload = big;
+    let results = send(&url, std::slice::from_ref(&case), deployment.path());
+    let lines = received_lines(&berth.log());
+    assert_processed(&case, &results["large"][0], deployment.path(), &lines);
+    let archived = std::fs::read_dir(deployment.path().join("archive"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().ends_with(".message"))
+        .expect("the message is archived");
+    assert!(archived.metadata().unwrap().len() > 6 << 20);
+    let spool = deployment.path().join("data/spool");
+    let left: Vec<_> = std::fs::read_dir(&spool).unwrap().collect();
+    assert!(left.is_empty(), "spool files left behind: {left:?}");
+}

@@ -147,14 +147,12 @@ fn verify(
             .push(cert.clone())
             .map_err(|e| CmsError::Malformed(reason(&e)))?;
         let mut out = Vec::new();
-        // A detached signature's content is already in hand: asking OpenSSL to copy it out
-        // again only grows a buffer (seconds for a 200 MB message).
-        let output = if detached.is_some() {
-            None
-        } else {
-            Some(&mut out)
+        // A detached signature's content is already in hand: OpenSSL must not copy it out.
+        let verified = match detached {
+            Some(content) => crate::cms_verify::verify_detached(&mut cms, &stack, content, flags),
+            None => cms.verify(Some(&stack), None, None, Some(&mut out), flags),
         };
-        match cms.verify(Some(&stack), None, detached, output, flags) {
+        match verified {
             Ok(()) => {
                 check_validity(cert, allow_expired)?;
                 let verified = VerifiedSignature {

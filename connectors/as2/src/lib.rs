@@ -18,9 +18,11 @@
 pub mod certs;
 pub mod cms;
 mod cms_sign;
+mod cms_verify;
 pub mod compress;
 mod der;
 pub mod disposition;
+pub mod envelope;
 pub mod headers;
 #[cfg(feature = "connector")]
 pub mod listener;
@@ -29,6 +31,7 @@ pub mod mic;
 pub mod micalg;
 pub mod mime;
 pub mod receive;
+mod receive_stream;
 pub mod unwrap;
 
 #[cfg(test)]

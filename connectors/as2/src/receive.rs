@@ -9,7 +9,9 @@ use crate::mdn::{build_mdn, Mdn, MdnContent, MdnError, MdnSigner};
 use crate::mic::{canonical_entity, Mic};
 use crate::micalg::MicAlg;
 use crate::mime::MimePart;
-use crate::unwrap::{unwrap, Limits, Security, UnwrapKeys};
+pub use crate::receive_stream::OpenBody;
+use crate::receive_stream::{unwrap_stream, Streamed};
+use crate::unwrap::{unwrap, Limits, Security, UnwrapError, UnwrapKeys, Unwrapped};
 use bytes::Bytes;
 use openssl::x509::X509;
 
@@ -216,6 +218,27 @@ pub fn receive_parsed(
     settings: &PartnerSettings,
     limits: &Limits,
 ) -> Result<Received, Rejection> {
+    receive_body(headers, Body::Memory(body), settings, limits)
+}
+
+/// A request body: in memory, or in a file it is read from as a stream.
+pub enum Body<'a> {
+    Memory(Bytes),
+    /// `open` gives the body from its start (a fallback may read it twice); `len` is its size.
+    Stream {
+        open: OpenBody<'a>,
+        len: u64,
+    },
+}
+
+/// Like [`receive_parsed`], for a body that may be too large to hold twice: an encrypted
+/// message streams through its decryption (see `receive_stream`).
+pub fn receive_body(
+    headers: As2Headers,
+    body: Body<'_>,
+    settings: &PartnerSettings,
+    limits: &Limits,
+) -> Result<Received, Rejection> {
     let mut context = MdnContext::for_headers(headers);
     let fail = |context: MdnContext, disposition, detail: String, security, cms_error| {
         Rejection::Failed(Box::new(Failed {
@@ -250,13 +273,26 @@ pub fn receive_parsed(
         }
     }
 
-    let entity = MimePart::with_headers(&content_headers(&context.headers), body.clone());
     let keys = UnwrapKeys {
         decryption_keys: &settings.decryption_keys,
         partner_certificates: &settings.partner_certificates,
         allow_expired_certificates: settings.allow_expired_certificates,
     };
-    let unwrapped = match unwrap(entity, &keys, limits) {
+    // The body as received, when it is in memory: an unsigned, unencrypted message's MIC is
+    // computed over it. A streamed body is never needed again once decrypted.
+    let (result, body) = match body {
+        Body::Memory(body) => (unwrap_entity(&context.headers, &body, &keys, limits), body),
+        Body::Stream { open, len } => {
+            match unwrap_stream(&context.headers, open, len, &keys, limits) {
+                Ok(Streamed::Unwrapped(result)) => (result, Bytes::new()),
+                Ok(Streamed::InMemory(body)) => {
+                    (unwrap_entity(&context.headers, &body, &keys, limits), body)
+                }
+                Err(e) => (Err(e), Bytes::new()),
+            }
+        }
+    };
+    let unwrapped = match result {
         Ok(u) => u,
         Err(e) => {
             // Nothing meaningful can be hashed when the outer layer did not decrypt.
@@ -329,6 +365,16 @@ pub fn payload_vec(payload: Bytes) -> Vec<u8> {
         Ok(unique) => Vec::from(unique),
         Err(shared) => shared.to_vec(),
     }
+}
+
+fn unwrap_entity(
+    headers: &As2Headers,
+    body: &Bytes,
+    keys: &UnwrapKeys<'_>,
+    limits: &Limits,
+) -> Result<Unwrapped, Box<UnwrapError>> {
+    let entity = MimePart::with_headers(&content_headers(headers), body.clone());
+    unwrap(entity, keys, limits)
 }
 
 /// The MIME headers that travel as HTTP headers in AS2.

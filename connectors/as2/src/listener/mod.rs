@@ -32,7 +32,7 @@ pub fn open_shared(
     operations: Vec<(String, As2Operation)>,
 ) -> Result<(Vec<Endpoint>, As2Listener), String> {
     let partners = load_partners(&context, operations)?;
-    let endpoint = Endpoint::shared(AS2_PATH, max_body(&partners));
+    let endpoint = Endpoint::shared(AS2_PATH, max_body(&partners)).spooling_above(SPOOL_ABOVE);
     Ok((
         vec![endpoint],
         As2Listener::new(partners, true, context.log),
@@ -47,23 +47,23 @@ pub fn open_legacy(
 ) -> Result<(Vec<Endpoint>, As2Listener), String> {
     let partners = load_partners(&context, operations)?;
     let max = max_body(&partners);
-    let mut endpoints = vec![Endpoint::port(
-        &connection.address,
-        connection.port,
-        None,
-        max,
-    )];
+    let mut endpoints = vec![
+        Endpoint::port(&connection.address, connection.port, None, max).spooling_above(SPOOL_ABOVE),
+    ];
     if let Some(tls) = &connection.tls {
         let files = tls.files().resolve(&context);
-        endpoints.push(Endpoint::port(
-            &connection.address,
-            tls.port,
-            Some(files),
-            max,
-        ));
+        endpoints.push(
+            Endpoint::port(&connection.address, tls.port, Some(files), max)
+                .spooling_above(SPOOL_ABOVE),
+        );
     }
     Ok((endpoints, As2Listener::new(partners, false, context.log)))
 }
+
+/// Messages above this size reach us in a file the host wrote as they arrived: an encrypted one
+/// is then decrypted as it streams from the file (see `receive_stream`), so a large message
+/// costs about its decrypted size in memory, once. Below it, a copy is cheaper than a file.
+const SPOOL_ABOVE: u64 = 4 << 20;
 
 /// The host stops reading at the largest partner limit; each partner's own limit is checked
 /// once the pair is known, so a small limit for one partner does not cap the others.

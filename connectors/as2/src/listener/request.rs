@@ -7,13 +7,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use berth_connector_sdk::prelude::*;
 use bytes::Bytes;
 
-use super::answer::{archive, Route};
+use super::answer::Route;
 use super::partner::Partner;
 use super::{As2Listener, Pending, AS2_PATH};
 use crate::disposition::{Disposition, ProcessingError};
 use crate::headers::{safe_filename, As2Headers};
 use crate::receive::{
-    payload_vec, receive_parsed, Failed, MdnContext, MdnOptions, Received, Rejection,
+    payload_vec, receive_body, Body, Failed, MdnContext, MdnOptions, Received, Rejection,
 };
 use crate::unwrap::Layer;
 
@@ -72,30 +72,34 @@ pub fn handle(listener: &As2Listener, request: &Request<'_>) -> Decision<Pending
             );
         }
     }
-    if request.body.len() as u64 > partner.max_message_bytes {
+    if request.body_len > partner.max_message_bytes {
         return respond(Response::text(
             413,
             format!(
                 "message of {} bytes is over this partner's limit of {} bytes",
-                request.body.len(),
-                partner.max_message_bytes
+                request.body_len, partner.max_message_bytes
             ),
         ));
     }
     let archive_stem = partner.archive_directory.as_ref().map(|dir| {
         let stem = archive_stem(headers.message_id.as_deref());
-        let raw = raw_message(request);
-        archive(
-            dir,
-            &format!("{stem}.message"),
-            &raw,
-            &listener.log,
-            &partner.process,
-        );
+        let name = format!("{stem}.message");
+        if let Err(e) = archive_message(dir, &name, request) {
+            let message = format!("cannot archive {name} in {}: {e}", dir.display());
+            listener.log.error(&partner.process, &message);
+        }
         stem
     });
-    let body = Bytes::copy_from_slice(request.body.as_slice());
-    match receive_parsed(headers, body, &partner.settings, &partner.limits) {
+    let open = || request.body_reader();
+    let body = if request.body_is_spooled() {
+        Body::Stream {
+            open: &open,
+            len: request.body_len,
+        }
+    } else {
+        Body::Memory(Bytes::copy_from_slice(request.body.as_slice()))
+    };
+    match receive_body(headers, body, &partner.settings, &partner.limits) {
         Ok(received) => submit(listener, request, partner, received, account, archive_stem),
         Err(Rejection::BadRequest(e)) => respond(Response::text(400, e.to_string())),
         Err(Rejection::Failed(failed)) => {
@@ -324,16 +328,25 @@ fn archive_stem(message_id: Option<&str>) -> String {
     format!("{millis}-{id}")
 }
 
-/// The message as received on the wire: request line, headers, empty line, body.
-fn raw_message(request: &Request<'_>) -> Vec<u8> {
-    let mut raw = format!("{} {}\r\n", request.method, request.path).into_bytes();
+/// Archives the message as received on the wire: request line, headers, empty line, body;
+/// a spooled body is copied from its file, never held in memory.
+fn archive_message(
+    dir: &std::path::Path,
+    name: &str,
+    request: &Request<'_>,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut head = format!("{} {}\r\n", request.method, request.path).into_bytes();
     for header in request.headers.iter() {
-        raw.extend_from_slice(header.name.as_bytes());
-        raw.extend_from_slice(b": ");
-        raw.extend_from_slice(header.value.as_slice());
-        raw.extend_from_slice(b"\r\n");
+        head.extend_from_slice(header.name.as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(header.value.as_slice());
+        head.extend_from_slice(b"\r\n");
     }
-    raw.extend_from_slice(b"\r\n");
-    raw.extend_from_slice(request.body.as_slice());
-    raw
+    head.extend_from_slice(b"\r\n");
+    std::fs::create_dir_all(dir)?;
+    let mut file = std::io::BufWriter::new(std::fs::File::create(dir.join(name))?);
+    file.write_all(&head)?;
+    std::io::copy(&mut request.body_reader()?, &mut file)?;
+    file.flush()
 }

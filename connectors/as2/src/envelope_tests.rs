@@ -1,0 +1,789 @@
+use super::*;
+use crate::der::{write_oid, write_tlv, Element};
+use crate::testutil::keypair;
+use foreign_types::ForeignTypeRef;
+use openssl::asn1::Asn1Time;
+use openssl::bn::BigNum;
+use openssl::cms::{CMSOptions, CmsContentInfo};
+use openssl::hash::MessageDigest;
+use openssl::md::Md;
+use openssl::pkey::{PKey, Private};
+use openssl::pkey_ctx::PkeyCtx;
+use openssl::rsa::Padding;
+use openssl::stack::Stack;
+use openssl::x509::extension::SubjectKeyIdentifier;
+use openssl::x509::{X509Builder, X509NameBuilder, X509};
+use std::ops::Range;
+use std::os::raw::{c_int, c_uint, c_void};
+use std::sync::OnceLock;
+
+struct Keys {
+    ours: KeyPair,
+    stranger: KeyPair,
+}
+
+fn keys() -> &'static Keys {
+    static KEYS: OnceLock<Keys> = OnceLock::new();
+    KEYS.get_or_init(|| Keys {
+        ours: keypair("us"),
+        stranger: keypair("stranger"),
+    })
+}
+
+fn ours() -> Vec<KeyPair> {
+    vec![keys().ours.clone()]
+}
+
+/// Returns at most 7 bytes per call, to cross every chunk boundary.
+struct Trickle<'a>(&'a [u8]);
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(7).min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+fn decrypt(der: &[u8], keys: &[KeyPair]) -> Result<Vec<u8>, StreamDecryptError> {
+    decrypt_reader(Trickle(der), keys, &Limits::default())
+}
+
+fn is_malformed(r: &Result<Vec<u8>, StreamDecryptError>) -> bool {
+    matches!(r, Err(StreamDecryptError::Cms(CmsError::Malformed(_))))
+}
+
+fn decryption_error(r: Result<Vec<u8>, StreamDecryptError>) -> String {
+    match r {
+        Err(StreamDecryptError::Cms(CmsError::Decryption(m))) => m,
+        other => panic!("expected a decryption error, got {other:?}"),
+    }
+}
+
+fn ciphers() -> [(&'static str, Cipher); 6] {
+    [
+        ("des-ede3-cbc", Cipher::des_ede3_cbc()),
+        ("aes-128-cbc", Cipher::aes_128_cbc()),
+        ("aes-192-cbc", Cipher::aes_192_cbc()),
+        ("aes-256-cbc", Cipher::aes_256_cbc()),
+        ("aes-128-gcm", Cipher::aes_128_gcm()),
+        ("aes-256-gcm", Cipher::aes_256_gcm()),
+    ]
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Transport {
+    Pkcs1,
+    /// RSA-OAEP with this hash for both OAEP and MGF1 (SHA-1: default parameters).
+    Oaep(fn() -> MessageDigest),
+}
+
+const CMS_KEY_PARAM: c_uint = 0x40000;
+const RSA_PKCS1_OAEP_PADDING: c_int = 4;
+
+extern "C" {
+    fn CMS_add1_recipient_cert(
+        cms: *mut openssl_sys::CMS_ContentInfo,
+        recip: *mut openssl_sys::X509,
+        flags: c_uint,
+    ) -> *mut c_void;
+    fn CMS_RecipientInfo_get0_pkey_ctx(ri: *mut c_void) -> *mut openssl_sys::EVP_PKEY_CTX;
+    fn CMS_final(
+        cms: *mut openssl_sys::CMS_ContentInfo,
+        data: *mut openssl_sys::BIO,
+        dcont: *mut openssl_sys::BIO,
+        flags: c_uint,
+    ) -> c_int;
+}
+
+/// EnvelopedData (AuthEnvelopedData for GCM) built by OpenSSL.
+fn encrypt(data: &[u8], to: &[&KeyPair], cipher: Cipher, transport: Transport) -> Vec<u8> {
+    encrypt_with(data, to, cipher, transport, CMSOptions::BINARY)
+}
+
+fn encrypt_with(
+    data: &[u8],
+    to: &[&KeyPair],
+    cipher: Cipher,
+    transport: Transport,
+    flags: CMSOptions,
+) -> Vec<u8> {
+    let md = match transport {
+        Transport::Pkcs1 => {
+            let mut stack = Stack::new().unwrap();
+            for k in to {
+                stack.push(k.certificate.clone()).unwrap();
+            }
+            let cms = CmsContentInfo::encrypt(&stack, data, cipher, flags).unwrap();
+            return cms.to_der().unwrap();
+        }
+        Transport::Oaep(md) => md(),
+    };
+    let empty: Stack<X509> = Stack::new().unwrap();
+    let cms = CmsContentInfo::encrypt(&empty, b"", cipher, flags | CMSOptions::PARTIAL).unwrap();
+    unsafe {
+        for k in to {
+            let ri = CMS_add1_recipient_cert(
+                cms.as_ptr(),
+                k.certificate.as_ptr(),
+                CMS_KEY_PARAM | flags.bits(),
+            );
+            assert!(!ri.is_null());
+            let ctx = CMS_RecipientInfo_get0_pkey_ctx(ri);
+            assert_eq!(
+                openssl_sys::EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING),
+                1
+            );
+            if md.type_() != MessageDigest::sha1().type_() {
+                let p = md.as_ptr() as *mut _;
+                assert_eq!(openssl_sys::EVP_PKEY_CTX_set_rsa_oaep_md(ctx, p), 1);
+                assert_eq!(openssl_sys::EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, p as _), 1);
+            }
+        }
+        let bio = openssl_sys::BIO_new_mem_buf(data.as_ptr().cast(), data.len() as c_int);
+        assert!(!bio.is_null());
+        let ok = CMS_final(cms.as_ptr(), bio, std::ptr::null_mut(), flags.bits());
+        openssl_sys::BIO_free_all(bio);
+        assert_eq!(ok, 1, "CMS_final: {:?}", openssl::error::ErrorStack::get());
+    }
+    cms.to_der().unwrap()
+}
+
+fn pseudo_random(len: usize) -> Vec<u8> {
+    let mut x: u32 = 0x1234_5678;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+fn offset(der: &[u8], part: &[u8]) -> usize {
+    part.as_ptr() as usize - der.as_ptr() as usize
+}
+
+/// Where the encrypted content, the first encrypted key and (for
+/// AuthEnvelopedData) the mac lie in a DER message.
+struct Layout {
+    /// Where the encrypted content's TLV starts.
+    content_tlv: usize,
+    content: Range<usize>,
+    mac: Option<Range<usize>>,
+    /// The encryptedKey of the first recipient info.
+    encrypted_key: Range<usize>,
+}
+
+fn layout(der: &[u8]) -> Layout {
+    let body = der::parse(der).unwrap().children().unwrap()[1]
+        .children()
+        .unwrap()[0];
+    let fields = body.children().unwrap();
+    let eci_at = fields.iter().position(|f| f.tag == TAG_SEQUENCE).unwrap();
+    let content = fields[eci_at].children().unwrap()[2];
+    assert_eq!(content.tag, 0x80);
+    let start = offset(der, content.content);
+    let mac = fields[eci_at + 1..]
+        .iter()
+        .find(|f| f.tag == TAG_OCTET_STRING)
+        .map(|m| offset(der, m.content)..offset(der, m.content) + m.content.len());
+    let set = fields.iter().find(|f| f.tag == TAG_SET).unwrap();
+    let ek = set.children().unwrap()[0].children().unwrap()[3].content;
+    let alg = fields[eci_at].children().unwrap()[1];
+    Layout {
+        content_tlv: offset(der, alg.content) + alg.content.len(),
+        content: start..start + content.content.len(),
+        mac,
+        encrypted_key: offset(der, ek)..offset(der, ek) + ek.len(),
+    }
+}
+
+fn tlv(el: &Element<'_>) -> Vec<u8> {
+    write_tlv(el.tag, el.content)
+}
+
+/// Test-only DER -> BER re-encoder: indefinite lengths on the outer
+/// SEQUENCEs and the explicit [0], and the encrypted content as a
+/// constructed, indefinite [0] of OCTET STRING segments of odd sizes, some
+/// nested in constructed OCTET STRINGs (indefinite and definite).
+fn to_ber(der: &[u8]) -> Vec<u8> {
+    let ci = der::parse(der).unwrap();
+    let parts = ci.children().unwrap();
+    let body = parts[1].children().unwrap()[0];
+    let mut out = vec![0x30, 0x80];
+    out.extend(tlv(&parts[0]));
+    out.extend([0xA0, 0x80, 0x30, 0x80]);
+    for field in body.children().unwrap() {
+        if field.tag != TAG_SEQUENCE {
+            out.extend(tlv(&field));
+            continue;
+        }
+        let eci = field.children().unwrap();
+        out.extend([0x30, 0x80]);
+        out.extend(tlv(&eci[0]));
+        out.extend(tlv(&eci[1]));
+        out.extend([0xA0, 0x80]);
+        let mut rest = eci[2].content;
+        let sizes = [1usize, 3, 5, 7, 11, 13, 17, 4093, 0];
+        let mut i = 0;
+        while !rest.is_empty() {
+            let n = sizes[i % sizes.len()].min(rest.len());
+            let (seg, tail) = rest.split_at(n);
+            match i % 5 {
+                2 => {
+                    let (a, b) = seg.split_at(seg.len() / 2);
+                    out.extend([0x24, 0x80]);
+                    out.extend(write_tlv(TAG_OCTET_STRING, a));
+                    out.extend(write_tlv(TAG_OCTET_STRING, b));
+                    out.extend([0, 0]);
+                }
+                4 => out.extend(write_tlv(0x24, &write_tlv(TAG_OCTET_STRING, seg))),
+                _ => out.extend(write_tlv(TAG_OCTET_STRING, seg)),
+            }
+            rest = tail;
+            i += 1;
+        }
+        out.extend([0, 0, 0, 0]);
+    }
+    out.extend([0, 0, 0, 0, 0, 0]);
+    out
+}
+
+#[test]
+fn decrypts_every_cipher_and_key_transport_like_openssl() {
+    let big = pseudo_random(3 * 1024 * 1024 + 5);
+    let transports = [
+        Transport::Pkcs1,
+        Transport::Oaep(MessageDigest::sha1),
+        Transport::Oaep(MessageDigest::sha256),
+    ];
+    for (name, cipher) in ciphers() {
+        for transport in transports {
+            for plain in [&b""[..], b"x", &big] {
+                let der = encrypt(plain, &[&keys().ours], cipher, transport);
+                let what = format!("{name} {transport:?} {} bytes", plain.len());
+                let out = decrypt(&der, &ours()).unwrap_or_else(|e| panic!("{what}: {e}"));
+                assert!(out == plain, "{what}");
+                assert!(cms::decrypt(&der, &ours()).unwrap() == out, "{what}");
+            }
+        }
+    }
+}
+
+#[test]
+fn definite_length_reserves_once() {
+    let plain = pseudo_random(3 * 1024 * 1024);
+    for (name, cipher) in ciphers() {
+        let der = encrypt(&plain, &[&keys().ours], cipher, Transport::Pkcs1);
+        let content_len = layout(&der).content.len();
+        let out = decrypt_reader(&der[..], &ours(), &Limits::default()).unwrap();
+        assert!(out == plain, "{name}");
+        assert!(out.capacity() <= content_len, "{name}: {}", out.capacity());
+    }
+}
+
+#[test]
+fn decrypts_ber_with_indefinite_lengths_and_segments() {
+    let big = pseudo_random(100_003);
+    for (name, cipher) in ciphers() {
+        for plain in [&b""[..], b"y", &big] {
+            let der = encrypt(plain, &[&keys().ours], cipher, Transport::Pkcs1);
+            let ber = to_ber(&der);
+            assert_ne!(ber, der);
+            let out = decrypt(&ber, &ours()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(out == plain, "{name} {}", plain.len());
+        }
+    }
+}
+
+/// The message with its two recipient infos ordered so that the one naming
+/// `kp` comes second (DER sorts a SET OF by encoding, so OpenSSL's order is
+/// arbitrary). Same length, so the bytes are swapped in place.
+fn put_second(der: &[u8], kp: &KeyPair) -> Vec<u8> {
+    let body = der::parse(der).unwrap().children().unwrap()[1]
+        .children()
+        .unwrap()[0];
+    let set = body.children().unwrap()[1];
+    assert_eq!(set.tag, TAG_SET);
+    let ris = set.children().unwrap();
+    assert_eq!(ris.len(), 2);
+    let serial = kp.certificate.serial_number().to_bn().unwrap().to_vec();
+    let names = |ri: &Element<'_>| tlv(ri).windows(serial.len()).any(|w| w == serial);
+    let (first, second) = (tlv(&ris[0]), tlv(&ris[1]));
+    assert!(names(&ris[0]) != names(&ris[1]));
+    let swapped = if names(&ris[0]) {
+        [second, first].concat()
+    } else {
+        [first, second].concat()
+    };
+    let at = offset(der, set.content);
+    let mut out = der.to_vec();
+    out[at..at + swapped.len()].copy_from_slice(&swapped);
+    let reparsed = der::parse(&out).unwrap().children().unwrap()[1]
+        .children()
+        .unwrap()[0];
+    assert!(names(
+        &reparsed.children().unwrap()[1].children().unwrap()[1]
+    ));
+    out
+}
+
+#[test]
+fn picks_our_recipient_info_among_several() {
+    let k = keys();
+    for cipher in [Cipher::aes_256_cbc(), Cipher::aes_128_gcm()] {
+        let der = encrypt(
+            b"two recipients",
+            &[&k.stranger, &k.ours],
+            cipher,
+            Transport::Pkcs1,
+        );
+        let der = put_second(&der, &k.ours);
+        assert_eq!(decrypt(&der, &ours()).unwrap(), b"two recipients");
+        assert_eq!(cms::decrypt(&der, &ours()).unwrap(), b"two recipients");
+        // Our key listed after a key of ours that is not a recipient.
+        let keys = [keypair("unused"), k.ours.clone()];
+        assert_eq!(decrypt(&der, &keys).unwrap(), b"two recipients");
+        let oaep = Transport::Oaep(MessageDigest::sha256);
+        let der = put_second(
+            &encrypt(b"oaep", &[&k.stranger, &k.ours], cipher, oaep),
+            &k.ours,
+        );
+        assert_eq!(decrypt(&der, &ours()).unwrap(), b"oaep");
+    }
+}
+
+/// A self-signed certificate for `key`, with a subject key identifier.
+fn cert_with_ski(key: &PKey<Private>) -> X509 {
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "ski").unwrap();
+    let name = name.build();
+    let mut b = X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    let serial = BigNum::from_u32(77).unwrap().to_asn1_integer().unwrap();
+    b.set_serial_number(&serial).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(key).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+        .unwrap();
+    let ski = SubjectKeyIdentifier::new()
+        .build(&b.x509v3_context(None, None))
+        .unwrap();
+    b.append_extension(ski).unwrap();
+    b.sign(key, MessageDigest::sha256()).unwrap();
+    b.build()
+}
+
+#[test]
+fn subject_key_identifier_and_unnamed_recipients() {
+    let ours = &keys().ours;
+    let ski = KeyPair::new(cert_with_ski(&ours.private_key), ours.private_key.clone()).unwrap();
+    let flags = CMSOptions::BINARY | CMSOptions::USE_KEYID;
+    let der = encrypt_with(
+        b"by ski",
+        &[&ski],
+        Cipher::aes_128_cbc(),
+        Transport::Pkcs1,
+        flags,
+    );
+    let oaep = Transport::Oaep(MessageDigest::sha384);
+    let der_oaep = encrypt_with(b"by ski", &[&ski], Cipher::aes_128_gcm(), oaep, flags);
+    for der in [der, der_oaep] {
+        assert_eq!(
+            decrypt(&der, std::slice::from_ref(&ski)).unwrap(),
+            b"by ski"
+        );
+        // The same key under a certificate the message does not name:
+        // found by trying it.
+        assert_eq!(decrypt(&der, &self::ours()).unwrap(), b"by ski");
+    }
+    // Content that fails after a key found by trial reads like no key at
+    // all, so the error does not reveal that the RSA step succeeded.
+    let mut der = encrypt_with(b"by ski", &[&ski], Cipher::aes_128_gcm(), oaep, flags);
+    let end = layout(&der).content.end;
+    der[end - 1] ^= 1;
+    let msg = decryption_error(decrypt(&der, &self::ours()));
+    assert_eq!(msg, keys::NO_RECIPIENT);
+    let msg = decryption_error(decrypt(&der, std::slice::from_ref(&ski)));
+    assert!(msg.contains("tag mismatch"), "{msg}");
+}
+
+#[test]
+fn wrong_or_missing_key_is_a_decryption_error() {
+    let k = keys();
+    for cipher in [Cipher::aes_128_cbc(), Cipher::aes_256_gcm()] {
+        let der = encrypt(b"secret", &[&k.stranger], cipher, Transport::Pkcs1);
+        let msg = decryption_error(decrypt(&der, &ours()));
+        assert!(msg.contains("no recipient info"), "{msg}");
+        assert!(cms::decrypt(&der, &ours()).is_err());
+        let msg = decryption_error(decrypt(&der, &[]));
+        assert!(msg.contains("no decryption key"), "{msg}");
+    }
+}
+
+#[test]
+fn tampered_content_or_tag_is_a_decryption_error() {
+    let plain = pseudo_random(1000);
+    for (name, cipher) in ciphers() {
+        let der = encrypt(&plain, &[&keys().ours], cipher, Transport::Pkcs1);
+        let l = layout(&der);
+        let gcm = l.mac.is_some();
+        // Last byte of the last block: GCM always fails its tag; CBC
+        // decrypts that block to noise, so the padding fails unless the
+        // noise happens to end in valid padding, and the output is wrong.
+        let mut t = der.clone();
+        t[l.content.end - 1] ^= 1;
+        match decrypt(&t, &ours()) {
+            Err(StreamDecryptError::Cms(CmsError::Decryption(_))) => {}
+            Ok(out) if !gcm => assert!(out != plain, "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+        // Last byte of the block before: flips the padding byte of the last
+        // block to an impossible value.
+        if !gcm {
+            let mut t = der.clone();
+            t[l.content.end - 1 - cipher.block_size()] ^= 0x80;
+            decryption_error(decrypt(&t, &ours()));
+        }
+        if let Some(mac) = l.mac {
+            let mut t = der.clone();
+            t[mac.start] ^= 1;
+            let msg = decryption_error(decrypt(&t, &ours()));
+            assert!(msg.contains("tag"), "{msg}");
+            // A damaged encrypted key for our certificate fails exactly like
+            // damaged content: no padding oracle on the RSA step.
+            let mut t = der.clone();
+            t[l.encrypted_key.start + 100] ^= 1;
+            let msg = decryption_error(decrypt(&t, &ours()));
+            assert!(msg.contains("tag"), "{msg}");
+        }
+    }
+}
+
+#[test]
+fn every_truncation_is_malformed() {
+    for cipher in [Cipher::aes_128_cbc(), Cipher::aes_128_gcm()] {
+        let der = encrypt(
+            b"0123456789abcdefXYZ",
+            &[&keys().ours],
+            cipher,
+            Transport::Pkcs1,
+        );
+        for full in [to_ber(&der), der] {
+            assert_eq!(decrypt(&full, &ours()).unwrap(), b"0123456789abcdefXYZ");
+            for len in 0..full.len() {
+                let r = decrypt(&full[..len], &ours());
+                assert!(is_malformed(&r), "{len}/{}: {r:?}", full.len());
+            }
+        }
+    }
+}
+
+#[test]
+fn no_input_mutation_panics() {
+    let der = encrypt(
+        b"0123456789abcdefXYZ",
+        &[&keys().ours],
+        Cipher::aes_128_gcm(),
+        Transport::Pkcs1,
+    );
+    for input in [to_ber(&der), der] {
+        for i in 0..input.len() {
+            for flip in [0x01, 0x80, 0xFF] {
+                let mut t = input.clone();
+                t[i] ^= flip;
+                let _ = decrypt(&t, &ours());
+            }
+        }
+    }
+    for garbage in [
+        &[0x30, 0x80, 0x06, 0x80][..],
+        &[0x30, 0x89, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    ] {
+        assert!(is_malformed(&decrypt(garbage, &ours())));
+    }
+}
+
+#[test]
+fn content_over_the_limit_is_refused_before_it_is_read() {
+    let plain = pseudo_random(100_000);
+    let der = encrypt(
+        &plain,
+        &[&keys().ours],
+        Cipher::aes_256_cbc(),
+        Transport::Pkcs1,
+    );
+    let limits = Limits {
+        max_content: 50_000,
+    };
+    let mut reader = Trickle(&der);
+    let msg = decryption_error(decrypt_reader(&mut reader, &ours(), &limits));
+    assert!(msg.contains("exceeds the limit of 50000 bytes"), "{msg}");
+    let read = der.len() - reader.0.len();
+    assert!(read < 1000, "read {read} bytes");
+
+    let exact = Limits {
+        max_content: plain.len(),
+    };
+    assert_eq!(decrypt_reader(&der[..], &ours(), &exact).unwrap(), plain);
+    let one_less = Limits {
+        max_content: plain.len() - 1,
+    };
+    decryption_error(decrypt_reader(&der[..], &ours(), &one_less));
+    // Indefinite length: stops while streaming.
+    decryption_error(decrypt_reader(&to_ber(&der)[..], &ours(), &limits));
+
+    // A forged 1 TiB length on a short message: refused, not reserved.
+    let ber = to_ber(&der);
+    let l = layout(&der);
+    let needle = &der[l.content_tlv - 32..l.content_tlv];
+    let content_tlv = ber.windows(32).position(|w| w == needle).unwrap() + 32;
+    assert_eq!(ber[content_tlv..content_tlv + 2], [0xA0, 0x80]);
+    let mut forged = ber[..content_tlv].to_vec();
+    forged.extend([0x80, 0x86, 0x01, 0, 0, 0, 0, 0]);
+    forged.extend(&der[l.content.start..l.content.start + 64]);
+    let msg = decryption_error(decrypt_reader(&forged[..], &ours(), &Limits::default()));
+    assert!(msg.contains("exceeds the limit"), "{msg}");
+}
+
+fn patch_oid(der: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let (from, to) = (write_oid(from), write_oid(to));
+    assert_eq!(from.len(), to.len());
+    let at = der.windows(from.len()).position(|w| w == from).unwrap();
+    let mut out = der.to_vec();
+    out[at..at + to.len()].copy_from_slice(&to);
+    out
+}
+
+fn unsupported_reason(r: Result<Vec<u8>, StreamDecryptError>) -> String {
+    match r {
+        Err(StreamDecryptError::Unsupported(m)) => m,
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+}
+
+#[test]
+fn unsupported_algorithms_and_recipient_kinds() {
+    let k = keys();
+    let cbc = encrypt(b"data", &[&k.ours], Cipher::aes_128_cbc(), Transport::Pkcs1);
+    let ofb = patch_oid(&cbc, "2.16.840.1.101.3.4.1.2", "2.16.840.1.101.3.4.1.3");
+    let msg = unsupported_reason(decrypt(&ofb, &ours()));
+    assert!(msg.contains("2.16.840.1.101.3.4.1.3"), "{msg}");
+    let gcm = encrypt(b"data", &[&k.ours], Cipher::aes_128_gcm(), Transport::Pkcs1);
+    let ccm = patch_oid(&gcm, "2.16.840.1.101.3.4.1.6", "2.16.840.1.101.3.4.1.7");
+    let msg = unsupported_reason(decrypt(&ccm, &ours()));
+    assert!(msg.contains("2.16.840.1.101.3.4.1.7"), "{msg}");
+    // RC2 only where this OpenSSL build still offers it (legacy provider).
+    let mut stack = Stack::new().unwrap();
+    stack.push(k.ours.certificate.clone()).unwrap();
+    if let Ok(cms) = CmsContentInfo::encrypt(&stack, b"d", Cipher::rc2_cbc(), CMSOptions::BINARY) {
+        let msg = unsupported_reason(decrypt(&cms.to_der().unwrap(), &ours()));
+        assert!(msg.contains("1.2.840.113549.3.2"), "{msg}");
+    }
+    // Key transport algorithms: unknown, and OAEP with SHA3-256.
+    let other = patch_oid(&cbc, "1.2.840.113549.1.1.1", "1.2.840.113549.1.1.5");
+    let msg = unsupported_reason(decrypt(&other, &ours()));
+    assert!(msg.contains("1.2.840.113549.1.1.5"), "{msg}");
+    let oaep = encrypt(
+        b"d",
+        &[&k.ours],
+        Cipher::aes_128_cbc(),
+        Transport::Oaep(MessageDigest::sha256),
+    );
+    let sha3 = patch_oid(&oaep, "2.16.840.1.101.3.4.2.1", "2.16.840.1.101.3.4.2.8");
+    let msg = unsupported_reason(decrypt(&sha3, &ours()));
+    assert!(msg.contains("2.16.840.1.101.3.4.2.8"), "{msg}");
+    // Key agreement only (an EC recipient).
+    let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap();
+    let ec = PKey::from_ec_key(openssl::ec::EcKey::generate(&group).unwrap()).unwrap();
+    let ec_pair = KeyPair::new(cert_with_ski(&ec), ec).unwrap();
+    let kari = encrypt(
+        b"data",
+        &[&ec_pair],
+        Cipher::aes_128_cbc(),
+        Transport::Pkcs1,
+    );
+    let msg = unsupported_reason(decrypt(&kari, &ours()));
+    assert!(msg.contains("key agreement"), "{msg}");
+    // An EC key of ours is skipped for key transport, not an error.
+    let both = [ec_pair, k.ours.clone()];
+    assert_eq!(decrypt(&cbc, &both).unwrap(), b"data");
+}
+
+/// AuthEnvelopedData built by hand: AES-128-GCM with `icv_len`, authAttrs
+/// (a contentType attribute) as AAD, and OAEP SHA-384 with a label
+/// transporting the key plus `key_extra` bytes.
+///
+/// OpenSSL cannot check this: it has never written authAttrs, and its
+/// decoder expects them as [2] rather than RFC 5083's [1].
+fn auth_enveloped_with_attrs(
+    plain: &[u8],
+    to: &KeyPair,
+    icv_len: usize,
+    key_extra: usize,
+) -> Vec<u8> {
+    let seq = |parts: &[Vec<u8>]| write_tlv(TAG_SEQUENCE, &parts.concat());
+    let (mut cek, mut nonce) = ([0u8; 16], [0u8; 12]);
+    openssl::rand::rand_bytes(&mut cek).unwrap();
+    openssl::rand::rand_bytes(&mut nonce).unwrap();
+    let attr = seq(&[
+        write_oid("1.2.840.113549.1.9.3"),
+        write_tlv(TAG_SET, &write_oid("1.2.840.113549.1.7.1")),
+    ]);
+    let aad = write_tlv(TAG_SET, &attr);
+    let mut c = Crypter::new(Cipher::aes_128_gcm(), Mode::Encrypt, &cek, Some(&nonce)).unwrap();
+    c.aad_update(&aad).unwrap();
+    let mut ct = vec![0; plain.len() + 16];
+    let n = c.update(plain, &mut ct).unwrap();
+    let n = n + c.finalize(&mut ct[n..]).unwrap();
+    ct.truncate(n);
+    let mut tag = vec![0; icv_len];
+    c.get_tag(&mut tag).unwrap();
+
+    let label = b"berth label";
+    let public = to.certificate.public_key().unwrap();
+    let mut ctx = PkeyCtx::new(&public).unwrap();
+    ctx.encrypt_init().unwrap();
+    ctx.set_rsa_padding(Padding::PKCS1_OAEP).unwrap();
+    ctx.set_rsa_oaep_md(Md::sha384()).unwrap();
+    ctx.set_rsa_mgf1_md(Md::sha384()).unwrap();
+    ctx.set_rsa_oaep_label(label).unwrap();
+    let mut ek = Vec::new();
+    let transported = [&cek[..], &vec![7; key_extra]].concat();
+    ctx.encrypt_to_vec(&transported, &mut ek).unwrap();
+    let sha384 = seq(&[write_oid("2.16.840.1.101.3.4.2.2"), vec![0x05, 0x00]]);
+    let oaep_params = seq(&[
+        write_tlv(0xA0, &sha384),
+        write_tlv(
+            0xA1,
+            &seq(&[write_oid("1.2.840.113549.1.1.8"), sha384.clone()]),
+        ),
+        write_tlv(
+            0xA2,
+            &seq(&[
+                write_oid("1.2.840.113549.1.1.9"),
+                write_tlv(TAG_OCTET_STRING, label),
+            ]),
+        ),
+    ]);
+    let mut serial = to.certificate.serial_number().to_bn().unwrap().to_vec();
+    if serial.first().is_none_or(|&b| b & 0x80 != 0) {
+        serial.insert(0, 0);
+    }
+    let ktri = seq(&[
+        write_tlv(TAG_INTEGER, &[0]),
+        seq(&[
+            to.certificate.issuer_name().to_der().unwrap(),
+            write_tlv(TAG_INTEGER, &serial),
+        ]),
+        seq(&[write_oid("1.2.840.113549.1.1.7"), oaep_params]),
+        write_tlv(TAG_OCTET_STRING, &ek),
+    ]);
+    let gcm_params = seq(&[
+        write_tlv(TAG_OCTET_STRING, &nonce),
+        write_tlv(TAG_INTEGER, &[icv_len as u8]),
+    ]);
+    let eci = seq(&[
+        write_oid("1.2.840.113549.1.7.1"),
+        seq(&[write_oid("2.16.840.1.101.3.4.1.6"), gcm_params]),
+        write_tlv(0x80, &ct),
+    ]);
+    let body = seq(&[
+        write_tlv(TAG_INTEGER, &[0]),
+        write_tlv(TAG_SET, &ktri),
+        eci,
+        write_tlv(0xA1, &attr),
+        write_tlv(TAG_OCTET_STRING, &tag),
+    ]);
+    seq(&[
+        write_oid(cms::OID_AUTH_ENVELOPED_DATA),
+        write_tlv(der::TAG_CONTEXT_0, &body),
+    ])
+}
+
+#[test]
+fn auth_attributes_are_authenticated() {
+    let plain = pseudo_random(70_000);
+    for icv_len in [12, 16] {
+        let der = auth_enveloped_with_attrs(&plain, &keys().ours, icv_len, 0);
+        assert!(decrypt(&der, &ours()).unwrap() == plain, "{icv_len}");
+        assert!(
+            decrypt(&to_ber(&der), &ours()).unwrap() == plain,
+            "{icv_len}"
+        );
+        // The attribute's id-data OID, changed to another arc.
+        let attr_oid = write_oid("1.2.840.113549.1.7.1");
+        let at = der
+            .windows(attr_oid.len())
+            .rposition(|w| w == attr_oid)
+            .unwrap();
+        let mut t = der.clone();
+        t[at + attr_oid.len() - 1] ^= 2;
+        let msg = decryption_error(decrypt(&t, &ours()));
+        assert!(msg.contains("tag"), "{msg}");
+        let mut t = der.clone();
+        let mac = layout(&der).mac.unwrap();
+        assert_eq!(mac.len(), icv_len);
+        t[mac.end - 1] ^= 1;
+        decryption_error(decrypt(&t, &ours()));
+    }
+    // A 17-byte key for AES-128: refused, and indistinguishable from a
+    // damaged message.
+    let der = auth_enveloped_with_attrs(b"k", &keys().ours, 16, 1);
+    let msg = decryption_error(decrypt(&der, &ours()));
+    assert!(msg.contains("tag"), "{msg}");
+}
+
+/// Interrupted on every other call; an I/O error instead of end of input
+/// when `fail_at_end`.
+struct Flaky<'a> {
+    inner: Trickle<'a>,
+    calls: usize,
+    fail_at_end: bool,
+}
+
+impl Read for Flaky<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.calls += 1;
+        if self.calls & 1 == 0 {
+            return Err(std::io::ErrorKind::Interrupted.into());
+        }
+        if self.inner.0.is_empty() && self.fail_at_end {
+            return Err(std::io::Error::other("disk gone"));
+        }
+        self.inner.read(buf)
+    }
+}
+
+#[test]
+fn read_errors_are_reported_and_interruptions_retried() {
+    let der = encrypt(
+        b"abc",
+        &[&keys().ours],
+        Cipher::aes_128_cbc(),
+        Transport::Pkcs1,
+    );
+    let flaky = |data, fail_at_end| Flaky {
+        inner: Trickle(data),
+        calls: 0,
+        fail_at_end,
+    };
+    for fail_at_end in [false, true] {
+        let out = decrypt_reader(flaky(&der, fail_at_end), &ours(), &Limits::default());
+        assert_eq!(out.unwrap(), b"abc");
+    }
+    let cut = &der[..der.len() - 3];
+    let r = decrypt_reader(flaky(cut, true), &ours(), &Limits::default());
+    assert!(matches!(r, Err(StreamDecryptError::Io(_))), "{r:?}");
+    assert!(is_malformed(&decrypt_reader(
+        flaky(cut, false),
+        &ours(),
+        &Limits::default()
+    )));
+}
