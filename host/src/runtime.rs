@@ -80,57 +80,70 @@ impl Documents {
             // when the last reference goes (a 200 MB payload stays one 200 MB buffer).
             Bytes::from_owner(document.payload)
         };
-        let properties: Vec<(String, String)> = document
-            .properties
-            .into_iter()
-            .map(|p| (p.name.into_string(), p.value.into_string()))
-            .collect();
+        // Copied once, into one buffer, from the plugin's list (which the plugin then frees).
+        let properties = Properties::from_strs(
+            document
+                .properties
+                .iter()
+                .map(|p| (p.name.as_str(), p.value.as_str())),
+        );
+        drop(document.properties);
         let duplicate_key = duplicate_key.into_option().map(RString::into_string);
-        if let Some(store) = &self.store {
-            let raw = match raw_evidence(incoming, !payload_is_body).await {
-                Ok(raw) => raw,
-                Err(e) => {
-                    tracing::error!(process = %process.name, error = %e, "cannot read a spooled request");
-                    return refused(&id, "the message could not be read back; send again later");
-                }
-            };
-            let new = NewDocument {
+        let Some(store) = &self.store else {
+            let document = Document {
                 id: id.clone(),
-                process: process.name.clone(),
-                payload: payload.clone(),
-                properties: properties.clone(),
-                raw: Some(raw),
-                duplicate_window: match (&duplicate_key, duplicate_window) {
-                    (Some(_), 0) => DEFAULT_DUPLICATE_WINDOW,
-                    (_, window) => window,
-                },
-                duplicate_key,
+                payload,
+                properties,
             };
-            match store.receive(new).await {
-                Ok(Received::New) => {}
-                Ok(Received::Duplicate {
-                    original_id,
-                    answer,
-                }) => {
-                    tracing::info!(process = %process.name, document = %id, original = %original_id, "duplicate received; not processed again");
-                    return Outcome {
-                        kind: OutcomeKind::DUPLICATE,
-                        document_id: original_id.into(),
-                        returned: ROption::RNone,
-                        stored_answer: answer.map(Into::into).into(),
-                        error: RString::new(),
-                    };
-                }
-                Err(error) => {
-                    tracing::error!(process = %process.name, %error, "cannot store a received document; refusing it");
-                    return refused(&id, "the message store is unavailable; send again later");
-                }
+            let outcome = self.run_and_finish(process, document).await;
+            return to_outcome(&id, outcome);
+        };
+        let raw = match raw_evidence(incoming, !payload_is_body).await {
+            Ok(raw) => raw,
+            Err(e) => {
+                tracing::error!(process = %process.name, error = %e, "cannot read a spooled request");
+                return refused(&id, "the message could not be read back; send again later");
+            }
+        };
+        let new = NewDocument {
+            id: id.clone(),
+            process: process.name.clone(),
+            payload: payload.clone(),
+            properties: properties
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            raw: Some(raw),
+            duplicate_window: match (&duplicate_key, duplicate_window) {
+                (Some(_), 0) => DEFAULT_DUPLICATE_WINDOW,
+                (_, window) => window,
+            },
+            duplicate_key,
+        };
+        match store.receive(new).await {
+            Ok(Received::New) => {}
+            Ok(Received::Duplicate {
+                original_id,
+                answer,
+            }) => {
+                tracing::info!(process = %process.name, document = %id, original = %original_id, "duplicate received; not processed again");
+                return Outcome {
+                    kind: OutcomeKind::DUPLICATE,
+                    document_id: original_id.into(),
+                    returned: ROption::RNone,
+                    stored_answer: answer.map(Into::into).into(),
+                    error: RString::new(),
+                };
+            }
+            Err(error) => {
+                tracing::error!(process = %process.name, %error, "cannot store a received document; refusing it");
+                return refused(&id, "the message store is unavailable; send again later");
             }
         }
         let document = Document {
             id: id.clone(),
             payload,
-            properties: properties.into_iter().collect::<Properties>(),
+            properties,
         };
         let outcome = self.run_and_finish(process, document).await;
         to_outcome(&id, outcome)

@@ -20,6 +20,9 @@ use super::router::Router;
 use super::service::{self, Peer};
 use super::{Connections, Shared};
 
+/// The header count hyper allows when told nothing.
+const HYPER_MAX_HEADERS: usize = 100;
+
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub async fn accept_loop(
@@ -163,8 +166,12 @@ async fn serve<S>(
         builder
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
-            .max_buf_size(max_header_bytes)
-            .max_headers(max_headers);
+            .max_buf_size(max_header_bytes);
+        // hyper's own limit is 100 headers, parsed into a stack array; naming any limit, even
+        // 100, makes it build and copy a vector for every request.
+        if max_headers != HYPER_MAX_HEADERS {
+            builder.max_headers(max_headers);
+        }
         watcher.watch(builder.serve_connection(io, service)).await
     };
     if let Err(e) = result {

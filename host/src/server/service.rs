@@ -221,7 +221,8 @@ fn to_http(mount: &Mount, response: PluginResponse, shared: &Shared) -> HttpResp
         shared.outbound.queue(mount.label.clone(), delivery);
     }
     builder
-        .body(Full::new(Bytes::from(response.body.into_vec())))
+        // Adopted, not copied (the plugin's allocator frees it when hyper is done).
+        .body(Full::new(Bytes::from_owner(response.body)))
         .unwrap_or_else(|e| connector_failed(mount, &e.to_string()))
 }
 

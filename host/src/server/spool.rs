@@ -6,6 +6,7 @@
 //! Files live in `DATA_DIR/spool/`, named by process id; they are removed when the request is
 //! done, and a start removes those of processes that no longer run (a crash's leftovers).
 
+use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,7 +77,18 @@ pub async fn read_body(
     timeout: Duration,
     spool: Option<SpoolPolicy<'_>>,
 ) -> Result<Body, BodyError> {
-    match tokio::time::timeout(timeout, read(body, limit, spool)).await {
+    let mut reading = std::pin::pin!(read(body, limit, spool));
+    // A small body is usually in hyper's buffer already: finish it without arming a timer,
+    // which would cost more than the read itself.
+    let at_once = std::future::poll_fn(|cx| match reading.as_mut().poll(cx) {
+        std::task::Poll::Ready(result) => std::task::Poll::Ready(Some(result)),
+        std::task::Poll::Pending => std::task::Poll::Ready(None),
+    })
+    .await;
+    if let Some(result) = at_once {
+        return result;
+    }
+    match tokio::time::timeout(timeout, reading).await {
         Ok(result) => result,
         Err(_) => Err(BodyError::Timeout),
     }
