@@ -36,7 +36,7 @@ wait_port() {
 
 # measure URL -> requests per second (after a 2 s warm-up)
 measure() {
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -s "$work/post.lua" "$1" >/dev/null
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d1s -s "$work/post.lua" "$1" >/dev/null
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s "$work/post.lua" "$1" \
         | awk '/^Requests\/sec:/ {print $2}'
 }

@@ -95,7 +95,7 @@ impl Documents {
                 payload,
                 properties,
             };
-            let outcome = self.run_and_finish(process, document).await;
+            let outcome = self.run(process, document).await;
             return to_outcome(&id, outcome);
         };
         let raw = match raw_evidence(incoming, !payload_is_body).await {
@@ -145,17 +145,25 @@ impl Documents {
             payload,
             properties,
         };
-        let outcome = self.run_and_finish(process, document).await;
+        // Its outcome is recorded with the answer, once the connector has given it (see
+        // `conclude`): one write instead of two.
+        let outcome = self.run(process, document).await;
         to_outcome(&id, outcome)
     }
 
-    /// Run a document that is already stored (or needs no store) and record how it ended.
-    async fn run_and_finish(&self, process: &ProcessDef, document: Document) -> RunOutcome {
+    async fn run(&self, process: &ProcessDef, document: Document) -> RunOutcome {
         let id = document.id.clone();
         let outcome = self.runner.run(process, document).await;
         if let RunOutcome::Failed { step, reason } = &outcome {
             tracing::error!(process = %process.name, document = %id, %step, %reason, "document failed");
         }
+        outcome
+    }
+
+    /// Run a document that is already stored and record how it ended (no answer is sent).
+    async fn run_and_finish(&self, process: &ProcessDef, document: Document) -> RunOutcome {
+        let id = document.id.clone();
+        let outcome = self.run(process, document).await;
         if let Some(store) = &self.store {
             let finish = match &outcome {
                 RunOutcome::Completed { .. } => Finish::Processed,
@@ -163,22 +171,31 @@ impl Documents {
                     error: format!("{step}: {reason}"),
                 },
             };
-            // Not awaited: a crash before this commits leaves the document `received`, and it
-            // runs again at start-up (at-least-once), which is the promise.
-            let store = store.clone();
-            tokio::spawn(async move {
-                if let Err(error) = store.finish(&id, finish).await {
-                    tracing::error!(document = %id, %error, "cannot record the outcome");
-                }
-            });
+            if let Err(error) = store.finish(&id, finish).await {
+                tracing::error!(document = %id, %error, "cannot record the outcome");
+            }
         }
         outcome
     }
 
-    /// Keep the answer a partner got (the MDN, or the HTTP status and body) as evidence.
-    pub fn record_answer(&self, document_id: &str, response: &Response) {
+    /// Record a stored document's outcome and the answer its sender got (the MDN, or the HTTP
+    /// status and body; `None` when the connector failed to answer), in one write.
+    ///
+    /// Not awaited by the request: the answer goes out at once, and a crash before the write
+    /// commits leaves the document `received`, to run again at the next start (at least once,
+    /// which is the promise); a resend meanwhile is then processed rather than answered with
+    /// the recorded MDN.
+    pub fn conclude(&self, outcome: &Outcome, response: Option<&Response>) {
         let Some(store) = &self.store else { return };
-        let answer = Answer {
+        let finish = match outcome.kind {
+            OutcomeKind::ACCEPTED => Finish::Processed,
+            OutcomeKind::FAILED => Finish::Failed {
+                error: outcome.error.to_string(),
+            },
+            // Nothing of this request was stored.
+            _ => return,
+        };
+        let answer = response.map(|response| Answer {
             summary: if response.summary.is_empty() {
                 response.status.to_string()
             } else {
@@ -188,11 +205,11 @@ impl Documents {
                 Some(evidence) => evidence.to_vec(),
                 None => response.body.to_vec(),
             },
-        };
-        let (store, id) = (store.clone(), document_id.to_string());
+        });
+        let (store, id) = (store.clone(), outcome.document_id.to_string());
         tokio::spawn(async move {
-            if let Err(error) = store.record_answer(&id, answer).await {
-                tracing::error!(document = %id, %error, "cannot record the answer sent");
+            if let Err(error) = store.conclude(&id, finish, answer).await {
+                tracing::error!(document = %id, %error, "cannot record the outcome and answer");
             }
         });
     }

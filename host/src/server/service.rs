@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use berth_connector_sdk::abi::{OutcomeKind, Response as PluginResponse};
+use berth_connector_sdk::abi::{Outcome, OutcomeKind, Response as PluginResponse};
+use berth_connector_sdk::abi_stable::std_types::ROption;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
 use http_body_util::Full;
@@ -163,20 +164,26 @@ async fn serve(
     shared
         .metrics
         .document(&process.name, fate, processing.elapsed());
-    // Only a document stored by this request has an answer of its own to keep.
-    let stored_id = matches!(outcome.kind, OutcomeKind::ACCEPTED | OutcomeKind::FAILED)
-        .then(|| outcome.document_id.to_string());
+    // What the store records once the connector has answered (the outcome moves to it).
+    let fate = Outcome {
+        kind: outcome.kind,
+        document_id: outcome.document_id.clone(),
+        returned: ROption::RNone,
+        stored_answer: ROption::RNone,
+        error: outcome.error.clone(),
+    };
     match mount.complete(pending, outcome).await {
         Ok(response) => {
             if !response.summary.is_empty() {
                 shared.metrics.disposition(&process.name, &response.summary);
             }
-            if let Some(id) = stored_id {
-                shared.documents.record_answer(&id, &response);
-            }
+            shared.documents.conclude(&fate, Some(&response));
             to_http(&mount, response, &shared)
         }
-        Err(e) => connector_failed(&mount, &e),
+        Err(e) => {
+            shared.documents.conclude(&fate, None);
+            connector_failed(&mount, &e)
+        }
     }
 }
 

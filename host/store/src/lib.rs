@@ -2,7 +2,7 @@
 //!
 //! A 2xx answer or an AS2 `processed` MDN is a promise to a trading partner, so the host records
 //! each received document here, fsynced, before it answers; it then records how the document's
-//! process ended and the answer it sent. At start-up, [`Store::unfinished`] hands back the
+//! process ended and the answer it sent, both in one write ([`Store::conclude`]). At start-up, [`Store::unfinished`] hands back the
 //! documents whose process had not finished, to be run again (at-least-once). Duplicate
 //! detection reads the store, so it holds across restarts.
 //!

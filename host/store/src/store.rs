@@ -146,6 +146,35 @@ impl Store {
         done(self.inner.writer.call(op).await?)
     }
 
+    /// Records how the document's process ended and the answer the partner got, together:
+    /// one write, one transaction, so a reader sees both or neither. The host calls it once
+    /// the connector has answered, in place of [`Store::finish`] followed by
+    /// [`Store::record_answer`]: the same result in one queued write instead of two.
+    /// `answer` is `None` when no answer was sent (the connector failed), and then this is
+    /// `finish` alone.
+    ///
+    /// Like `finish`, only a `received` document can conclude: otherwise nothing is written
+    /// (not even the answer) and the error is [`StoreError::NotFound`] or
+    /// [`StoreError::WrongState`]. Once it has returned, the outcome is durable, and a resend
+    /// of the document replays `answer` (see [`Received::Duplicate`]). The history gains the
+    /// outcome (`processed`, `failed: ...`) and then `answered {summary}`, both at the same
+    /// time. A crash before the commit leaves the document `received`, to run again at the
+    /// next start, as with `finish`.
+    pub async fn conclude(
+        &self,
+        id: &str,
+        finish: Finish,
+        answer: Option<Answer>,
+    ) -> Result<(), StoreError> {
+        let op = Op::Conclude {
+            id: id.to_string(),
+            finish,
+            answer,
+            at: now_millis(),
+        };
+        done(self.inner.writer.call(op).await?)
+    }
+
     /// The documents whose process has not finished, oldest first, with payload and
     /// properties: what the host runs again at start-up. Blocks (reads files).
     pub fn unfinished(&self) -> Result<Vec<StoredDocument>, StoreError> {

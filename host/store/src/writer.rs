@@ -11,6 +11,7 @@
 //! statement fail anyway, the batch is rolled back and its writes are retried one transaction
 //! each, so that only the faulty one fails.
 
+use std::collections::HashMap;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
@@ -37,10 +38,30 @@ pub(crate) struct Insert {
 
 pub(crate) enum Op {
     Insert(Insert),
-    Finish { id: String, finish: Finish, at: i64 },
-    Answer { id: String, answer: Answer, at: i64 },
-    Retry { id: String, at: i64 },
-    Purge { before: i64, include_failed: bool },
+    Finish {
+        id: String,
+        finish: Finish,
+        at: i64,
+    },
+    Answer {
+        id: String,
+        answer: Answer,
+        at: i64,
+    },
+    Conclude {
+        id: String,
+        finish: Finish,
+        answer: Option<Answer>,
+        at: i64,
+    },
+    Retry {
+        id: String,
+        at: i64,
+    },
+    Purge {
+        before: i64,
+        include_failed: bool,
+    },
 }
 
 pub(crate) enum Outcome {
@@ -74,6 +95,7 @@ impl Writer {
             conn,
             next_seq,
             max_batch: max_batch.max(1),
+            fresh: Fresh::default(),
         };
         let thread = std::thread::Builder::new()
             .name("berth-store-writer".into())
@@ -130,6 +152,38 @@ struct Thread {
     conn: Connection,
     next_seq: i64,
     max_batch: usize,
+    fresh: Fresh,
+}
+
+/// The documents this writer received as new and has not changed since, by id: each is
+/// `received`, has no history yet, and has this seq. The finish or the answer that comes for
+/// almost every one of them then changes its row without looking it up first. Only a hint: an
+/// id missing here is looked up in the database. A batch that fails empties it, since the
+/// changes it noted were undone.
+#[derive(Default)]
+struct Fresh {
+    seqs: HashMap<String, i64>,
+}
+
+impl Fresh {
+    /// More than the documents in flight at once; a host that leaves documents unfinished
+    /// (a process that never ends) cannot make it grow without bound.
+    const MAX: usize = 16 * 1024;
+
+    fn insert(&mut self, id: &str, seq: i64) {
+        if self.seqs.len() >= Fresh::MAX {
+            self.seqs.clear();
+        }
+        self.seqs.insert(id.to_string(), seq);
+    }
+
+    fn take(&mut self, id: &str) -> Option<i64> {
+        self.seqs.remove(id)
+    }
+
+    fn clear(&mut self) {
+        self.seqs.clear();
+    }
 }
 
 /// The outer error aborts the batch (the database failed); the inner one refuses only this
@@ -171,13 +225,21 @@ impl Thread {
     }
 
     fn apply(&mut self, batch: &[Job]) -> Result<Vec<Result<Outcome, StoreError>>, StoreError> {
+        let applied = self.apply_all(batch);
+        if applied.is_err() {
+            self.fresh.clear();
+        }
+        applied
+    }
+
+    fn apply_all(&mut self, batch: &[Job]) -> Result<Vec<Result<Outcome, StoreError>>, StoreError> {
         let mut seq = self.next_seq;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(batch.len());
         for job in batch {
-            results.push(apply_one(&tx, &job.op, &mut seq)?);
+            results.push(apply_one(&tx, &mut self.fresh, &job.op, &mut seq)?);
         }
         tx.commit()?;
         self.next_seq = seq;
@@ -185,36 +247,68 @@ impl Thread {
     }
 }
 
-fn apply_one(conn: &Connection, op: &Op, seq: &mut i64) -> Step {
+fn apply_one(conn: &Connection, fresh: &mut Fresh, op: &Op, seq: &mut i64) -> Step {
     match op {
-        Op::Insert(doc) => insert(conn, doc, seq),
+        Op::Insert(doc) => {
+            let step = insert(conn, doc, seq)?;
+            if let Ok(Outcome::Received(Received::New)) = step {
+                fresh.insert(&doc.id, *seq);
+            }
+            Ok(step)
+        }
         Op::Finish { id, finish, at } => {
-            let (state, error, event) = match finish {
-                Finish::Processed => (State::Processed, None, "processed".to_string()),
-                Finish::Failed { error } => (
-                    State::Failed,
-                    Some(error.as_str()),
-                    format!("failed: {error}"),
-                ),
+            let (seq, history) = match find(conn, fresh, id, Some(State::Received), 1)? {
+                Ok(found) => found,
+                Err(refused) => return Ok(Err(refused)),
             };
-            let Some(seq) = sql::set_finished(conn, id, state, error, *at)? else {
-                return Ok(Err(refusal(conn, id, State::Received)?));
-            };
-            sql::append_history(conn, seq, *at, &event)?;
+            let (state, error, event) = finish_event(finish);
+            sql::set_finished(conn, seq, state, error, *at)?;
+            sql::insert_history(conn, history, *at, &event)?;
             Ok(Ok(Outcome::Done))
         }
         Op::Answer { id, answer, at } => {
-            let Some(seq) = sql::set_answer(conn, id, answer, *at)? else {
-                return Ok(Err(StoreError::NotFound(id.clone())));
+            let (seq, history) = match find(conn, fresh, id, None, 1)? {
+                Ok(found) => found,
+                Err(refused) => return Ok(Err(refused)),
             };
-            sql::append_history(conn, seq, *at, &format!("answered {}", answer.summary))?;
+            sql::set_answer(conn, seq, answer, *at)?;
+            let event = format!("answered {}", answer.summary);
+            sql::insert_history(conn, history, *at, &event)?;
+            Ok(Ok(Outcome::Done))
+        }
+        Op::Conclude {
+            id,
+            finish,
+            answer,
+            at,
+        } => {
+            let events = if answer.is_some() { 2 } else { 1 };
+            let (seq, history) = match find(conn, fresh, id, Some(State::Received), events)? {
+                Ok(found) => found,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            let (state, error, event) = finish_event(finish);
+            match answer {
+                Some(answer) => {
+                    sql::set_concluded(conn, seq, state, error, answer, *at)?;
+                    let answered = format!("answered {}", answer.summary);
+                    sql::insert_history(conn, history, *at, &event)?;
+                    sql::insert_history(conn, history + 1, *at, &answered)?;
+                }
+                None => {
+                    sql::set_finished(conn, seq, state, error, *at)?;
+                    sql::insert_history(conn, history, *at, &event)?;
+                }
+            }
             Ok(Ok(Outcome::Done))
         }
         Op::Retry { id, at } => {
-            let Some(seq) = sql::set_retry(conn, id, *at)? else {
-                return Ok(Err(refusal(conn, id, State::Failed)?));
+            let (seq, history) = match find(conn, fresh, id, Some(State::Failed), 1)? {
+                Ok(found) => found,
+                Err(refused) => return Ok(Err(refused)),
             };
-            sql::append_history(conn, seq, *at, "marked for retry")?;
+            sql::set_retry(conn, seq, *at)?;
+            sql::insert_history(conn, history, *at, "marked for retry")?;
             Ok(Ok(Outcome::Done))
         }
         Op::Purge {
@@ -227,16 +321,45 @@ fn apply_one(conn: &Connection, op: &Op, seq: &mut i64) -> Step {
     }
 }
 
-/// Why a state change found no row to change.
-fn refusal(conn: &Connection, id: &str, expected: State) -> Result<StoreError, StoreError> {
-    Ok(match sql::state_of(conn, id)? {
-        None => StoreError::NotFound(id.to_string()),
-        Some(state) => StoreError::WrongState {
+/// The state, error and history event that a process's end writes.
+fn finish_event(finish: &Finish) -> (State, Option<&str>, String) {
+    match finish {
+        Finish::Processed => (State::Processed, None, "processed".to_string()),
+        Finish::Failed { error } => (
+            State::Failed,
+            Some(error.as_str()),
+            format!("failed: {error}"),
+        ),
+    }
+}
+
+/// Where a change of document `id` that adds `events` history entries goes: its seq and the
+/// id of its next history entry, if it exists and is in the `expected` state (any state if
+/// None); otherwise the refusal that says why not. A fresh document (see `Fresh`) needs no
+/// lookup, and stops being fresh.
+fn find(
+    conn: &Connection,
+    fresh: &mut Fresh,
+    id: &str,
+    expected: Option<State>,
+    events: i64,
+) -> Result<Result<(i64, i64), StoreError>, StoreError> {
+    if matches!(expected, None | Some(State::Received)) {
+        if let Some(seq) = fresh.take(id) {
+            return Ok(Ok((seq, sql::key_range(seq).0)));
+        }
+    }
+    let Some((seq, state)) = sql::locate(conn, id)? else {
+        return Ok(Err(StoreError::NotFound(id.to_string())));
+    };
+    match expected {
+        Some(expected) if expected != state => Ok(Err(StoreError::WrongState {
             id: id.to_string(),
             state,
             expected,
-        },
-    })
+        })),
+        _ => Ok(Ok((seq, sql::next_history(conn, seq, events)?))),
+    }
 }
 
 /// The duplicate check and the insert run in the same transaction on the only writing

@@ -3,7 +3,7 @@
 //!
 //! The test runs itself again as a child process (this test binary, filtered to
 //! `crash_child`, with the data dir in an environment variable), reads the ids the child prints
-//! after each `receive` and `finish` returns, and kills it with SIGKILL part-way.
+//! after each `receive`, `finish` and `conclude` returns, and kills it with SIGKILL part-way.
 
 mod common;
 
@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_store::{Finish, NewDocument, State, Store};
+use berth_store::{Answer, Finish, NewDocument, State, Store};
 use bytes::Bytes;
 
 const DIR_VAR: &str = "BERTH_STORE_CRASH_DIR";
@@ -36,8 +36,13 @@ fn payload_of(id: &str) -> Bytes {
     )
 }
 
+fn answer_of(id: &str) -> Vec<u8> {
+    format!("MDN for {id}").into_bytes()
+}
+
 /// The child: receives documents from 16 tasks until it is killed (or, should the parent fail
-/// to kill it, for at most a minute), printing each id once its receive or finish returned.
+/// to kill it, for at most a minute), printing each id once its receive, finish or conclude
+/// returned.
 #[test]
 fn crash_child() {
     let Some(dir) = std::env::var_os(DIR_VAR) else {
@@ -61,9 +66,19 @@ fn crash_child() {
                     };
                     store.receive(doc).await.unwrap();
                     println!("received {id}");
-                    if i % 2 == 0 {
+                    if i % 4 == 0 {
                         store.finish(&id, Finish::Processed).await.unwrap();
                         println!("finished {id}");
+                    } else if i % 4 == 1 {
+                        let answer = Answer {
+                            summary: "processed".into(),
+                            bytes: answer_of(&id),
+                        };
+                        store
+                            .conclude(&id, Finish::Processed, Some(answer))
+                            .await
+                            .unwrap();
+                        println!("concluded {id}");
                     }
                     i += 1;
                 }
@@ -88,6 +103,7 @@ fn every_acknowledged_receipt_survives_sigkill() {
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let mut received = HashSet::new();
     let mut finished = HashSet::new();
+    let mut concluded = HashSet::new();
     let mut killed = false;
     // Lines printed before the kill are still in the pipe after it: read to the end.
     for line in stdout.lines() {
@@ -96,6 +112,9 @@ fn every_acknowledged_receipt_survives_sigkill() {
             received.insert(id.to_string());
         } else if let Some(id) = line.strip_prefix("finished ") {
             finished.insert(id.to_string());
+        } else if let Some(id) = line.strip_prefix("concluded ") {
+            finished.insert(id.to_string());
+            concluded.insert(id.to_string());
         }
         if !killed && received.len() >= KILL_AFTER {
             child.kill().unwrap(); // SIGKILL
@@ -125,6 +144,11 @@ fn every_acknowledged_receipt_survives_sigkill() {
                 assert_eq!(doc.properties.len(), 1, "properties of {id}");
                 if finished.contains(id) {
                     assert_eq!(doc.state, State::Processed, "{id} was finished");
+                    if concluded.contains(id) {
+                        // The answer was committed with the outcome.
+                        let answer = doc.answer.as_ref().map(|a| a.bytes.clone());
+                        assert_eq!(answer, Some(answer_of(id)), "answer of {id}");
+                    }
                 } else {
                     // Received but not known to be finished: either is allowed, and
                     // recovery must hand it back unless its finish did commit.
@@ -139,10 +163,11 @@ fn every_acknowledged_receipt_survives_sigkill() {
     }
     let stored = store.query(&berth_store::Query::default()).unwrap().len();
     println!(
-        "acknowledged {} receipts and {} finishes before SIGKILL; {} documents stored, {} \
-         unfinished to recover, {} lost",
+        "acknowledged {} receipts and {} finishes ({} with their answer) before SIGKILL; {} \
+         documents stored, {} unfinished to recover, {} lost",
         received.len(),
         finished.len(),
+        concluded.len(),
         stored,
         unfinished.len(),
         lost.len()

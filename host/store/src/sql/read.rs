@@ -21,8 +21,14 @@ pub(crate) struct DocumentRead {
     pub answer: Option<Answer>,
 }
 
-const DOCUMENT_COLUMNS: &str = "id, process, state, received_at, payload, payload_file, error, \
-                                answer_summary, answer_bytes, seq";
+/// A document row with its payload and answer: inline in rows older than schema 2, in
+/// `contents` and `answers` since.
+const DOCUMENT_SELECT: &str = "SELECT d.id, d.process, d.state, d.received_at, \
+     COALESCE(d.payload, c.payload), d.payload_file, d.error, d.answer_summary, \
+     COALESCE(d.answer_bytes, a.bytes), d.seq \
+     FROM documents d \
+     LEFT JOIN contents c ON c.seq = d.seq \
+     LEFT JOIN answers a ON a.seq = d.seq";
 
 fn blob_of(inline: Option<Vec<u8>>, file: Option<String>) -> Option<Blob> {
     match (inline, file) {
@@ -64,7 +70,7 @@ fn with_state((mut doc, state): (DocumentRead, String)) -> Result<DocumentRead, 
 }
 
 pub(crate) fn document(conn: &Connection, id: &str) -> Result<Option<DocumentRead>, StoreError> {
-    let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = ?1");
+    let sql = format!("{DOCUMENT_SELECT} WHERE d.id = ?1");
     let mut stmt = conn.prepare_cached(&sql)?;
     let row = stmt.query_row([id], document_row).optional()?;
     row.map(with_state).transpose()
@@ -73,8 +79,7 @@ pub(crate) fn document(conn: &Connection, id: &str) -> Result<Option<DocumentRea
 /// The documents whose process has not finished, in arrival order.
 pub(crate) fn unfinished(conn: &Connection) -> Result<Vec<DocumentRead>, StoreError> {
     // The literal state lets SQLite use the small partial index of unfinished documents.
-    let sql =
-        format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE state = 'received' ORDER BY seq");
+    let sql = format!("{DOCUMENT_SELECT} WHERE d.state = 'received' ORDER BY d.seq");
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([], document_row)?;
     rows.map(|row| with_state(row?)).collect()
@@ -102,7 +107,10 @@ pub(crate) fn history(conn: &Connection, seq: i64) -> Result<Vec<(i64, String)>,
 /// The raw request kept as evidence: None when there is no such document, Some(None) when the
 /// document has none.
 pub(crate) fn raw(conn: &Connection, id: &str) -> Result<Option<Option<Blob>>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT raw, raw_file FROM documents WHERE id = ?1")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT COALESCE(d.raw, c.raw), d.raw_file FROM documents d
+         LEFT JOIN contents c ON c.seq = d.seq WHERE d.id = ?1",
+    )?;
     let row = stmt
         .query_row(params![id], |r| Ok(blob_of(r.get(0)?, r.get(1)?)))
         .optional()?;

@@ -51,6 +51,32 @@ const MIGRATIONS: &[&str] = &[
         at    BIGINT NOT NULL,
         event TEXT NOT NULL
     );",
+    // 2: the large contents of new documents in tables of their own, written once and never
+    // rewritten; and no index on property values.
+    //
+    // A document's row changes after its receipt (its outcome, its answer). With 7 KB of
+    // payload and raw request inline, the row spilled onto overflow pages, and every change of
+    // it read, freed and rewrote those pages. Now the row stays small and a change rewrites a
+    // small cell; the payload and raw request go to `contents` at receipt, the answer's bytes
+    // to `answers` when it is recorded, both keyed by the document's seq, so that each is
+    // appended at the end of its table (an answer keyed next to its document's payload would
+    // split a full page in the middle instead). Rows written before this migration keep their
+    // inline columns, which readers still consult (`COALESCE`): the migration moves no data,
+    // so it costs nothing on a large store.
+    //
+    // The index on properties (name, value) was only ever probed once per listed document,
+    // for a document's handful of properties, which the key range finds as fast; it cost a
+    // randomly placed index page per received document.
+    "CREATE TABLE contents (
+        seq     INTEGER PRIMARY KEY,
+        payload BLOB,
+        raw     BLOB
+    );
+    CREATE TABLE answers (
+        seq   INTEGER PRIMARY KEY,
+        bytes BLOB NOT NULL
+    );
+    DROP INDEX properties_name_value;",
 ];
 
 /// The version this code writes.
@@ -82,4 +108,175 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use rusqlite::{params, Connection};
+
+    use super::MIGRATIONS;
+    use crate::{Answer, Finish, NewDocument, Received, State, Store};
+
+    /// A store as schema 1 wrote it: contents inline in the document rows, 4 KiB pages.
+    fn schema_1_store(dir: &std::path::Path) {
+        let conn = Connection::open(dir.join(crate::sql::DB_FILE)).unwrap();
+        conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+            .unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version BIGINT NOT NULL);
+             INSERT INTO schema_version (version) VALUES (1);",
+        )
+        .unwrap();
+        let insert = "INSERT INTO documents (seq, id, process, state, received_at, updated_at,
+                payload, payload_len, raw, duplicate_key, answer_summary, answer_bytes)
+             VALUES (?1, ?2, 'as2', ?3, 1000, 1000, ?4, ?5, ?6, ?7, ?8, ?9)";
+        conn.execute(
+            insert,
+            params![
+                1,
+                "old-done",
+                "processed",
+                b"old payload".to_vec(),
+                11,
+                b"old raw".to_vec(),
+                "k1",
+                "processed",
+                b"old mdn".to_vec()
+            ],
+        )
+        .unwrap();
+        conn.execute(
+            insert,
+            params![
+                2,
+                "old-open",
+                "received",
+                b"open payload".to_vec(),
+                12,
+                b"open raw".to_vec(),
+                "k2",
+                None::<String>,
+                None::<Vec<u8>>
+            ],
+        )
+        .unwrap();
+        conn.execute_batch(
+            "INSERT INTO properties (id, name, value) VALUES (65536, 'as2.from', 'A');
+             INSERT INTO history (id, at, event) VALUES (65536, 1000, 'processed'),
+                 (65537, 1000, 'answered processed');",
+        )
+        .unwrap();
+    }
+
+    fn keyed(id: &str, key: &str) -> NewDocument {
+        NewDocument {
+            id: id.into(),
+            process: "as2".into(),
+            payload: b"resend".to_vec().into(),
+            duplicate_key: Some(key.into()),
+            duplicate_window: 100,
+            ..NewDocument::default()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_schema_1_store_is_read_and_written_after_the_upgrade() {
+        let tmp = tempfile::tempdir().unwrap();
+        schema_1_store(tmp.path());
+        let store = Store::open(tmp.path()).unwrap();
+
+        // Inline contents of old rows are still found.
+        let done = store.get("old-done").unwrap().unwrap();
+        assert_eq!(&done.payload[..], b"old payload");
+        assert_eq!(done.answer.as_ref().unwrap().bytes, b"old mdn");
+        assert_eq!(done.properties, [("as2.from".into(), "A".into())]);
+        assert_eq!(&store.raw("old-done").unwrap().unwrap()[..], b"old raw");
+        let again = store.receive(keyed("resend", "k1")).await.unwrap();
+        assert_eq!(
+            again,
+            Received::Duplicate {
+                original_id: "old-done".into(),
+                answer: Some(b"old mdn".to_vec())
+            }
+        );
+        let open = store.unfinished().unwrap();
+        assert_eq!(open.len(), 1);
+        assert_eq!(&open[0].payload[..], b"open payload");
+
+        // Old rows take new answers and outcomes; the new answer wins over the inline one.
+        let mdn = Answer {
+            summary: "processed".into(),
+            bytes: b"new mdn".to_vec(),
+        };
+        store
+            .conclude("old-open", Finish::Processed, Some(mdn.clone()))
+            .await
+            .unwrap();
+        let got = store.get("old-open").unwrap().unwrap();
+        assert_eq!(
+            (got.state, got.answer),
+            (State::Processed, Some(mdn.clone()))
+        );
+        assert_eq!(&store.raw("old-open").unwrap().unwrap()[..], b"open raw");
+        store.record_answer("old-done", mdn.clone()).await.unwrap();
+        let got = store.get("old-done").unwrap().unwrap();
+        assert_eq!(got.answer, Some(mdn));
+        let events: Vec<&str> = got.history.iter().map(|(_, e)| e.as_str()).collect();
+        assert_eq!(
+            events,
+            [
+                "received",
+                "processed",
+                "answered processed",
+                "answered processed"
+            ]
+        );
+
+        // Purge removes old and new alike.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(store.purge(Duration::ZERO, true).unwrap(), 3);
+        drop(store);
+        let conn = Connection::open(tmp.path().join(crate::sql::DB_FILE)).unwrap();
+        let left: i64 = conn
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM documents) + (SELECT COUNT(*) FROM contents)
+                     + (SELECT COUNT(*) FROM answers) + (SELECT COUNT(*) FROM properties)
+                     + (SELECT COUNT(*) FROM history)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0);
+        // An existing store keeps its page size; the index on property values is gone.
+        let page_size: i64 = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(page_size, 4096);
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'properties_name_value'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 0);
+    }
+
+    #[test]
+    fn a_new_store_has_8_kib_pages() {
+        let tmp = tempfile::tempdir().unwrap();
+        drop(Store::open(tmp.path()).unwrap());
+        let conn = Connection::open(tmp.path().join(crate::sql::DB_FILE)).unwrap();
+        let page_size: i64 = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(page_size, 8192);
+        let version: i64 = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, super::CURRENT);
+    }
 }

@@ -41,10 +41,13 @@ pub(crate) fn find_duplicate(
 ) -> Result<Option<Original>, StoreError> {
     // Two steps instead of one window query: the first is a single probe of the partial index
     // and finds nothing for almost every document; only a hit pays for counting.
+    // The answer is inline in rows older than schema 2, in `answers` since.
     let mut stmt = conn.prepare_cached(
-        "SELECT id, seq, answer_bytes FROM documents
-         WHERE process = ?1 AND duplicate_key = ?2 AND duplicate_key IS NOT NULL
-         ORDER BY seq DESC LIMIT 1",
+        "SELECT d.id, d.seq, COALESCE(d.answer_bytes,
+                    (SELECT a.bytes FROM answers a WHERE a.seq = d.seq))
+         FROM documents d
+         WHERE d.process = ?1 AND d.duplicate_key = ?2 AND d.duplicate_key IS NOT NULL
+         ORDER BY d.seq DESC LIMIT 1",
     )?;
     let hit: Option<(String, i64, Option<Vec<u8>>)> = stmt
         .query_row(params![process, key], |r| {
@@ -75,9 +78,10 @@ fn split(blob: Option<&Blob>) -> (Option<&[u8]>, Option<&str>) {
     }
 }
 
-/// Inserts the row; false when a document with this id exists. The id's unique index answers
-/// that question as part of the insert, which saves a lookup per document; the failed statement
-/// alone is undone, the batch's transaction goes on.
+/// Inserts the row, and the inline payload and raw request as its contents; false when a
+/// document with this id exists. The id's unique index answers that question as part of the
+/// insert, which saves a lookup per document; the failed statement alone is undone, the
+/// batch's transaction goes on.
 pub(crate) fn insert_document(
     conn: &Connection,
     row: &DocumentRow<'_>,
@@ -85,9 +89,9 @@ pub(crate) fn insert_document(
     let (payload, payload_file) = split(row.payload);
     let (raw, raw_file) = split(row.raw);
     let mut stmt = conn.prepare_cached(
-        "INSERT INTO documents (seq, id, process, state, received_at, updated_at, payload,
-             payload_file, payload_len, raw, raw_file, duplicate_key, duplicate_of)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "INSERT INTO documents (seq, id, process, state, received_at, updated_at,
+             payload_file, payload_len, raw_file, duplicate_key, duplicate_of)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     let inserted = stmt.execute(params![
         row.seq,
@@ -95,28 +99,58 @@ pub(crate) fn insert_document(
         row.process,
         row.state.as_str(),
         row.received_at,
-        payload,
         payload_file,
         row.payload_len,
-        raw,
         raw_file,
         row.duplicate_key,
         row.duplicate_of,
     ]);
     match inserted {
-        Ok(_) => Ok(true),
+        Ok(_) => {}
         Err(rusqlite::Error::SqliteFailure(e, _))
             if e.code == ErrorCode::ConstraintViolation
                 && e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
         {
-            Ok(false)
+            return Ok(false)
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if payload.is_some() || raw.is_some() {
+        let mut stmt =
+            conn.prepare_cached("INSERT INTO contents (seq, payload, raw) VALUES (?1, ?2, ?3)")?;
+        stmt.execute(params![row.seq, payload, raw])?;
+    }
+    Ok(true)
+}
+
+/// Keeps the bytes of a document's answer, replacing those of an earlier answer.
+fn put_answer(conn: &Connection, seq: i64, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached("INSERT INTO answers (seq, bytes) VALUES (?1, ?2)")?;
+    match stmt.execute(params![seq, bytes]) {
+        Ok(_) => Ok(()),
+        // A second answer for the document (rare): replace the first.
+        Err(e) if is_conflict(&e) => {
+            let mut stmt = conn.prepare_cached("UPDATE answers SET bytes = ?2 WHERE seq = ?1")?;
+            stmt.execute(params![seq, bytes])?;
+            Ok(())
         }
         Err(e) => Err(e.into()),
     }
 }
 
+/// A unique or primary key constraint refused the statement (and only it: the transaction
+/// goes on).
+fn is_conflict(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(e, _)
+        if e.code == ErrorCode::ConstraintViolation
+            && (e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY))
+}
+
 /// Inserts the properties under the document's key range. The caller has checked that they
-/// fit in it.
+/// fit in it. One statement per property: a multi-row `INSERT` measured slower, since a
+/// statement that writes several rows keeps an undo copy of each page it touches (a statement
+/// journal), which a single-row insert into a table without indexes does not need.
 pub(crate) fn insert_properties(
     conn: &Connection,
     seq: i64,
@@ -138,69 +172,110 @@ pub(crate) fn append_history(
     at: i64,
     event: &str,
 ) -> Result<(), StoreError> {
+    let next = next_history(conn, seq, 1)?;
+    insert_history(conn, next, at, event)
+}
+
+/// Inserts the history entry `id` (see `next_history`).
+pub(crate) fn insert_history(
+    conn: &Connection,
+    id: i64,
+    at: i64,
+    event: &str,
+) -> Result<(), StoreError> {
+    let mut stmt =
+        conn.prepare_cached("INSERT INTO history (id, at, event) VALUES (?1, ?2, ?3)")?;
+    stmt.execute(params![id, at, event])?;
+    Ok(())
+}
+
+/// The id of the entry after document `seq`'s last one, if `count` more fit its key range.
+pub(crate) fn next_history(conn: &Connection, seq: i64, count: i64) -> Result<i64, StoreError> {
     let (first, end) = key_range(seq);
     let mut stmt = conn.prepare_cached("SELECT MAX(id) FROM history WHERE id >= ?1 AND id < ?2")?;
     let last: Option<i64> = stmt.query_row(params![first, end], |r| r.get(0))?;
     let next = last.map_or(first, |l| l + 1);
-    if next >= end {
+    if next + count > end {
         return Err(StoreError::Corrupt(format!(
             "document #{seq} has {PER_DOCUMENT} history entries already"
         )));
     }
-    let mut stmt =
-        conn.prepare_cached("INSERT INTO history (id, at, event) VALUES (?1, ?2, ?3)")?;
-    stmt.execute(params![next, at, event])?;
-    Ok(())
+    Ok(next)
 }
 
-pub(crate) fn state_of(conn: &Connection, id: &str) -> Result<Option<State>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT state FROM documents WHERE id = ?1")?;
-    let state: Option<String> = stmt.query_row([id], |r| r.get(0)).optional()?;
-    state.map(|s| State::parse(&s)).transpose()
+/// The seq and state of document `id`: where a change finds its row, and why it refuses.
+pub(crate) fn locate(conn: &Connection, id: &str) -> Result<Option<(i64, State)>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT seq, state FROM documents WHERE id = ?1")?;
+    let row: Option<(i64, String)> = stmt
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    row.map(|(seq, state)| Ok((seq, State::parse(&state)?)))
+        .transpose()
 }
 
-/// Moves a `received` document to `state`; returns its seq, or None when it is not in state
-/// `received`.
+// The changes below address the row by seq, found by `locate` in the same transaction: a
+// lookup by seq is the table's own key, and the caller has checked the state already, so no
+// statement needs `RETURNING` (which costs a temporary table per execution).
+
+/// Moves document `seq` to a final `state`.
 pub(crate) fn set_finished(
     conn: &Connection,
-    id: &str,
+    seq: i64,
     state: State,
     error: Option<&str>,
     at: i64,
-) -> Result<Option<i64>, StoreError> {
+) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(
-        "UPDATE documents SET state = ?2, error = ?3, updated_at = ?4
-         WHERE id = ?1 AND state = 'received' RETURNING seq",
+        "UPDATE documents SET state = ?2, error = ?3, updated_at = ?4 WHERE seq = ?1",
     )?;
-    Ok(stmt
-        .query_row(params![id, state.as_str(), error, at], |r| r.get(0))
-        .optional()?)
+    stmt.execute(params![seq, state.as_str(), error, at])?;
+    Ok(())
 }
 
-/// Records the answer; returns the document's seq, or None when there is no such document.
+/// Records the answer sent for document `seq`.
 pub(crate) fn set_answer(
     conn: &Connection,
-    id: &str,
+    seq: i64,
     answer: &Answer,
     at: i64,
-) -> Result<Option<i64>, StoreError> {
+) -> Result<(), StoreError> {
+    // The row keeps the summary; the bytes go to `answers` (an inline answer of a row older
+    // than schema 2 is cleared, so that readers find the new one).
     let mut stmt = conn.prepare_cached(
-        "UPDATE documents SET answer_summary = ?2, answer_bytes = ?3, updated_at = ?4
-         WHERE id = ?1 RETURNING seq",
+        "UPDATE documents SET answer_summary = ?2, answer_bytes = NULL, updated_at = ?3
+         WHERE seq = ?1",
     )?;
-    Ok(stmt
-        .query_row(params![id, answer.summary, answer.bytes, at], |r| r.get(0))
-        .optional()?)
+    stmt.execute(params![seq, answer.summary, at])?;
+    put_answer(conn, seq, &answer.bytes)
 }
 
-/// Moves a `failed` document back to `received`; returns its seq, or None when it is not
-/// failed. The error stays in the history, not on the row, so listings no longer show it.
-pub(crate) fn set_retry(conn: &Connection, id: &str, at: i64) -> Result<Option<i64>, StoreError> {
+/// Moves document `seq` to a final `state` and records the answer sent: one change of its
+/// row, one new row of `answers`.
+pub(crate) fn set_concluded(
+    conn: &Connection,
+    seq: i64,
+    state: State,
+    error: Option<&str>,
+    answer: &Answer,
+    at: i64,
+) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(
-        "UPDATE documents SET state = 'received', error = NULL, updated_at = ?2
-         WHERE id = ?1 AND state = 'failed' RETURNING seq",
+        "UPDATE documents SET state = ?2, error = ?3, answer_summary = ?4, answer_bytes = NULL,
+             updated_at = ?5
+         WHERE seq = ?1",
     )?;
-    Ok(stmt.query_row(params![id, at], |r| r.get(0)).optional()?)
+    stmt.execute(params![seq, state.as_str(), error, answer.summary, at])?;
+    put_answer(conn, seq, &answer.bytes)
+}
+
+/// Moves failed document `seq` back to `received`. The error stays in the history, not on the
+/// row, so listings no longer show it.
+pub(crate) fn set_retry(conn: &Connection, seq: i64, at: i64) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE documents SET state = 'received', error = NULL, updated_at = ?2 WHERE seq = ?1",
+    )?;
+    stmt.execute(params![seq, at])?;
+    Ok(())
 }
 
 /// Deletes finished documents received before `before`; failed ones only when asked, and
@@ -232,11 +307,15 @@ pub(crate) fn purge(
     }
     let mut props = conn.prepare_cached("DELETE FROM properties WHERE id >= ?1 AND id < ?2")?;
     let mut history = conn.prepare_cached("DELETE FROM history WHERE id >= ?1 AND id < ?2")?;
+    let mut contents = conn.prepare_cached("DELETE FROM contents WHERE seq = ?1")?;
+    let mut answers = conn.prepare_cached("DELETE FROM answers WHERE seq = ?1")?;
     let mut doc = conn.prepare_cached("DELETE FROM documents WHERE seq = ?1")?;
     for &seq in &victims {
         let (first, end) = key_range(seq);
         props.execute(params![first, end])?;
         history.execute(params![first, end])?;
+        contents.execute([seq])?;
+        answers.execute([seq])?;
         doc.execute([seq])?;
     }
     Ok((victims.len() as u64, files))
