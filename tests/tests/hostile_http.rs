@@ -80,6 +80,42 @@ fn a_client_that_never_finishes_its_head_is_cut_off() {
     still_serving(port);
 }
 
+/// Slowloris: a head dripped a byte every 200 ms never completes, and must not hold its
+/// connection past the header timeout (1 s here) just because bytes keep coming.
+#[test]
+fn a_head_dripped_byte_by_byte_is_cut_off() {
+    let (_deployment, _berth, port) = start();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let started = Instant::now();
+    let head = b"POST /echo HTTP/1.1\r\nhost: x\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let mut cut = false;
+    for byte in head.iter() {
+        if stream.write_all(&[*byte]).is_err() {
+            cut = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        if started.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+    }
+    if !cut {
+        // The server may have closed without the write noticing yet: a read says.
+        stream
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .unwrap();
+        let mut rest = Vec::new();
+        cut = stream.read_to_end(&mut rest).is_ok();
+    }
+    assert!(cut, "a dripped head kept its connection");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "cut only after {:?}",
+        started.elapsed()
+    );
+    still_serving(port);
+}
+
 #[test]
 fn a_body_that_never_arrives_gets_408() {
     let (_deployment, berth, port) = start();

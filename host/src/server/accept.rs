@@ -163,10 +163,9 @@ async fn serve<S>(
         watcher.watch(builder.serve_connection(io, service)).await
     } else {
         let mut builder = http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
-            .max_buf_size(max_header_bytes);
+        // No header read timeout (and so no timer) for hyper: `IdleCutoff` bounds the time to a
+        // complete head without a timer per request.
+        builder.max_buf_size(max_header_bytes);
         // hyper's own limit is 100 headers, parsed into a stack array; naming any limit, even
         // 100, makes it build and copy a vector for every request.
         if max_headers != HYPER_MAX_HEADERS {
