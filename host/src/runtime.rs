@@ -98,12 +98,14 @@ impl Documents {
             let outcome = self.run(process, document).await;
             return to_outcome(&id, outcome);
         };
-        let raw = match raw_evidence(incoming, !payload_is_body).await {
-            Ok(raw) => raw,
-            Err(e) => {
-                tracing::error!(process = %process.name, error = %e, "cannot read a spooled request");
-                return refused(&id, "the message could not be read back; send again later");
-            }
+        // A spooled request already is its evidence (see `server::spool`): the store links the
+        // file rather than holding it in memory.
+        let (raw, raw_file) = match &incoming.body {
+            Body::Memory(body) => (
+                Some(raw_request(&incoming.parts, body, !payload_is_body)),
+                None,
+            ),
+            Body::Spooled(file) => (None, Some(file.path.clone())),
         };
         let new = NewDocument {
             id: id.clone(),
@@ -113,7 +115,8 @@ impl Documents {
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
-            raw: Some(raw),
+            raw,
+            raw_file,
             duplicate_window: match (&duplicate_key, duplicate_window) {
                 (Some(_), 0) => DEFAULT_DUPLICATE_WINDOW,
                 (_, window) => window,
@@ -304,18 +307,6 @@ async fn body_bytes(body: &Body) -> std::io::Result<Bytes> {
             })
             .await
             .map_err(std::io::Error::other)?
-        }
-    }
-}
-
-/// The request as the store keeps it for evidence; a spooled request already is that.
-async fn raw_evidence(incoming: &Incoming, include_body: bool) -> std::io::Result<Bytes> {
-    match &incoming.body {
-        Body::Memory(body) => Ok(raw_request(&incoming.parts, body, include_body)),
-        Body::Spooled(file) => {
-            let path = file.path.clone();
-            let read = tokio::task::spawn_blocking(move || std::fs::read(path)).await;
-            Ok(Bytes::from(read.map_err(std::io::Error::other)??))
         }
     }
 }

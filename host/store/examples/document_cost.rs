@@ -134,6 +134,7 @@ fn document(i: usize, t: &Template) -> NewDocument {
             ("mime.type".into(), "application/edi-x12".into()),
         ],
         raw: Some(t.raw.clone()),
+        raw_file: None,
         duplicate_key: Some(format!("PARTNER-A|BERTH|<{i}@partner-a.example>")),
         duplicate_window: 100_000,
     }

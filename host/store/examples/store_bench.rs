@@ -38,6 +38,7 @@ fn document(i: usize, payload: &Bytes) -> NewDocument {
             ("mime.type".into(), "application/edi-x12".into()),
         ],
         raw: None,
+        raw_file: None,
         duplicate_key: Some(format!("PARTNER-A|BERTH|<{i}@partner-a.example>")),
         duplicate_window: 10_000,
     }

@@ -75,6 +75,39 @@ impl PayloadDir {
         }
     }
 
+    /// Makes `file` (outside the folder, on the same file system) durable and links it in under
+    /// a new name; the caller's name for it stays the caller's. On another file system, or one
+    /// without hard links, it is copied instead.
+    pub(crate) fn adopt(&self, file: &Path) -> Result<String, StoreError> {
+        File::open(file)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| StoreError::io(format!("syncing {}", file.display()), e))?;
+        loop {
+            let name = format!(
+                "{}-{}-{}.bin",
+                crate::clock::now_millis(),
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            );
+            let path = self.dir.join(&name);
+            match fs::hard_link(file, &path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                Err(_) => {
+                    // A copy is slower but as good: written, then made durable.
+                    let copied = fs::copy(file, &path)
+                        .and_then(|_| File::open(&path).and_then(|f| f.sync_all()));
+                    if let Err(e) = copied {
+                        let _ = fs::remove_file(&path);
+                        return Err(StoreError::io(format!("copying {}", file.display()), e));
+                    }
+                }
+            }
+            self.sync_dir()?;
+            return Ok(name);
+        }
+    }
+
     /// Makes the directory entries of new files durable: on Linux a file's fsync does not
     /// cover its name in the directory.
     fn sync_dir(&self) -> Result<(), StoreError> {

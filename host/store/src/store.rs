@@ -81,15 +81,22 @@ impl Store {
         let received_at = now_millis();
         let payload_len = i64::try_from(doc.payload.len()).unwrap_or(i64::MAX);
         let payload = self.place(doc.payload).await?;
-        let raw = match doc.raw {
-            Some(raw) => match self.place(raw).await {
+        let raw = match (doc.raw_file, doc.raw) {
+            (Some(file), _) => match self.adopt(file).await {
                 Ok(blob) => Some(blob),
                 Err(e) => {
                     self.forget(&[&payload]);
                     return Err(e);
                 }
             },
-            None => None,
+            (None, Some(raw)) => match self.place(raw).await {
+                Ok(blob) => Some(blob),
+                Err(e) => {
+                    self.forget(&[&payload]);
+                    return Err(e);
+                }
+            },
+            (None, None) => None,
         };
         let files = [Some(payload.clone()), raw.clone()];
         let op = Op::Insert(Insert {
@@ -248,6 +255,17 @@ impl Store {
         let name = tokio::task::spawn_blocking(move || payloads.write(&bytes))
             .await
             .map_err(|e| StoreError::io("writing a payload file", std::io::Error::other(e)))??;
+        Ok(Blob::File(name))
+    }
+
+    /// A file of the caller's made durable and named in the payload folder, without a copy.
+    async fn adopt(&self, file: std::path::PathBuf) -> Result<Blob, StoreError> {
+        let payloads = self.inner.payloads.clone();
+        let name = tokio::task::spawn_blocking(move || payloads.adopt(&file))
+            .await
+            .map_err(|e| {
+                StoreError::io("adopting a raw request file", std::io::Error::other(e))
+            })??;
         Ok(Blob::File(name))
     }
 

@@ -19,6 +19,10 @@ pub struct NewDocument {
     pub properties: Vec<(String, String)>,
     /// The raw request as evidence (headers and body as received), if the connector keeps it.
     pub raw: Option<Bytes>,
+    /// The raw request already in a file (the host spools large requests as they arrive): the
+    /// store links the file into its payload folder instead of reading and copying it. Used in
+    /// place of `raw`; the caller keeps its file, which it may remove once `receive` returns.
+    pub raw_file: Option<std::path::PathBuf>,
     /// Identity of the message for duplicate detection (AS2: partner pair + Message-ID).
     pub duplicate_key: Option<String>,
     /// How many of the process's most recent documents are searched for `duplicate_key`;

@@ -59,6 +59,34 @@ async fn unfinished_after_reopen_is_exactly_the_unfinished_ones_oldest_first() {
     assert_eq!(first.properties[1], ("file.name".into(), "d0.edi".into()));
 }
 
+/// A request the host spooled to a file is linked into the store, not read and copied, and
+/// stays there when the host removes its own name for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spooled_raw_request_is_adopted_as_it_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spool = tmp.path().join("spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    let file = spool.join("1-0.request");
+    let raw: Vec<u8> = (0..500_000u32).map(|i| (i % 7) as u8).collect();
+    std::fs::write(&file, &raw).unwrap();
+    let store = Store::open(tmp.path()).unwrap();
+    let d = NewDocument {
+        raw_file: Some(file.clone()),
+        ..doc("spooled", "as2")
+    };
+    store.receive(d).await.unwrap();
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(store.raw("spooled").unwrap().unwrap(), raw);
+    assert_eq!(payload_files(tmp.path()).len(), 1);
+    // A file that is not there is an error, and nothing is stored.
+    let missing = NewDocument {
+        raw_file: Some(spool.join("gone.request")),
+        ..doc("missing", "as2")
+    };
+    assert!(store.receive(missing).await.is_err());
+    assert!(store.get("missing").unwrap().is_none());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn large_payload_goes_to_a_file_and_round_trips() {
     let tmp = tempfile::tempdir().unwrap();

@@ -15,6 +15,7 @@ pub fn doc(id: &str, process: &str) -> NewDocument {
             ("file.name".into(), format!("{id}.edi")),
         ],
         raw: None,
+        raw_file: None,
         duplicate_key: None,
         duplicate_window: 0,
     }
