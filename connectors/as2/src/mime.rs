@@ -65,13 +65,7 @@ impl MimePart {
     pub fn with_headers(headers: &[(String, Vec<u8>)], body: Bytes) -> MimePart {
         MimePart {
             raw: body,
-            headers: headers
-                .iter()
-                .map(|(n, v)| Header {
-                    name: n.clone(),
-                    value: trim(v).to_vec(),
-                })
-                .collect(),
+            headers: transported_headers(headers),
             body_start: 0,
         }
     }
@@ -90,13 +84,7 @@ impl MimePart {
         raw.extend_from_slice(body);
         MimePart {
             raw: raw.into(),
-            headers: headers
-                .iter()
-                .map(|(n, v)| Header {
-                    name: n.clone(),
-                    value: trim(v).to_vec(),
-                })
-                .collect(),
+            headers: transported_headers(headers),
             body_start,
         }
     }
@@ -234,6 +222,17 @@ pub fn unquote(value: &str) -> String {
     } else {
         v.to_string()
     }
+}
+
+/// Headers that travelled as HTTP headers, as MIME headers.
+fn transported_headers(headers: &[(String, Vec<u8>)]) -> Vec<Header> {
+    headers
+        .iter()
+        .map(|(n, v)| Header {
+            name: n.clone(),
+            value: trim(v).to_vec(),
+        })
+        .collect()
 }
 
 /// Returns (end of header block, start of body).

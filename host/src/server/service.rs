@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use berth_connector_sdk::abi::{Outcome, OutcomeKind, Response as PluginResponse};
 use berth_connector_sdk::abi_stable::std_types::ROption;
+use berth_process::ProcessDef;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
 use http_body_util::Full;
@@ -30,7 +31,8 @@ pub struct Peer {
 /// What the metrics learn about a request while it is served.
 #[derive(Default)]
 struct Seen {
-    process: Option<String>,
+    /// Shared, not copied: a string allocation per request shows in the benchmark.
+    process: Option<Arc<ProcessDef>>,
     bytes_in: u64,
 }
 
@@ -45,7 +47,7 @@ pub async fn handle(
     let response = serve(&shared, &mount, peer, request, &mut seen).await;
     let bytes_out = response.body().size_hint().exact().unwrap_or(0);
     shared.metrics.request(
-        seen.process.as_deref().unwrap_or(""),
+        seen.process.as_ref().map_or("", |p| p.name.as_str()),
         response.status().as_u16(),
         seen.bytes_in,
         bytes_out,
@@ -131,7 +133,7 @@ async fn serve(
         );
         return connector_failed(&mount, &message);
     };
-    seen.process = Some(process.name.clone());
+    seen.process = Some(Arc::clone(process));
     let status = shared.status.of(&process.name);
     if status.is_paused() {
         // Partners retry on 503 with Retry-After: nothing is stored, nothing is lost.

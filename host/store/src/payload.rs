@@ -31,6 +31,17 @@ pub(crate) struct PayloadDir {
 /// Distinguishes files written in the same millisecond by the same process.
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// A name for a new file. It carries no part of the document id: ids come from the network
+/// (AS2 Message-IDs) and must never become path components.
+fn fresh_name() -> String {
+    format!(
+        "{}-{}-{}.bin",
+        crate::clock::now_millis(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 impl PayloadDir {
     pub(crate) fn open(data_dir: &Path) -> Result<PayloadDir, StoreError> {
         let dir = data_dir.join("payloads");
@@ -49,14 +60,7 @@ impl PayloadDir {
     /// Writes `bytes` to a new file and makes it durable; returns the file's name.
     pub(crate) fn write(&self, bytes: &[u8]) -> Result<String, StoreError> {
         loop {
-            // The name carries no part of the document id: ids come from the network (AS2
-            // Message-IDs) and must never become path components.
-            let name = format!(
-                "{}-{}-{}.bin",
-                crate::clock::now_millis(),
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            );
+            let name = fresh_name();
             let path = self.dir.join(&name);
             let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(f) => f,
@@ -83,12 +87,7 @@ impl PayloadDir {
             .and_then(|f| f.sync_all())
             .map_err(|e| StoreError::io(format!("syncing {}", file.display()), e))?;
         loop {
-            let name = format!(
-                "{}-{}-{}.bin",
-                crate::clock::now_millis(),
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            );
+            let name = fresh_name();
             let path = self.dir.join(&name);
             match fs::hard_link(file, &path) {
                 Ok(()) => {}
