@@ -10,12 +10,14 @@ use berth_connector_sdk::query;
 const SECRET_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
 
 pub fn properties_of(request: &Request<'_>) -> Vec<Property> {
-    let mut props = vec![
+    // Sized once: four fixed, one per header and query pair, two tracked.
+    let mut props = Vec::with_capacity(6 + request.headers.len() + request.query.len() / 4);
+    props.extend([
         Property::new("http.method", request.method.as_str()),
         Property::new("http.path", request.path.as_str()),
         Property::new("http.query", request.query.as_str()),
         Property::new("http.remote_addr", request.remote_addr.as_str()),
-    ];
+    ]);
     for (name, value) in query::pairs(request.query.as_str()) {
         props.push(Property::new(format!("http.query.{name}"), value));
     }

@@ -108,16 +108,17 @@ impl Properties {
     /// Sorts by name and keeps the last of equal names, as inserting one by one would.
     fn sort_and_dedup(&mut self) {
         let text = &self.text;
+        // Stable: of equal names, the later stays later.
         self.entries
             .sort_by(|a, b| text[a.name.clone()].cmp(&text[b.name.clone()]));
-        let mut kept: Vec<Entry> = Vec::with_capacity(self.entries.len());
-        for entry in self.entries.drain(..) {
-            match kept.last_mut() {
-                Some(last) if text[last.name.clone()] == text[entry.name.clone()] => *last = entry,
-                _ => kept.push(entry),
+        // `dedup_by` keeps the first of a run; swapping hands it the later value instead.
+        self.entries.dedup_by(|later, kept| {
+            let same = text[later.name.clone()] == text[kept.name.clone()];
+            if same {
+                std::mem::swap(later, kept);
             }
-        }
-        self.entries = kept;
+            same
+        });
     }
 }
 
