@@ -484,5 +484,9 @@ impl Decryptor {
 }
 
 #[cfg(test)]
+#[path = "envelope_fixtures.rs"]
+mod fixtures;
+
+#[cfg(test)]
 #[path = "envelope_tests.rs"]
 mod tests;
