@@ -13,6 +13,7 @@ use openssl::x509::X509;
 use std::ops::Range;
 use std::os::raw::{c_int, c_uint, c_void};
 use std::sync::OnceLock;
+
 pub(super) struct Keys {
     pub(super) ours: KeyPair,
     pub(super) stranger: KeyPair,
