@@ -295,15 +295,21 @@ fn to_outcome(id: &str, outcome: RunOutcome) -> Outcome {
     }
 }
 
-/// The body in memory: a spooled one is read back (for connectors whose payload is the body).
+/// The body in memory: a spooled one is read back (for connectors whose payload is the body),
+/// from its offset, into a buffer of exactly its size.
 async fn body_bytes(body: &Body) -> std::io::Result<Bytes> {
+    use std::io::{Read, Seek, SeekFrom};
     match body {
         Body::Memory(bytes) => Ok(bytes.clone()),
         Body::Spooled(file) => {
-            let (path, offset) = (file.path.clone(), file.body_offset);
+            let (path, offset, len) = (file.path.clone(), file.body_offset, file.body_len);
             tokio::task::spawn_blocking(move || {
-                let all = std::fs::read(path)?;
-                Ok(Bytes::from(all).slice(offset as usize..))
+                let len = usize::try_from(len).map_err(std::io::Error::other)?;
+                let mut file = std::fs::File::open(path)?;
+                file.seek(SeekFrom::Start(offset))?;
+                let mut bytes = vec![0; len];
+                file.read_exact(&mut bytes)?;
+                Ok(Bytes::from(bytes))
             })
             .await
             .map_err(std::io::Error::other)?
@@ -350,4 +356,27 @@ pub fn raw_request(parts: &http::request::Parts, body: &Bytes, include_body: boo
         raw.extend_from_slice(body);
     }
     Bytes::from(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::SpoolFile;
+
+    #[tokio::test]
+    async fn a_spooled_body_reads_back_without_its_head() {
+        let path =
+            std::env::temp_dir().join(format!("berth-runtime-{}.request", std::process::id()));
+        std::fs::write(&path, b"POST /x HTTP/1.1\r\n\r\nthe body").unwrap();
+        let body = Body::Spooled(SpoolFile {
+            path: path.clone(),
+            body_offset: 20,
+            body_len: 8,
+        });
+        assert_eq!(&body_bytes(&body).await.unwrap()[..], b"the body");
+        drop(body);
+        assert!(!path.exists(), "the spool file goes with its body");
+        let memory = Body::Memory(Bytes::from_static(b"in memory"));
+        assert_eq!(&body_bytes(&memory).await.unwrap()[..], b"in memory");
+    }
 }

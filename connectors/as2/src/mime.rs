@@ -386,16 +386,19 @@ pub fn decode_base64(body: &[u8]) -> Result<Vec<u8>, MimeError> {
         .copied()
         .filter(|b| !b.is_ascii_whitespace())
         .collect();
-    let engine = base64::engine::GeneralPurpose::new(
+    LENIENT_BASE64
+        .decode(compact)
+        .map_err(|e| MimeError::Base64(e.to_string()))
+}
+
+/// Base64 as senders write it: missing padding and trailing bits are tolerated.
+pub(crate) const LENIENT_BASE64: base64::engine::GeneralPurpose =
+    base64::engine::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
         base64::engine::GeneralPurposeConfig::new()
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
             .with_decode_allow_trailing_bits(true),
     );
-    engine
-        .decode(compact)
-        .map_err(|e| MimeError::Base64(e.to_string()))
-}
 
 /// Quoted-printable (RFC 2045 §6.7). Malformed escapes are kept literally,
 /// as the RFC recommends for robustness.

@@ -5,13 +5,12 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use bytes::Bytes;
 
 use crate::disposition::ProcessingError;
 use crate::envelope::{self, StreamDecryptError};
 use crate::headers::As2Headers;
-use crate::mime::{ContentType, MimePart};
+use crate::mime::{ContentType, MimePart, LENIENT_BASE64};
 use crate::unwrap::{
     self, record_decryption, Limits, Security, UnwrapError, UnwrapKeys, Unwrapped,
 };
@@ -106,16 +105,11 @@ fn decoded<'a>(
         return Ok(Box::new(reader));
     }
     let text = SkipWhitespace(reader);
-    Ok(Box::new(base64::read::DecoderReader::new(text, &LENIENT)))
+    Ok(Box::new(base64::read::DecoderReader::new(
+        text,
+        &LENIENT_BASE64,
+    )))
 }
-
-/// Tolerant of missing padding and trailing bits, as `mime::decode_base64` is.
-const LENIENT: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(true),
-);
 
 /// Base64 text without its line breaks and blanks, which the decoder does not accept.
 struct SkipWhitespace<R>(R);

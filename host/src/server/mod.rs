@@ -26,6 +26,8 @@ pub use mount::{Incoming, Mount};
 pub use router::{MountSlot, Router};
 pub use shared_server::targets as shared_server_targets;
 pub use spool::Body;
+#[cfg(test)]
+pub use spool::SpoolFile;
 
 use crate::metrics::Metrics;
 use crate::runtime::Documents;

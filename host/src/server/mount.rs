@@ -51,6 +51,7 @@ impl Mount {
                 Body::Memory(bytes) => (&bytes[..], "", 0),
                 Body::Spooled(file) => (
                     &[][..],
+                    // `spool::create` accepts UTF-8 paths only.
                     file.path.to_str().unwrap_or_default(),
                     file.body_offset,
                 ),

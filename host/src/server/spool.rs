@@ -145,6 +145,13 @@ async fn create(
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
     let path = policy.dir.join(name);
+    // Connectors get the name as text: a folder that is not UTF-8 cannot be handed over.
+    if path.to_str().is_none() {
+        return Err(BodyError::Spool(format!(
+            "the spool folder {} is not a UTF-8 path",
+            policy.dir.display()
+        )));
+    }
     let file = tokio::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
