@@ -181,6 +181,24 @@ impl Documents {
         outcome
     }
 
+    /// What `conclude` will record of `outcome`, taken before the outcome goes to the
+    /// connector; `None` when nothing of the request was stored (no store, a duplicate, a
+    /// refusal).
+    pub fn fate(&self, outcome: &Outcome) -> Option<Fate> {
+        self.store.as_ref()?;
+        let finish = match outcome.kind {
+            OutcomeKind::ACCEPTED => Finish::Processed,
+            OutcomeKind::FAILED => Finish::Failed {
+                error: outcome.error.to_string(),
+            },
+            _ => return None,
+        };
+        Some(Fate {
+            id: outcome.document_id.to_string(),
+            finish,
+        })
+    }
+
     /// Record a stored document's outcome and the answer its sender got (the MDN, or the HTTP
     /// status and body; `None` when the connector failed to answer), in one write.
     ///
@@ -188,15 +206,9 @@ impl Documents {
     /// commits leaves the document `received`, to run again at the next start (at least once,
     /// which is the promise); a resend meanwhile is then processed rather than answered with
     /// the recorded MDN.
-    pub fn conclude(&self, outcome: &Outcome, response: Option<&Response>) {
-        let Some(store) = &self.store else { return };
-        let finish = match outcome.kind {
-            OutcomeKind::ACCEPTED => Finish::Processed,
-            OutcomeKind::FAILED => Finish::Failed {
-                error: outcome.error.to_string(),
-            },
-            // Nothing of this request was stored.
-            _ => return,
+    pub fn conclude(&self, fate: Option<Fate>, response: Option<&Response>) {
+        let (Some(store), Some(Fate { id, finish })) = (&self.store, fate) else {
+            return;
         };
         let answer = response.map(|response| Answer {
             summary: if response.summary.is_empty() {
@@ -209,7 +221,7 @@ impl Documents {
                 None => response.body.to_vec(),
             },
         });
-        let (store, id) = (store.clone(), outcome.document_id.to_string());
+        let store = store.clone();
         tokio::spawn(async move {
             if let Err(error) = store.conclude(&id, finish, answer).await {
                 tracing::error!(document = %id, %error, "cannot record the outcome and answer");
@@ -254,6 +266,12 @@ impl Documents {
             }
         }
     }
+}
+
+/// A stored document's outcome, waiting for the connector's answer to be recorded with it.
+pub struct Fate {
+    id: String,
+    finish: Finish,
 }
 
 fn refused(id: &str, error: &str) -> Outcome {

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use berth_connector_sdk::abi::{Outcome, OutcomeKind, Response as PluginResponse};
-use berth_connector_sdk::abi_stable::std_types::ROption;
+use berth_connector_sdk::abi::{OutcomeKind, Response as PluginResponse};
 use berth_process::ProcessDef;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -166,24 +165,18 @@ async fn serve(
     shared
         .metrics
         .document(&process.name, fate, processing.elapsed());
-    // What the store records once the connector has answered (the outcome moves to it).
-    let fate = Outcome {
-        kind: outcome.kind,
-        document_id: outcome.document_id.clone(),
-        returned: ROption::RNone,
-        stored_answer: ROption::RNone,
-        error: outcome.error.clone(),
-    };
+    // Taken now: the outcome moves to the connector.
+    let fate = shared.documents.fate(&outcome);
     match mount.complete(pending, outcome).await {
         Ok(response) => {
             if !response.summary.is_empty() {
                 shared.metrics.disposition(&process.name, &response.summary);
             }
-            shared.documents.conclude(&fate, Some(&response));
+            shared.documents.conclude(fate, Some(&response));
             to_http(&mount, response, &shared)
         }
         Err(e) => {
-            shared.documents.conclude(&fate, None);
+            shared.documents.conclude(fate, None);
             connector_failed(&mount, &e)
         }
     }
