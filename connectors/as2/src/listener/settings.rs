@@ -135,7 +135,7 @@ pub struct LegacyConnection {
 
 /// An HTTPS port with its certificate and key: PEM files, or one PKCS#12 file (relative to
 /// the deployment folder).
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsPort {
     pub port: u16,
@@ -151,6 +151,18 @@ pub struct TlsPort {
     /// Password of the PKCS#12 file.
     #[serde(default)]
     pub password: Option<String>,
+}
+
+impl std::fmt::Debug for TlsPort {
+    // The PKCS#12 password never reaches a log line, as with the SDK's `TlsFiles`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsPort")
+            .field("port", &self.port)
+            .field("certificate", &self.certificate)
+            .field("private_key", &self.private_key)
+            .field("pkcs12", &self.pkcs12)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TlsPort {
@@ -277,5 +289,24 @@ fn as2_name_problem(name: &str) -> Option<String> {
         Some("only printable ASCII characters".into())
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tls_port_prints_without_its_password() {
+        let port = TlsPort {
+            port: 8443,
+            certificate: None,
+            private_key: None,
+            pkcs12: Some("server.p12".into()),
+            password: Some("s3cret".into()),
+        };
+        let printed = format!("{port:?}");
+        assert!(printed.contains("server.p12"), "{printed}");
+        assert!(!printed.contains("s3cret"), "{printed}");
     }
 }
