@@ -250,8 +250,12 @@ fn stream_segments<R: Read>(
 struct ContentAlg {
     cipher: Cipher,
     iv: Vec<u8>,
-    /// The ICV length, for the GCM ciphers of AuthEnvelopedData.
+    /// The ICV length, for the GCM ciphers.
     icv_len: Option<usize>,
+    /// GCM inside plain EnvelopedData (pkijs and some BouncyCastle-based
+    /// senders): no mac field, the tag is the last `icv_len` bytes of the
+    /// encrypted content.
+    tag_appended: bool,
 }
 
 impl ContentAlg {
@@ -259,24 +263,12 @@ impl ContentAlg {
         let what = "contentEncryptionAlgorithm";
         let parts = children(&parse(raw, what)?, what)?;
         let oid = oid_of(parts.first(), what)?;
-        let (cipher, gcm) = match oid.as_str() {
-            "1.2.840.113549.3.7" => (Cipher::des_ede3_cbc(), false),
-            "2.16.840.1.101.3.4.1.2" => (Cipher::aes_128_cbc(), false),
-            "2.16.840.1.101.3.4.1.22" => (Cipher::aes_192_cbc(), false),
-            "2.16.840.1.101.3.4.1.42" => (Cipher::aes_256_cbc(), false),
-            "2.16.840.1.101.3.4.1.6" => (Cipher::aes_128_gcm(), true),
-            "2.16.840.1.101.3.4.1.26" => (Cipher::aes_192_gcm(), true),
-            "2.16.840.1.101.3.4.1.46" => (Cipher::aes_256_gcm(), true),
-            other => return Err(unsupported(format!("content encryption algorithm {other}"))),
+        let Some((cipher, gcm)) = cms::content_cipher(&oid) else {
+            return Err(unsupported(format!("content encryption algorithm {oid}")));
         };
-        if gcm != auth {
+        if auth && !gcm {
             return Err(unsupported(format!(
-                "content encryption algorithm {oid} in {}",
-                if auth {
-                    "AuthEnvelopedData"
-                } else {
-                    "EnvelopedData"
-                }
+                "content encryption algorithm {oid} in AuthEnvelopedData"
             )));
         }
         if !gcm {
@@ -291,31 +283,21 @@ impl ContentAlg {
                 cipher,
                 iv,
                 icv_len: None,
+                tag_appended: false,
             });
         }
         let params = parts
             .get(1)
             .ok_or_else(|| malformed("missing GCM parameters"))?;
-        let params = children(params, "GCM parameters")?;
-        let nonce = octets(params.first(), "GCM nonce")?;
-        if nonce.is_empty() || nonce.len() > 64 {
-            return Err(malformed(format!("GCM nonce of {} bytes", nonce.len())));
-        }
-        let icv_len = match params.get(1) {
-            None => 12,
-            Some(el) if el.tag == TAG_INTEGER && el.content.len() == 1 => {
-                el.content.first().map_or(0, |&b| usize::from(b))
-            }
-            Some(_) => 0,
-        };
-        // RFC 5084 allows these ICV lengths only.
-        if !matches!(icv_len, 4 | 8 | 12..=16) {
-            return Err(malformed("GCM ICV length out of range"));
-        }
+        let (nonce, icv_len) = cms::gcm_parameters(params).map_err(|e| match e {
+            CmsError::Malformed(m) => malformed(m),
+            other => StreamDecryptError::Cms(other),
+        })?;
         Ok(ContentAlg {
             cipher,
             iv: nonce,
             icv_len: Some(icv_len),
+            tag_appended: !auth,
         })
     }
 }
@@ -336,6 +318,9 @@ struct Decryptor {
     /// Cipher, key and nonce kept for a GCM tag check over the output, needed
     /// when authAttrs (which come after the content) are the AAD.
     gcm: Option<(Cipher, Vec<u8>, Vec<u8>, usize)>,
+    /// For a tag appended to the content: the last ciphertext bytes seen so
+    /// far, held back until the end shows whether they are the tag.
+    held: Option<Vec<u8>>,
     /// Why padding or tag checks fail: the key may be wrong or the content
     /// altered.
     failure: &'static str,
@@ -365,14 +350,15 @@ impl Decryptor {
             .map_err(|e| decryption(cms::reason(&e)))?;
         let max = limits.max_content;
         // CBC padding is at most one block, so a longer ciphertext cannot fit.
-        let padding = if alg.icv_len.is_some() {
-            0
-        } else {
-            alg.cipher.block_size()
+        // An appended tag is not content either.
+        let overhead = match alg.icv_len {
+            None => alg.cipher.block_size(),
+            Some(icv) if alg.tag_appended => icv,
+            Some(_) => 0,
         };
         let reserve = match reserve {
             Reserve::Exact(len) => {
-                if len.saturating_sub(padding as u64) > max as u64 {
+                if len.saturating_sub(overhead as u64) > max as u64 {
                     return Err(too_large(max));
                 }
                 len
@@ -393,11 +379,40 @@ impl Decryptor {
             gcm: alg
                 .icv_len
                 .map(|icv| (alg.cipher, key.clone(), alg.iv.clone(), icv)),
+            held: alg
+                .tag_appended
+                .then(|| Vec::with_capacity(2 * alg.icv_len.unwrap_or(0))),
             failure,
         })
     }
 
     fn update(&mut self, data: &[u8]) -> Result<(), StreamDecryptError> {
+        let Some(mut held) = self.held.take() else {
+            return self.decrypt(data);
+        };
+        let keep = self.gcm.as_ref().map_or(0, |g| g.3);
+        // Decrypt all but the last `keep` bytes of what was held plus `data`.
+        let result = match data.len().checked_sub(keep) {
+            Some(body) => {
+                let (body, tail) = data.split_at(body);
+                let r = self.decrypt(&held).and_then(|()| self.decrypt(body));
+                held.clear();
+                held.extend_from_slice(tail);
+                r
+            }
+            None => {
+                held.extend_from_slice(data);
+                let excess = held.len().saturating_sub(keep);
+                let r = self.decrypt(held.get(..excess).unwrap_or(&[]));
+                held.drain(..excess);
+                r
+            }
+        };
+        self.held = Some(held);
+        result
+    }
+
+    fn decrypt(&mut self, data: &[u8]) -> Result<(), StreamDecryptError> {
         for piece in data.chunks(CHUNK) {
             let n = self
                 .crypter
@@ -444,7 +459,15 @@ impl Decryptor {
             self.push(n)?;
             return Ok(self.out);
         };
-        let mac = trailer.mac.ok_or_else(|| malformed("missing mac"))?;
+        let mac = match self.held.take() {
+            Some(tag) if tag.len() < icv_len => {
+                return Err(decryption(format!(
+                    "encrypted content shorter than its {icv_len}-byte authentication tag"
+                )))
+            }
+            Some(tag) => tag,
+            None => trailer.mac.ok_or_else(|| malformed("missing mac"))?,
+        };
         if mac.len() != icv_len {
             return Err(decryption(format!(
                 "authentication tag of {} bytes where {icv_len} are declared",
