@@ -76,10 +76,23 @@ pub(crate) fn as_auth_enveloped(der_bytes: &[u8]) -> Result<Option<Vec<u8>>, Cms
     } = found;
     let malformed = |e: der::DerError| CmsError::Malformed(e.to_string());
     let alg_parts = alg.children().map_err(malformed)?;
+    let alg_oid = alg_parts
+        .first()
+        .ok_or_else(|| CmsError::Malformed("empty contentEncryptionAlgorithm".into()))?
+        .oid()
+        .map_err(malformed)?;
     let params = alg_parts
         .get(1)
         .ok_or_else(|| CmsError::Malformed("missing GCM parameters".into()))?;
-    let (_, icv_len) = gcm_parameters(params)?;
+    let (nonce, icv_len) = gcm_parameters(params)?;
+    // OpenSSL requires the ICV length that DER leaves out when it is the default 12: the
+    // parameters are written out in full.
+    let icv_byte =
+        u8::try_from(icv_len).map_err(|_| CmsError::Malformed("GCM ICV length".into()))?;
+    let mut full_params = der::write_tlv(TAG_OCTET_STRING, &nonce);
+    full_params.extend(der::write_tlv(TAG_INTEGER, &[icv_byte]));
+    let mut alg_content = der::write_oid(&alg_oid);
+    alg_content.extend(der::write_tlv(TAG_SEQUENCE, &full_params));
     let encrypted = match content.tag {
         0x80 => content.content.to_vec(),
         // Constructed [0]: segments, read as a constructed OCTET STRING.
@@ -89,7 +102,11 @@ pub(crate) fn as_auth_enveloped(der_bytes: &[u8]) -> Result<Option<Vec<u8>>, Cms
         }
         .octets()
         .map_err(malformed)?,
-        _ => return Err(CmsError::Malformed("unexpected encryptedContent tag".into())),
+        _ => {
+            return Err(CmsError::Malformed(
+                "unexpected encryptedContent tag".into(),
+            ))
+        }
     };
     let Some(split) = encrypted.len().checked_sub(icv_len) else {
         return Err(CmsError::Decryption(format!(
@@ -99,7 +116,7 @@ pub(crate) fn as_auth_enveloped(der_bytes: &[u8]) -> Result<Option<Vec<u8>>, Cms
     let (ciphertext, tag) = encrypted.split_at(split);
     let tlv = |el: &Element<'_>| der::write_tlv(el.tag, el.content);
     let mut new_eci = tlv(&inner_type);
-    new_eci.extend(tlv(&alg));
+    new_eci.extend(der::write_tlv(TAG_SEQUENCE, &alg_content));
     new_eci.extend(der::write_tlv(0x80, ciphertext));
     let mut auth = der::write_tlv(TAG_INTEGER, &[0]);
     if let Some(originator) = originator {
