@@ -8,6 +8,12 @@
 //! is known. DER and BER (indefinite lengths, segmented OCTET STRINGs) are
 //! both accepted, since streaming CMS generators send BER.
 //!
+//! AES-GCM is read in AuthEnvelopedData (the tag in `mac`) and, as pkijs and
+//! some BouncyCastle-based senders write it, in plain EnvelopedData with the
+//! tag appended to the content: the last tag-length bytes are held back while
+//! streaming and checked at the end. Either way nothing decrypted is returned
+//! before the tag verified.
+//!
 //! [`StreamDecryptError::Unsupported`] is returned before any content is
 //! decrypted, for structures and algorithms this path does not handle; the
 //! caller then falls back to [`crate::cms::decrypt`] on the whole DER.
