@@ -398,3 +398,22 @@ fn key_agreement_recipients_fall_back_to_openssl_with_the_tag_checked() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[test]
+fn the_content_limit_counts_the_plaintext_not_the_appended_tag() {
+    let keys = rsa_key();
+    let (entity, _) = small_entity();
+    for file in ["gcm256-oaep-sha256.der", "gcm128-oaep-sha256-ber.der"] {
+        let der = read(file);
+        let limits = |max_content| envelope::Limits { max_content };
+        let exact = envelope::decrypt_reader(&der[..], &keys, &limits(entity.len()));
+        assert!(exact.unwrap() == entity, "{file}");
+        let r = envelope::decrypt_reader(&der[..], &keys, &limits(entity.len() - 1));
+        match r {
+            Err(StreamDecryptError::Cms(CmsError::Decryption(m))) => {
+                assert!(m.contains("exceeds the limit"), "{file}: {m}")
+            }
+            other => panic!("{file}: {other:?}"),
+        }
+    }
+}
