@@ -12,6 +12,7 @@ mod service;
 mod shared_server;
 mod spool;
 mod tls;
+mod unfold;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
