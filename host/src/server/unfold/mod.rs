@@ -4,13 +4,15 @@
 //! a space or tab continues the field on the next line (RFC 9112 `obs-fold`). httparse refuses
 //! such heads, so hyper answers a bare 400. RFC 9112 section 5.2 lets a server instead replace
 //! each fold with spaces before interpreting the field, which is what this reader does, on
-//! every HTTP/1.1 connection berth serves: the line end and the whitespace after it become
-//! spaces, in place and at the same length, inside request heads only. Bodies pass untouched
+//! every HTTP/1.1 connection berth serves: the line end and the whitespace after it become one
+//! space (`Subject: a` CRLF SP `b` reads `a b`, as the sender meant it), in place in the buffer
+//! hyper reads into, inside request heads only. Bodies pass untouched
 //! (a signed MIME body is full of folded MIME headers that must stay as they are), which is
 //! why the scanner (`scan`) follows each request's framing to the end of its body.
 //!
 //! The cost on the common path is one `memchr` per head line and a little arithmetic per body;
-//! no byte is copied except a field line's end held back when a read stops right after it.
+//! no byte is copied, except the bytes after a fold (moved down over it) and a field line's end
+//! held back when a read stops right after it.
 
 mod scan;
 #[cfg(test)]
@@ -114,17 +116,16 @@ impl<S: AsyncRead + Unpin> AsyncRead for Unfold<S> {
                 return Poll::Ready(Ok(()));
             }
             let folds = this.scanner.folds();
-            let hold = this.scanner.scan(&mut buf.filled_mut()[start..end], held);
+            let scanned = this.scanner.scan(&mut buf.filled_mut()[start..end], held);
             this.update_report(folds);
-            if hold > 0 {
-                this.held[..hold].copy_from_slice(&buf.filled()[end - hold..end]);
-                this.held_len = hold;
-                buf.set_filled(end - hold);
-                if end - hold == start {
-                    // Everything new was held back; an empty read would mean the end of the
-                    // stream to hyper, so read on.
-                    continue;
-                }
+            let (end, hold) = (start + scanned.len, scanned.hold);
+            this.held[..hold].copy_from_slice(&buf.filled()[end - hold..end]);
+            this.held_len = hold;
+            buf.set_filled(end - hold);
+            if end - hold == start {
+                // Everything new was held back or was a fold's whitespace; an empty read
+                // would mean the end of the stream to hyper, so read on.
+                continue;
             }
             return Poll::Ready(Ok(()));
         }

@@ -97,6 +97,15 @@ struct Framing {
     token_invalid: bool,
 }
 
+/// What a scan left in the buffer.
+pub struct Scanned {
+    /// The bytes to hand over, holds included: fewer than were read when folds were removed.
+    pub len: usize,
+    /// How many bytes at the end of those must be held back: a field line's end whose next
+    /// byte has not arrived, since that byte decides whether it is a fold.
+    pub hold: usize,
+}
+
 pub struct Scanner {
     state: State,
     framing: Framing,
@@ -133,20 +142,19 @@ impl Scanner {
         self.stopped
     }
 
-    /// Scan `buf[from..]`, bytes just read, rewriting each obs-fold inside a request head to
-    /// spaces in place (the line end and the whitespace after it: same length, no copy).
-    /// `buf[..from]` are bytes held back by the previous call, the line end of a field line.
-    ///
-    /// Returns how many bytes at the end of `buf` must be held back: a field line's end whose
-    /// next byte has not arrived, since that byte decides whether it is a fold.
-    pub fn scan(&mut self, buf: &mut [u8], from: usize) -> usize {
+    /// Scan `buf[from..]`, bytes just read, replacing each obs-fold inside a request head (the
+    /// line end and the whitespace after it) with one space, in place: the bytes after it move
+    /// down. `buf[..from]` are bytes held back by the previous call, the line end of a field
+    /// line.
+    pub fn scan(&mut self, buf: &mut [u8], from: usize) -> Scanned {
         // Where the line end just passed begins, while it is still in `buf` to be rewritten.
         let mut line_end = (from > 0).then_some(0);
         let mut i = from;
-        while i < buf.len() {
+        let mut len = buf.len();
+        while i < len {
             let b = buf[i];
             match self.state {
-                State::Passthrough => return 0,
+                State::Passthrough => break,
                 State::Preamble => match b {
                     b'\r' => self.state = State::PreambleCr,
                     b'\n' => {}
@@ -157,18 +165,22 @@ impl Scanner {
                 },
                 State::PreambleCr if b == b'\n' => self.state = State::Preamble,
                 State::PreambleCr => self.stop("a CR without LF before the request line"),
-                State::RequestLine => match memchr(b'\n', &buf[i..]) {
+                State::RequestLine => match memchr(b'\n', &buf[i..len]) {
                     Some(at) => {
                         i += at;
                         self.state = State::LineStart(None);
                     }
-                    None => i = buf.len() - 1,
+                    None => i = len - 1,
                 },
                 State::LineStart(field) => {
                     if b == b' ' || b == b'\t' {
                         match (field, line_end) {
                             (Some(field), Some(start)) => {
-                                buf[start..=i].fill(b' ');
+                                // The line end and the whitespace after it become one
+                                // space: `Subject: a\r\n b` reads `a b`, as it was meant.
+                                buf[start] = b' ';
+                                remove(buf, &mut len, start + 1..i + 1);
+                                i = start;
                                 self.folds += 1;
                                 self.feed(field, b' ');
                                 self.state = State::Fold(field);
@@ -201,38 +213,41 @@ impl Scanner {
                     }
                 }
                 State::Fold(field) => {
-                    if b == b' ' || b == b'\t' {
-                        buf[i] = b' ';
-                        self.feed(field, b' ');
-                    } else {
+                    let run = buf[i..len]
+                        .iter()
+                        .take_while(|b| **b == b' ' || **b == b'\t')
+                        .count();
+                    remove(buf, &mut len, i..i + run);
+                    if i < len {
                         self.state = State::Value(field);
-                        continue;
                     }
+                    continue;
                 }
-                State::Name { len, mut name } => {
-                    let Some(at) = memchr3(b':', b'\r', b'\n', &buf[i..]).map(|at| i + at) else {
+                State::Name { len: got, mut name } => {
+                    let Some(at) = memchr3(b':', b'\r', b'\n', &buf[i..len]).map(|at| i + at)
+                    else {
                         // A name split across reads: keep what may still matter.
-                        let part = &buf[i..];
-                        if len < NAME_MAX {
-                            let keep = part.len().min(NAME_MAX - len);
-                            name[len..len + keep].copy_from_slice(&part[..keep]);
+                        let part = &buf[i..len];
+                        if got < NAME_MAX {
+                            let keep = part.len().min(NAME_MAX - got);
+                            name[got..got + keep].copy_from_slice(&part[..keep]);
                         }
                         self.state = State::Name {
-                            len: (len + part.len()).min(NAME_MAX + 1),
+                            len: (got + part.len()).min(NAME_MAX + 1),
                             name,
                         };
-                        i = buf.len();
+                        i = len;
                         continue;
                     };
                     if buf[at] != b':' {
                         self.stop("a header line without a colon");
                         continue;
                     }
-                    let field = if len == 0 {
+                    let total = got + (at - i);
+                    let field = if got == 0 {
                         classify(&buf[i..at])
-                    } else if len + (at - i) <= NAME_MAX {
-                        let total = len + (at - i);
-                        name[len..total].copy_from_slice(&buf[i..at]);
+                    } else if total <= NAME_MAX {
+                        name[got..total].copy_from_slice(&buf[i..at]);
                         classify(&name[..total])
                     } else {
                         Field::Other
@@ -246,10 +261,10 @@ impl Scanner {
                 State::Value(field) => {
                     let at = if field == Field::Other {
                         // The common case: skip to the line end without looking at each byte.
-                        match memchr2(b'\r', b'\n', &buf[i..]) {
+                        match memchr2(b'\r', b'\n', &buf[i..len]) {
                             Some(at) => i + at,
                             None => {
-                                i = buf.len();
+                                i = len;
                                 continue;
                             }
                         }
@@ -274,7 +289,7 @@ impl Scanner {
                 State::HeadEndCr if b == b'\n' => self.head_end(),
                 State::HeadEndCr => self.stop("a CR without LF at the end of the head"),
                 State::Body(left) => {
-                    let take = left.min((buf.len() - i) as u64);
+                    let take = left.min((len - i) as u64);
                     i += take as usize;
                     self.state = match left - take {
                         0 => State::Preamble,
@@ -283,7 +298,7 @@ impl Scanner {
                     continue;
                 }
                 State::Chunk(Chunk::Data(left)) => {
-                    let take = left.min((buf.len() - i) as u64);
+                    let take = left.min((len - i) as u64);
                     i += take as usize;
                     self.state = State::Chunk(match left - take {
                         0 => Chunk::DataCr,
@@ -291,23 +306,24 @@ impl Scanner {
                     });
                     continue;
                 }
-                State::Chunk(Chunk::Trailer) => match memchr(b'\r', &buf[i..]) {
+                State::Chunk(Chunk::Trailer) => match memchr(b'\r', &buf[i..len]) {
                     Some(at) => {
                         i += at;
                         self.state = State::Chunk(Chunk::TrailerLf);
                     }
-                    None => i = buf.len() - 1,
+                    None => i = len - 1,
                 },
                 State::Chunk(chunk) => self.chunk(chunk, b),
             }
             i += 1;
         }
-        match self.state {
+        let hold = match self.state {
             State::LineStart(Some(_)) | State::ValueCr(_) => {
-                line_end.map_or(0, |start| buf.len() - start)
+                line_end.map_or(0, |start| len - start)
             }
             _ => 0,
-        }
+        };
+        Scanned { len, hold }
     }
 
     fn stop(&mut self, reason: &'static str) {
@@ -421,6 +437,12 @@ impl Scanner {
         };
         self.state = State::Chunk(next);
     }
+}
+
+/// Drop `range` from the first `len` bytes of `buf`, moving the rest down.
+fn remove(buf: &mut [u8], len: &mut usize, range: std::ops::Range<usize>) {
+    buf.copy_within(range.end..*len, range.start);
+    *len -= range.len();
 }
 
 fn classify(name: &[u8]) -> Field {
