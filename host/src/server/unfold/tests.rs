@@ -220,7 +220,7 @@ async fn hyper_reads_unfolded_fields_and_untouched_bodies_through_it() {
     use hyper::service::service_fn;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let (mut client, server) = tokio::io::duplex(64);
+    let (client, server) = tokio::io::duplex(64);
     let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
     let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
         let seen_tx = seen_tx.clone();
