@@ -4,9 +4,10 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 
 use berth_process::Diagnostic;
+use tokio::sync::{Mutex, MutexGuard};
 
 use super::{check, Plan};
 use crate::plugins::{load_all, plugin_dirs, Registry};
@@ -33,12 +34,12 @@ pub fn built_plugin() -> PathBuf {
 }
 
 /// The plugins built into the target folder, loaded once for every test of this binary:
-/// loading reads and hashes each file, which a debug build does slowly.
+/// loading reads and hashes each file, which a debug build does slowly. Every test that loads
+/// plugins asks for these first, so nothing else loads while they do (see [`one_at_a_time`]).
 pub fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         let plugin = built_plugin();
-        let _turn = turn();
         let folder = plugin.parent().expect("the target folder").to_path_buf();
         let registry = load_all(&[(folder, true)]);
         assert!(
@@ -55,15 +56,10 @@ pub fn registry() -> &'static Registry {
 /// test at a time. Loading stages a copy of each file in one temporary folder per process and
 /// removes it once mapped, so two loads at once can remove the folder under each other; berth
 /// itself never loads twice at once (one redeploy at a time).
-pub fn one_at_a_time() -> MutexGuard<'static, ()> {
+pub async fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::const_new(());
     registry();
-    turn()
-}
-
-fn turn() -> MutexGuard<'static, ()> {
-    static TURN: Mutex<()> = Mutex::new(());
-    // A failed test must not fail the ones after it.
-    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    TURN.lock().await
 }
 
 /// A free TCP port on loopback, released for berth to bind.

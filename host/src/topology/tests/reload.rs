@@ -167,7 +167,7 @@ async fn a_deployment_that_does_not_check_leaves_the_running_one_alone() {
     folder
         .http_connection("inbound", port)
         .answering("orders", "inbound", "/orders", "v1");
-    let _turn = one_at_a_time();
+    let _turn = one_at_a_time().await;
     let live = Live::start_as_run(folder).await;
     let socket = listening_socket(port).expect("berth listens");
 

@@ -17,7 +17,7 @@ async fn a_restart_rebinds_only_its_group_and_a_paused_listener_stays_paused() {
         .http_connection("other", other)
         .answering("alpha", "restarted", "/alpha", "alpha")
         .answering("beta", "other", "/beta", "beta");
-    let _turn = one_at_a_time();
+    let _turn = one_at_a_time().await;
     let live = Live::start_as_run(folder).await;
     let alpha_socket = listening_socket(restarted).expect("berth listens");
     let (beta_socket, beta) = (listening_socket(other).unwrap(), live.mount("other").await);
