@@ -10,15 +10,16 @@ use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 
+use abi_stable::nonexhaustive_enum::NonExhaustive;
 use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{RErr, ROk, ROption, RResult, RStr, RString, RVec};
+use abi_stable::std_types::{RErr, ROk, RResult, RStr, RString, RVec};
 
 use crate::abi::{KindInfo, OpenSpec, Outcome, PluginInfo, Problem, Request, Response};
 use crate::connector::{Connector, Decision, Listener, OpenContext};
 use crate::log::Logger;
 use crate::module::{
-    FfiDecision, FfiListener, FfiListener_TO, FfiPending, FfiPending_TO, Opened, PluginModule,
-    PluginModuleRef,
+    FfiDecision, FfiDecision_NE, FfiListener, FfiListener_TO, FfiPending, FfiPending_TO, Opened,
+    PluginModule, PluginModuleRef,
 };
 use crate::settings;
 
@@ -105,7 +106,7 @@ fn open_of<C: Connector>(spec: OpenSpec) -> Result<Opened, String> {
         operations.push((op.id.to_string(), parsed));
     }
     let context = OpenContext {
-        connection_name: spec.connection_name.into_string(),
+        connection_name: spec.connection_name.into_option().map(RString::into_string),
         deployment_dir: spec.deployment_dir.as_str().into(),
         log: Logger::new(spec.log),
     };
@@ -124,17 +125,13 @@ struct ListenerAdapter<L> {
 }
 
 impl<L: Listener> FfiListener for ListenerAdapter<L> {
-    fn handle(&self, request: &Request<'_>) -> RResult<FfiDecision, RString> {
+    fn handle(&self, request: &Request<'_>) -> RResult<FfiDecision_NE, RString> {
         let decision = match guard("handle", || self.inner.handle(request)) {
             Ok(decision) => decision,
             Err(message) => return RErr(message),
         };
-        ROk(match decision {
-            Decision::Respond(response) => FfiDecision {
-                response: ROption::RSome(response),
-                submission: ROption::RNone,
-                pending: ROption::RNone,
-            },
+        let decision = match decision {
+            Decision::Respond(response) => FfiDecision::Respond(response),
             Decision::Submit {
                 submission,
                 pending,
@@ -143,13 +140,13 @@ impl<L: Listener> FfiListener for ListenerAdapter<L> {
                     listener: Arc::clone(&self.inner),
                     pending: Some(pending),
                 };
-                FfiDecision {
-                    response: ROption::RNone,
-                    submission: ROption::RSome(submission),
-                    pending: ROption::RSome(FfiPending_TO::from_value(pending, TD_Opaque)),
+                FfiDecision::Submit {
+                    submission,
+                    pending: FfiPending_TO::from_value(pending, TD_Opaque),
                 }
             }
-        })
+        };
+        ROk(NonExhaustive::new(decision))
     }
 }
 
