@@ -40,7 +40,6 @@ pub type PendingBox = FfiPending_TO<'static, RBox<()>>;
 #[repr(u8)]
 #[derive(StableAbi)]
 #[sabi(kind(WithNonExhaustive(size = [usize; 40], traits(Sync = false))))]
-#[non_exhaustive]
 pub enum FfiDecision {
     /// Answer now; nothing is submitted.
     Respond(Response),

@@ -135,7 +135,7 @@ impl Documents {
                     document_id: original_id.into(),
                     returned: ROption::RNone,
                     stored_answer: answer.map(Into::into).into(),
-                    error: RString::new(),
+                    error: ROption::RNone,
                 };
             }
             Err(error) => {
@@ -189,7 +189,7 @@ impl Documents {
         let finish = match outcome.kind {
             OutcomeKind::ACCEPTED => Finish::Processed,
             OutcomeKind::FAILED => Finish::Failed {
-                error: outcome.error.to_string(),
+                error: outcome.error.as_ref().map_or("", |e| e.as_str()).to_string(),
             },
             _ => return None,
         };
@@ -211,10 +211,9 @@ impl Documents {
             return;
         };
         let answer = response.map(|response| Answer {
-            summary: if response.summary.is_empty() {
-                response.status.to_string()
-            } else {
-                response.summary.to_string()
+            summary: match response.summary.as_ref().into_option() {
+                Some(summary) => summary.to_string(),
+                None => response.status.to_string(),
             },
             bytes: match response.evidence.as_ref().into_option() {
                 Some(evidence) => evidence.to_vec(),
@@ -280,7 +279,7 @@ fn refused(id: &str, error: &str) -> Outcome {
         document_id: id.into(),
         returned: ROption::RNone,
         stored_answer: ROption::RNone,
-        error: error.into(),
+        error: ROption::RSome(error.into()),
     }
 }
 
@@ -301,14 +300,14 @@ fn to_outcome(id: &str, outcome: RunOutcome) -> Outcome {
                 })
                 .into(),
             stored_answer: ROption::RNone,
-            error: RString::new(),
+            error: ROption::RNone,
         },
         RunOutcome::Failed { step, reason } => Outcome {
             kind: OutcomeKind::FAILED,
             document_id: id.into(),
             returned: ROption::RNone,
             stored_answer: ROption::RNone,
-            error: format!("{step}: {reason}").into(),
+            error: ROption::RSome(format!("{step}: {reason}").into()),
         },
     }
 }

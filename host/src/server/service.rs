@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use berth_connector_sdk::abi::{OutcomeKind, Response as PluginResponse};
+use berth_connector_sdk::module::FfiDecision;
 use berth_process::ProcessDef;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -116,14 +117,12 @@ async fn serve(
         Ok(decision) => decision,
         Err(e) => return connector_failed(&mount, &e),
     };
-    if let Some(response) = decision.response.into_option() {
-        return to_http(&mount, response, &shared);
-    }
-    let (Some(submission), Some(pending)) = (
-        decision.submission.into_option(),
-        decision.pending.into_option(),
-    ) else {
-        return connector_failed(&mount, "the connector neither answered nor submitted");
+    let (submission, pending) = match decision {
+        FfiDecision::Respond(response) => return to_http(&mount, response, &shared),
+        FfiDecision::Submit {
+            submission,
+            pending,
+        } => (submission, pending),
     };
     let Some(process) = mount.processes.get(submission.operation.as_str()) else {
         let message = format!(
@@ -156,7 +155,7 @@ async fn serve(
             "accepted"
         }
         OutcomeKind::FAILED => {
-            status.document_failed(outcome.error.as_str());
+            status.document_failed(outcome.error.as_ref().map_or("", |e| e.as_str()));
             "failed"
         }
         OutcomeKind::DUPLICATE => "duplicate",
@@ -169,8 +168,8 @@ async fn serve(
     let fate = shared.documents.fate(&outcome);
     match mount.complete(pending, outcome).await {
         Ok(response) => {
-            if !response.summary.is_empty() {
-                shared.metrics.disposition(&process.name, &response.summary);
+            if let Some(summary) = response.summary.as_ref().into_option() {
+                shared.metrics.disposition(&process.name, summary);
             }
             shared.documents.conclude(fate, Some(&response));
             to_http(&mount, response, &shared)
