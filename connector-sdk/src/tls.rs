@@ -110,7 +110,7 @@ impl TlsPort {
 const FILES_FIELDS: &[&str] = &["certificate", "private_key", "pkcs12", "password"];
 const PORT_FIELDS: &[&str] = &["port", "certificate", "private_key", "pkcs12", "password"];
 
-enum Key {
+enum Field {
     Port,
     Certificate,
     PrivateKey,
@@ -123,27 +123,27 @@ enum Key {
 struct KeySeed(&'static [&'static str]);
 
 impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Key;
+    type Value = Field;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Key, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Field, D::Error> {
         deserializer.deserialize_identifier(self)
     }
 }
 
 impl Visitor<'_> for KeySeed {
-    type Value = Key;
+    type Value = Field;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a field name")
     }
 
-    fn visit_str<E: de::Error>(self, name: &str) -> Result<Key, E> {
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Field, E> {
         let key = match name {
-            "port" if self.0.contains(&"port") => Key::Port,
-            "certificate" => Key::Certificate,
-            "private_key" => Key::PrivateKey,
-            "pkcs12" => Key::Pkcs12,
-            "password" => Key::Password,
+            "port" if self.0.contains(&"port") => Field::Port,
+            "certificate" => Field::Certificate,
+            "private_key" => Field::PrivateKey,
+            "pkcs12" => Field::Pkcs12,
+            "password" => Field::Password,
             _ => return Err(E::unknown_field(name, self.0)),
         };
         Ok(key)
@@ -165,11 +165,11 @@ impl<'de> Visitor<'de> for SectionVisitor {
         let mut files = TlsFiles::default();
         while let Some(key) = map.next_key_seed(KeySeed(self.0))? {
             match key {
-                Key::Port => port = Some(map.next_value()?),
-                Key::Certificate => files.certificate = map.next_value()?,
-                Key::PrivateKey => files.private_key = map.next_value()?,
-                Key::Pkcs12 => files.pkcs12 = map.next_value()?,
-                Key::Password => files.password = map.next_value()?,
+                Field::Port => port = Some(map.next_value()?),
+                Field::Certificate => files.certificate = map.next_value()?,
+                Field::PrivateKey => files.private_key = map.next_value()?,
+                Field::Pkcs12 => files.pkcs12 = map.next_value()?,
+                Field::Password => files.password = map.next_value()?,
             }
         }
         Ok((port, files))

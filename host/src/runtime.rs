@@ -189,7 +189,11 @@ impl Documents {
         let finish = match outcome.kind {
             OutcomeKind::ACCEPTED => Finish::Processed,
             OutcomeKind::FAILED => Finish::Failed {
-                error: outcome.error.as_ref().map_or("", |e| e.as_str()).to_string(),
+                error: outcome
+                    .error
+                    .as_ref()
+                    .map_or("", |e| e.as_str())
+                    .to_string(),
             },
             _ => return None,
         };

@@ -77,7 +77,10 @@ pub fn targets(
     if let Some(tls) = &server.tls {
         // berth.yaml's checks refuse an incomplete combination; resolving says so rather than
         // guess.
-        let files = tls.files.resolve_in(dir).map_err(|e| format!("shared_server.{e}"))?;
+        let files = tls
+            .files
+            .resolve_in(dir)
+            .map_err(|e| format!("shared_server.{e}"))?;
         targets.push(Endpoint {
             address: server.address.clone(),
             port: tls.port,

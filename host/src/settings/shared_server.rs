@@ -95,3 +95,38 @@ fn any_address() -> String {
 fn shared_port() -> u16 {
     9090
 }
+
+#[cfg(test)]
+mod tests {
+    use berth_connector_sdk::settings::parse;
+
+    use super::*;
+
+    #[test]
+    fn unknown_fields_in_tls_and_basic_auth_are_refused_at_the_field() {
+        let err = parse::<SharedServer>(r#"{"tls":{"port":9443,"pkcs12":"a.p12","pasword":"x"}}"#)
+            .unwrap_err();
+        assert_eq!(err.pointer.as_str(), "/tls/pasword");
+        assert!(
+            err.message.contains("unknown field `pasword`"),
+            "{}",
+            err.message
+        );
+        let err = parse::<SharedServer>(r#"{"basic_auth":{"user":"u","password":"p","x":1}}"#)
+            .unwrap_err();
+        assert_eq!(err.pointer.as_str(), "/basic_auth/x");
+    }
+
+    #[test]
+    fn debug_never_shows_a_password() {
+        let server: SharedServer = parse(
+            r#"{"tls":{"port":9443,"pkcs12":"a.p12","password":"secret-tls"},
+                "authentication":"basic","basic_auth":{"user":"u","password":"secret-basic"}}"#,
+        )
+        .unwrap();
+        assert!(server.problems().is_empty());
+        let printed = format!("{server:?}");
+        assert!(printed.contains("a.p12"), "{printed}");
+        assert!(!printed.contains("secret-"), "{printed}");
+    }
+}

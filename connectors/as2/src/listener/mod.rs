@@ -118,10 +118,8 @@ impl As2Listener {
             partner.mdn_signing_key.as_ref(),
         );
         match built {
-            Ok(mdn) => {
-                respond(mdn.map(SentMdn::from_mdn), route, fallback)
-                    .with_summary(disposition.to_string())
-            }
+            Ok(mdn) => respond(mdn.map(SentMdn::from_mdn), route, fallback)
+                .with_summary(disposition.to_string()),
             Err(e) => {
                 self.log.error(
                     &partner.process,

@@ -66,8 +66,11 @@ fn load_partner(
     let partner_certificates = match &op.partner_certificate {
         Some(file) => {
             let data = read(context, file)?;
-            load_certificates(&data, op.partner_certificate_password.as_ref().map(Secret::expose))
-                .map_err(|e| format!("partner_certificate {file}: {e}"))?
+            load_certificates(
+                &data,
+                op.partner_certificate_password.as_ref().map(Secret::expose),
+            )
+            .map_err(|e| format!("partner_certificate {file}: {e}"))?
         }
         None => Vec::new(),
     };
