@@ -264,3 +264,96 @@ pub fn root_module(
     }
     .leak_into_prefix()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::{Document, Submission};
+    use crate::module::FfiDecision;
+    use crate::NoSettings;
+    use abi_stable::std_types::ROption;
+
+    struct Split;
+
+    /// Answers `/now` at once and submits everything else, with the SDK's defaults.
+    impl Listener for Split {
+        type Pending = ();
+
+        fn handle(&self, request: &Request<'_>) -> Decision<()> {
+            match request.path.as_str() {
+                "/now" => Decision::Respond(Response::empty(204)),
+                _ => Decision::submit(Submission::new("p", Document::from_request_body(vec![]))),
+            }
+        }
+    }
+
+    struct Defaults;
+
+    impl Connector for Defaults {
+        const KIND: &'static str = "defaults";
+        const DESCRIPTION: &'static str = "";
+        type Connection = NoSettings;
+        type Operation = NoSettings;
+        type Listener = Split;
+
+        fn open(
+            _: OpenContext,
+            _: NoSettings,
+            _: Vec<(String, NoSettings)>,
+        ) -> Result<(Vec<crate::abi::Endpoint>, Split), String> {
+            Ok((Vec::new(), Split))
+        }
+    }
+
+    fn decide(path: &str) -> FfiDecision {
+        let request = Request {
+            method: "POST".into(),
+            path: path.into(),
+            query: ROption::RNone,
+            headers: (&[][..]).into(),
+            body: (&[][..]).into(),
+            body_file: ROption::RNone,
+            body_offset: 0,
+            body_len: 0,
+            remote_addr: "127.0.0.1:1".into(),
+            client_certificate: ROption::RNone,
+            secure: false,
+        };
+        let adapter = ListenerAdapter {
+            inner: Arc::new(Split),
+        };
+        let decision = adapter.handle(&request).into_result().unwrap();
+        decision
+            .into_enum()
+            .ok()
+            .expect("a decision this SDK knows")
+    }
+
+    #[test]
+    fn decisions_cross_as_one_enum_and_complete_defaults() {
+        assert!(matches!(decide("/now"), FfiDecision::Respond(r) if r.status == 204));
+        let FfiDecision::Submit {
+            submission,
+            mut pending,
+        } = decide("/doc")
+        else {
+            panic!("a submission expected");
+        };
+        assert_eq!(submission.operation.as_str(), "p");
+        let outcome = Outcome {
+            kind: crate::abi::OutcomeKind::ACCEPTED,
+            document_id: "d".into(),
+            returned: ROption::RNone,
+            stored_answer: ROption::RNone,
+            error: ROption::RNone,
+        };
+        let answer = pending.complete(&outcome).into_result().unwrap();
+        assert_eq!(answer.status, 200);
+        assert!(pending.complete(&outcome).is_err(), "complete runs once");
+    }
+
+    #[test]
+    fn claims_default_to_every_request() {
+        assert_eq!(claims_of::<Defaults>("{}").unwrap(), vec!["*".to_string()]);
+    }
+}

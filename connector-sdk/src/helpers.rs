@@ -116,6 +116,51 @@ mod tests {
     use super::*;
     use crate::abi::Request;
 
+    fn outcome(kind: OutcomeKind) -> Outcome {
+        Outcome {
+            kind,
+            document_id: "d1".into(),
+            returned: ROption::RNone,
+            stored_answer: ROption::RNone,
+            error: ROption::RSome("steps[0]: disk full".into()),
+        }
+    }
+
+    #[test]
+    fn the_default_answer_follows_the_outcome() {
+        let accepted = Response::from_outcome(&outcome(OutcomeKind::ACCEPTED));
+        assert_eq!((accepted.status, accepted.body.len()), (200, 0));
+        let mut returned = outcome(OutcomeKind::ACCEPTED);
+        returned.returned = ROption::RSome(crate::abi::Returned {
+            status: 201,
+            headers: vec![OwnedHeader::new("x-a", "b")].into(),
+            body: b"made".to_vec().into(),
+        });
+        let made = Response::from_outcome(&returned);
+        assert_eq!((made.status, made.body.as_slice()), (201, &b"made"[..]));
+        assert_eq!(made.headers[0].name.as_str(), "x-a");
+        let mut duplicate = outcome(OutcomeKind::DUPLICATE);
+        duplicate.stored_answer = ROption::RSome(b"first".to_vec().into());
+        let again = Response::from_outcome(&duplicate);
+        assert_eq!((again.status, again.body.as_slice()), (200, &b"first"[..]));
+        let failed = Response::from_outcome(&outcome(OutcomeKind::FAILED));
+        assert_eq!(failed.status, 500);
+        assert_eq!(
+            failed.body.as_slice(),
+            b"process failed: steps[0]: disk full\n"
+        );
+        let refused = Response::from_outcome(&outcome(OutcomeKind::REFUSED));
+        assert_eq!(refused.status, 503);
+        assert!(refused
+            .headers
+            .iter()
+            .any(|h| h.name.as_str() == "retry-after" && h.value.as_str() == "30"));
+        assert_eq!(
+            Response::from_outcome(&outcome(OutcomeKind(99))).status,
+            500
+        );
+    }
+
     #[test]
     fn a_spooled_body_reads_from_its_offset() {
         use std::io::Read;
