@@ -323,10 +323,10 @@ mod tests {
             inner: Arc::new(Split),
         };
         let decision = adapter.handle(&request).into_result().unwrap();
-        decision
-            .into_enum()
-            .ok()
-            .expect("a decision this SDK knows")
+        match decision.into_enum() {
+            Ok(decision) => decision,
+            Err(_) => panic!("a decision this SDK does not know"),
+        }
     }
 
     #[test]
