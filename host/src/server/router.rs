@@ -80,7 +80,7 @@ mod tests {
     use berth_connector_sdk::abi::Request;
     use berth_connector_sdk::abi_stable::sabi_trait::TD_Opaque;
     use berth_connector_sdk::abi_stable::std_types::{RResult, RString};
-    use berth_connector_sdk::module::{FfiDecision, FfiListener, FfiListener_TO};
+    use berth_connector_sdk::module::{FfiDecision_NE, FfiListener, FfiListener_TO};
 
     use super::{MountSlot, Router};
     use crate::server::Mount;
@@ -89,7 +89,7 @@ mod tests {
     struct NotCalled;
 
     impl FfiListener for NotCalled {
-        fn handle(&self, _: &Request<'_>) -> RResult<FfiDecision, RString> {
+        fn handle(&self, _: &Request<'_>) -> RResult<FfiDecision_NE, RString> {
             RResult::RErr("routing does not call the connector".into())
         }
     }
