@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tracing::{debug, error, info, warn};
 
 use super::{Flow, Loader, Run, StepType};
 use crate::pointer;
@@ -42,7 +43,8 @@ pub(crate) struct Log {
 }
 
 impl StepType for Log {
-    const DESCRIPTION: &'static str = "Write a log event carrying the process name and document id.";
+    const DESCRIPTION: &'static str =
+        "Write a log event carrying the process name and document id.";
 
     type Spec = LogSpec;
 
@@ -58,12 +60,12 @@ impl StepType for Log {
     async fn run<'s>(&'s self, run: &mut Run<'_>) -> Result<Flow<'s>, String> {
         let message = self.message.render(&run.properties)?;
         let message: &str = &message;
-        let (process, id, step) = (run.process, run.document_id, run.step);
+        let (process, document_id, step) = (run.process, run.document_id, run.step);
         match self.level {
-            LogLevel::Debug => tracing::debug!(target: TARGET, process, document_id = id, step, "{message}"),
-            LogLevel::Info => tracing::info!(target: TARGET, process, document_id = id, step, "{message}"),
-            LogLevel::Warn => tracing::warn!(target: TARGET, process, document_id = id, step, "{message}"),
-            LogLevel::Error => tracing::error!(target: TARGET, process, document_id = id, step, "{message}"),
+            LogLevel::Debug => debug!(target: TARGET, process, document_id, step, "{message}"),
+            LogLevel::Info => info!(target: TARGET, process, document_id, step, "{message}"),
+            LogLevel::Warn => warn!(target: TARGET, process, document_id, step, "{message}"),
+            LogLevel::Error => error!(target: TARGET, process, document_id, step, "{message}"),
         }
         Ok(Flow::Next)
     }

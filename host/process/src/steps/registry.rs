@@ -46,7 +46,9 @@ macro_rules! steps {
                 value: &Value,
             ) -> Option<Option<Action>> {
                 match kind {
-                    $($name => Some(<$module::$ty as StepType>::load(load, at, value).map(Action::$ty)),)+
+                    $($name => Some(
+                        <$module::$ty as StepType>::load(load, at, value).map(Action::$ty),
+                    ),)+
                     _ => None,
                 }
             }
