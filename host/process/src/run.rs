@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::process::ProcessDef;
 use crate::properties::Properties;
-use crate::steps::{self, Flow, Run, Step};
+use crate::steps::{self, Run};
 
 /// A received document.
 #[derive(Debug, Clone, Default)]
@@ -93,34 +93,12 @@ impl Runner {
             payload,
             properties,
         };
-        // Lists of steps being run, innermost last; a route pushes the chosen list. Kept as
-        // iterators so that a flat process never allocates here.
-        let mut outer: Vec<std::slice::Iter<'_, Step>> = Vec::new();
-        let mut current = process.steps.iter();
-        let returned = loop {
-            let Some(step) = current.next() else {
-                match outer.pop() {
-                    Some(it) => {
-                        current = it;
-                        continue;
-                    }
-                    None => break None,
-                }
-            };
-            run.step = &step.label;
-            match step.action.run(&mut run).await {
-                Ok(Flow::Next) => {}
-                Ok(Flow::Enter(steps)) => {
-                    if !steps.is_empty() {
-                        outer.push(std::mem::replace(&mut current, steps.iter()));
-                    }
-                }
-                Ok(Flow::End(returned)) => break returned,
-                Err(reason) => {
-                    return RunOutcome::Failed {
-                        step: step.label.clone(),
-                        reason,
-                    }
+        let returned = match steps::run_steps(&process.steps, &mut run).await {
+            Ok(returned) => returned,
+            Err((step, reason)) => {
+                return RunOutcome::Failed {
+                    step: step.label.clone(),
+                    reason,
                 }
             }
         };
