@@ -1,16 +1,17 @@
-//! A plugin listener as the server calls it: on the reactor thread or on the blocking pool, as
-//! the connector asked, with its answers checked before they reach a socket.
+//! A plugin listener as the server calls it: the request handed over in the ABI's shape, and
+//! the processes the listener may submit to.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use berth_connector_sdk::abi::{Header, Outcome, Request, Response};
-use berth_connector_sdk::abi_stable::std_types::{RResult, RSlice, RStr, RString};
-use berth_connector_sdk::module::{FfiDecision, ListenerBox, PendingBox};
+use berth_connector_sdk::abi::{Header, Request};
+use berth_connector_sdk::abi_stable::std_types::{ROption, RSlice, RStr};
+use berth_connector_sdk::module::{FfiDecision, ListenerBox};
 use berth_process::ProcessDef;
 use bytes::Bytes;
 
-use super::spool::Body;
+use crate::body::Body;
+use crate::plugins::call;
 
 /// The parts of an HTTP request a plugin sees, owned so they can move to the blocking pool.
 pub struct Incoming {
@@ -34,10 +35,11 @@ pub struct Mount {
 }
 
 impl Mount {
-    /// Ask the connector what to do with a request.
+    /// Ask the connector what to do with a request. A decision this berth does not know (from a
+    /// plugin built against a later compatible SDK) fails the request.
     pub async fn decide(&self, incoming: Arc<Incoming>) -> Result<FfiDecision, String> {
         let listener = Arc::clone(&self.listener);
-        let call = move || {
+        call::call(self.blocking, move || {
             let headers: Vec<Header<'_>> = incoming
                 .parts
                 .headers
@@ -48,54 +50,41 @@ impl Mount {
                 })
                 .collect();
             let (body, body_file, body_offset) = match &incoming.body {
-                Body::Memory(bytes) => (&bytes[..], "", 0),
+                Body::Memory(bytes) => (&bytes[..], None, 0),
                 Body::Spooled(file) => (
                     &[][..],
                     // `spool::create` accepts UTF-8 paths only.
-                    file.path.to_str().unwrap_or_default(),
+                    file.path.to_str(),
                     file.body_offset,
                 ),
             };
             let request = Request {
                 method: RStr::from(incoming.parts.method.as_str()),
                 path: RStr::from(incoming.parts.uri.path()),
-                query: RStr::from(incoming.parts.uri.query().unwrap_or("")),
+                query: incoming.parts.uri.query().map(RStr::from).into(),
                 headers: RSlice::from(headers.as_slice()),
                 body: RSlice::from(body),
-                body_file: RStr::from(body_file),
+                body_file: body_file.map(RStr::from).into(),
                 body_offset,
                 body_len: incoming.body.len(),
                 remote_addr: RStr::from(incoming.remote_addr.as_str()),
-                client_certificate: RSlice::from(&incoming.client_certificate[..]),
+                client_certificate: match incoming.client_certificate.is_empty() {
+                    true => ROption::RNone,
+                    false => ROption::RSome(RSlice::from(&incoming.client_certificate[..])),
+                },
                 secure: incoming.secure,
             };
-            into_result(listener.handle(&request))
-        };
-        if self.blocking {
-            tokio::task::spawn_blocking(call)
-                .await
-                .map_err(|e| format!("connector call did not finish: {e}"))?
-        } else {
-            call()
-        }
+            // Unwrapped here, on the calling thread: the non-exhaustive wrapper is not `Send`.
+            listener.handle(&request).and_then(|decision| {
+                decision
+                    .into_enum()
+                    .map_err(|e| {
+                        format!("the connector made a decision this berth does not know: {e}")
+                            .into()
+                    })
+                    .into()
+            })
+        })
+        .await
     }
-
-    /// Ask the connector for its answer, now that the document's outcome is known.
-    pub async fn complete(
-        &self,
-        mut pending: PendingBox,
-        outcome: Outcome,
-    ) -> Result<Response, String> {
-        if self.blocking {
-            tokio::task::spawn_blocking(move || into_result(pending.complete(&outcome)))
-                .await
-                .map_err(|e| format!("connector call did not finish: {e}"))?
-        } else {
-            into_result(pending.complete(&outcome))
-        }
-    }
-}
-
-fn into_result<T>(result: RResult<T, RString>) -> Result<T, String> {
-    result.into_result().map_err(RString::into_string)
 }
