@@ -4,6 +4,7 @@
 use crate::certs::KeyPair;
 use crate::cms::CmsError;
 use crate::disposition::{Disposition, Failure, ProcessingError};
+use crate::ediint;
 use crate::headers::{As2Headers, HeaderError, MicAlgChoice, ReceiptRequest};
 use crate::mdn::{build_mdn, Mdn, MdnContent, MdnError, MdnSigner};
 use crate::mic::{canonical_entity, Mic};
@@ -249,6 +250,10 @@ pub fn receive_body(
             context,
         }))
     };
+    if let Some(detail) = header_problem(&mut context) {
+        let d = Disposition::Error(ProcessingError::UnexpectedProcessingError);
+        return Err(fail(context, d, detail, Security::default(), None));
+    }
     if let Some(receipt) = &context.receipt {
         let opts = &receipt.request.options;
         let failure = if opts.requires_unsupported_protocol() {
@@ -355,6 +360,18 @@ pub fn receive_body(
         security,
         context,
     })
+}
+
+/// Why the message's AS2-Version or Message-ID cannot be accepted (see `ediint`): answered
+/// with `processed/error: unexpected-processing-error` and this sentence, RFC 4130 having no
+/// disposition of its own for either. An over-long Message-ID is left out of the answer (its
+/// Original-Message-ID field would break the line limit it broke), the reason says its length.
+fn header_problem(context: &mut MdnContext) -> Option<String> {
+    if let Some(problem) = ediint::message_id_problem(context.headers.message_id.as_deref()) {
+        context.headers.message_id = None;
+        return Some(problem);
+    }
+    ediint::version_problem(context.headers.as2_version.as_deref())
 }
 
 /// The payload as an owned vector, without a copy when it is the last view of its buffer (once
