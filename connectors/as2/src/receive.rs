@@ -250,7 +250,7 @@ pub fn receive_body(
             context,
         }))
     };
-    if let Some(detail) = header_problem(&mut context) {
+    if let Some(detail) = header_problem(&context) {
         let d = Disposition::Error(ProcessingError::UnexpectedProcessingError);
         return Err(fail(context, d, detail, Security::default(), None));
     }
@@ -364,14 +364,12 @@ pub fn receive_body(
 
 /// Why the message's AS2-Version or Message-ID cannot be accepted (see `ediint`): answered
 /// with `processed/error: unexpected-processing-error` and this sentence, RFC 4130 having no
-/// disposition of its own for either. An over-long Message-ID is left out of the answer (its
-/// Original-Message-ID field would break the line limit it broke), the reason says its length.
-fn header_problem(context: &mut MdnContext) -> Option<String> {
-    if let Some(problem) = ediint::message_id_problem(context.headers.message_id.as_deref()) {
-        context.headers.message_id = None;
-        return Some(problem);
-    }
-    ediint::version_problem(context.headers.as2_version.as_deref())
+/// disposition of its own for either. An over-long Message-ID is still echoed in the MDN's
+/// Original-Message-ID: without it the partner cannot match the refusal to its message (pyas2lib,
+/// for one, cannot read such an MDN at all), and the partner's own software wrote that line.
+fn header_problem(context: &MdnContext) -> Option<String> {
+    ediint::message_id_problem(context.headers.message_id.as_deref())
+        .or_else(|| ediint::version_problem(context.headers.as2_version.as_deref()))
 }
 
 /// The payload as an owned vector, without a copy when it is the last view of its buffer (once

@@ -154,15 +154,7 @@ fn account_of(path: &str, account_paths: bool) -> Option<String> {
 
 /// An unknown pair gets an unsigned error MDN (we have no key agreed with a stranger) and a log
 /// line naming the pair, so an operator can see a partner whose IDs are misconfigured.
-fn unknown_pair(
-    listener: &As2Listener,
-    request: &Request<'_>,
-    mut headers: As2Headers,
-) -> Response {
-    // The MDN echoes the Message-ID: not one over the header line limit (see `ediint`).
-    if ediint::message_id_problem(headers.message_id.as_deref()).is_some() {
-        headers.message_id = None;
-    }
+fn unknown_pair(listener: &As2Listener, request: &Request<'_>, headers: As2Headers) -> Response {
     listener.log.warn(
         "",
         &format!(
