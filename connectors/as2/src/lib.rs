@@ -23,6 +23,7 @@ mod cms_verify;
 pub mod compress;
 mod der;
 pub mod disposition;
+pub mod ediint;
 pub mod envelope;
 pub mod headers;
 #[cfg(feature = "connector")]
