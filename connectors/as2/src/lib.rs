@@ -18,6 +18,7 @@
 pub mod certs;
 pub mod cms;
 mod cms_gcm;
+mod cms_sid;
 mod cms_sign;
 mod cms_verify;
 pub mod compress;

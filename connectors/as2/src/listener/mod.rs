@@ -9,6 +9,7 @@ mod answer;
 mod ipfilter;
 mod partner;
 mod request;
+pub mod rollover;
 pub mod settings;
 
 use std::sync::Arc;
@@ -115,7 +116,7 @@ impl As2Listener {
             disposition,
             detail,
             &partner.mdn_options,
-            partner.mdn_signing_key.as_ref(),
+            partner.mdn_signing_keys.current(),
         );
         match built {
             Ok(mdn) => respond(mdn.map(SentMdn::from_mdn), route, fallback)

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::ipfilter::IpFilter;
+pub use super::rollover::DatedKeyFile;
 
 /// The vendor's range for the duplicate check window, in messages.
 pub const DUPLICATE_WINDOW: std::ops::RangeInclusive<u32> = 100..=1_000_000;
@@ -33,6 +34,23 @@ pub struct As2Operation {
     /// signed receipt. Without it, receipts are unsigned.
     #[serde(default)]
     pub mdn_signing_key: Option<KeyFile>,
+    // Certificate rollover (listener/rollover.rs): the list forms, each instead of the single
+    // form above it, never with it.
+    /// The partner's signing certificates during a renewal, old and new: each signature is
+    /// verified against the one its SignerInfo names (issuer and serial number, or subject key
+    /// identifier). Files as for `partner_certificate`, whose password applies to PKCS#12 ones.
+    /// Instead of `partner_certificate`.
+    #[serde(default)]
+    pub partner_certificates: Vec<String>,
+    /// Our decryption keys, current and previous: each message is decrypted with the key its
+    /// RecipientInfo names, so a partner still encrypting to our previous certificate keeps
+    /// working. Instead of `decryption_key`.
+    #[serde(default)]
+    pub decryption_keys: Vec<KeyFile>,
+    /// Our MDN signing keys, each with the time it starts signing (`from`); of those whose time
+    /// has come, the latest signs, switching without a restart. Instead of `mdn_signing_key`.
+    #[serde(default)]
+    pub mdn_signing_keys: Vec<DatedKeyFile>,
     /// Refuse unsigned messages (insufficient-message-security).
     #[serde(default)]
     pub require_signed: bool,
@@ -164,13 +182,14 @@ pub fn check_operation(op: &As2Operation) -> Vec<Problem> {
     if op.max_decompressed_bytes == 0 {
         problems.push(problem("/max_decompressed_bytes", "must be at least 1"));
     }
-    if op.require_signed && op.partner_certificate.is_none() {
+    problems.extend(super::rollover::check(op));
+    if op.require_signed && op.partner_certificate.is_none() && op.partner_certificates.is_empty() {
         problems.push(problem(
             "/partner_certificate",
             "require_signed needs the partner's certificate to verify signatures",
         ));
     }
-    if op.require_encrypted && op.decryption_key.is_none() {
+    if op.require_encrypted && op.decryption_key.is_none() && op.decryption_keys.is_empty() {
         problems.push(problem(
             "/decryption_key",
             "require_encrypted needs our decryption key",
