@@ -55,6 +55,10 @@ fn documents(dir: &Path, command: DocumentsCommand) -> anyhow::Result<ExitCode> 
     // Listing and showing read beside a running berth; retrying writes, so it needs the store
     // to itself.
     let reader = || StoreReader::open(&data_dir).map_err(anyhow::Error::from);
+    // The store is reached through futures (a server database would be); one thread runs them.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let text = match command {
         DocumentsCommand::List {
             process,
@@ -89,9 +93,11 @@ fn documents(dir: &Path, command: DocumentsCommand) -> anyhow::Result<ExitCode> 
                 limit,
                 offset: 0,
             };
-            crate::documents::list(&reader()?, &query)?
+            runtime.block_on(crate::documents::list(&reader()?, &query))?
         }
-        DocumentsCommand::Show { id } => crate::documents::show(&reader()?, &id)?,
+        DocumentsCommand::Show { id } => {
+            runtime.block_on(crate::documents::show(&reader()?, &id))?
+        }
         DocumentsCommand::Retry { ids, failed } => {
             anyhow::ensure!(failed || !ids.is_empty(), "name document ids, or --failed");
             let store = match Store::open(&data_dir) {
@@ -101,9 +107,6 @@ fn documents(dir: &Path, command: DocumentsCommand) -> anyhow::Result<ExitCode> 
                 ),
                 other => other?,
             };
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
             runtime.block_on(crate::documents::retry(&store, &dir, &ids, failed))?
         }
     };

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use berth_connector_sdk::abi::{Outcome, OutcomeKind, OwnedHeader, Response, Returned, Submission};
 use berth_connector_sdk::abi_stable::std_types::{ROption, RString};
 use berth_process::{Document, ProcessDef, Properties, RunOutcome, Runner};
-use berth_store::{Answer, Finish, NewDocument, Received, Store};
+use berth_store::{Answer, Finish, NewDocument, Payload, Received, Store};
 use bytes::Bytes;
 use tracing::Instrument;
 
@@ -100,23 +100,21 @@ impl Documents {
         };
         // A spooled request already is its evidence (see `server::spool`): the store links the
         // file rather than holding it in memory.
-        let (raw, raw_file) = match &incoming.body {
-            Body::Memory(body) => (
-                Some(raw_request(&incoming.parts, body, !payload_is_body)),
-                None,
-            ),
-            Body::Spooled(file) => (None, Some(file.path.clone())),
+        let raw = match &incoming.body {
+            Body::Memory(body) => {
+                Payload::Bytes(raw_request(&incoming.parts, body, !payload_is_body))
+            }
+            Body::Spooled(file) => Payload::File(file.path.clone()),
         };
         let new = NewDocument {
             id: id.clone(),
             process: process.name.clone(),
-            payload: payload.clone(),
+            payload: Payload::Bytes(payload.clone()),
             properties: properties
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
-            raw,
-            raw_file,
+            raw: Some(raw),
             duplicate_window: match (&duplicate_key, duplicate_window) {
                 (Some(_), 0) => DEFAULT_DUPLICATE_WINDOW,
                 (_, window) => window,
@@ -232,7 +230,7 @@ impl Documents {
     /// Run again every stored document whose process had not finished (a crash, a kill).
     pub async fn recover(&self, processes: &HashMap<String, Arc<ProcessDef>>) {
         let Some(store) = &self.store else { return };
-        let unfinished = match store.unfinished() {
+        let unfinished = match store.unfinished().await {
             Ok(unfinished) => unfinished,
             Err(error) => {
                 tracing::error!(%error, "cannot read unfinished documents");
@@ -255,9 +253,17 @@ impl Documents {
                 }
                 continue;
             };
+            let payload = match crate::documents::payload_bytes(&stored).await {
+                Ok(payload) => payload,
+                Err(error) => {
+                    // Left `received`: the next start tries again.
+                    tracing::error!(document = %stored.id, %error, "cannot read a document to recover");
+                    continue;
+                }
+            };
             let document = Document {
                 id: stored.id,
-                payload: stored.payload,
+                payload,
                 properties: stored.properties.into_iter().collect(),
             };
             let outcome = self.run_and_finish(process, document).await;

@@ -22,10 +22,12 @@ pub async fn retry(
         .map(|p| (p.name.as_str(), p))
         .collect();
     let ids: Vec<String> = if all_failed {
-        let failed = store.query(&Query {
-            state: Some(State::Failed),
-            ..Query::default()
-        })?;
+        let failed = store
+            .query(&Query {
+                state: Some(State::Failed),
+                ..Query::default()
+            })
+            .await?;
         failed.into_iter().map(|d| d.id).collect()
     } else {
         ids.to_vec()
@@ -34,7 +36,7 @@ pub async fn retry(
     let mut out = String::new();
     let (mut processed, mut failed) = (0, 0);
     for id in ids {
-        let Some(stored) = store.get(&id)? else {
+        let Some(stored) = store.get(&id).await? else {
             anyhow::bail!("no document `{id}` in the store");
         };
         if stored.state != State::Failed {
@@ -52,10 +54,11 @@ pub async fn retry(
             failed += 1;
             continue;
         };
-        store.mark_for_retry(&id)?;
+        let payload = super::payload_bytes(&stored).await?;
+        store.mark_for_retry(&id).await?;
         let document = Document {
             id: id.clone(),
-            payload: stored.payload,
+            payload,
             properties: stored.properties.into_iter().collect(),
         };
         match runner.run(process, document).await {
