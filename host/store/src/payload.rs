@@ -59,6 +59,10 @@ pub trait PayloadSource: Send + Sync + fmt::Debug {
     /// The content's length in bytes.
     fn len(&self) -> u64;
 
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// A reader from the first byte. Blocks (it reads a file or a database): call it off the
     /// async runtime's workers.
     fn open(&self) -> Result<Box<dyn Read + Send>, StoreError>;
