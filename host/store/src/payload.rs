@@ -146,10 +146,14 @@ impl StoredPayload {
         };
         // The length is a hint only: the reader decides where the content ends.
         let mut buf = Vec::with_capacity(usize::try_from(source.len()).unwrap_or(0));
+        let context = match source.path() {
+            Some(path) => format!("reading {}", path.display()),
+            None => "reading a stored payload".to_string(),
+        };
         source
             .open()?
             .read_to_end(&mut buf)
-            .map_err(|e| StoreError::io(format!("reading {source:?}"), e))?;
+            .map_err(|e| StoreError::io(context, e))?;
         Ok(buf.into())
     }
 
