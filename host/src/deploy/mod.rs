@@ -5,6 +5,10 @@
 
 mod check;
 mod conflicts;
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::Path;
