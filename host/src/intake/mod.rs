@@ -24,7 +24,7 @@ use berth_connector_sdk::abi::{Outcome, OutcomeKind, Response, Submission};
 use berth_connector_sdk::abi_stable::std_types::{ROption, RString};
 use berth_connector_sdk::module::PendingBox;
 use berth_process::{Document, ProcessDef, Properties, RunOutcome, Runner};
-use berth_store::{NewDocument, Received, Store};
+use berth_store::{NewDocument, Payload, Received, Store};
 use bytes::Bytes;
 use tracing::Instrument;
 
@@ -262,20 +262,19 @@ impl Intake {
         };
         // A spooled request already is its evidence (see `server::spool`): the store links the
         // file rather than holding it in memory.
-        let (raw, raw_file) = match body {
-            Body::Memory(_) => (Some(evidence(!payload_is_body)), None),
-            Body::Spooled(file) => (None, Some(file.path.clone())),
+        let raw = match body {
+            Body::Memory(_) => Payload::Bytes(evidence(!payload_is_body)),
+            Body::Spooled(file) => Payload::File(file.path.clone()),
         };
         let new = NewDocument {
             id: id.to_string(),
             process: process.name.clone(),
-            payload: payload.clone(),
+            payload: Payload::Bytes(payload.clone()),
             properties: properties
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
-            raw,
-            raw_file,
+            raw: Some(raw),
             duplicate_window: match (&duplicate_key, duplicate_window) {
                 (Some(_), 0) => DEFAULT_DUPLICATE_WINDOW,
                 (_, window) => window,

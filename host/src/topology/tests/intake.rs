@@ -17,7 +17,7 @@ async fn failed(live: &Live, count: usize) {
         ..Query::default()
     };
     let deadline = Instant::now() + PATIENCE;
-    while store.query(&query).unwrap().len() < count {
+    while store.query(&query).await.unwrap().len() < count {
         assert!(
             Instant::now() < deadline,
             "{count} failed documents recorded"
