@@ -1,24 +1,5 @@
 //! `berth`: run, check and describe a deployment of processes that receive documents from
-//! trading partners.
-
-mod admin;
-mod cert;
-mod cli;
-mod commands;
-mod control;
-mod deploy;
-mod documents;
-mod ids;
-mod metrics;
-mod outbound;
-mod plugin_log;
-mod plugins;
-mod retention;
-mod run;
-mod runtime;
-mod server;
-mod settings;
-mod topology;
+//! trading partners. Everything is in the library (`berth_host`); this is its entry point.
 
 use std::process::ExitCode;
 
@@ -28,28 +9,6 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    init_logging(cli.log_format);
-    match commands::run(cli.command) {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("berth: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn init_logging(format: cli::LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        cli::LogFormat::Text => builder.init(),
-        cli::LogFormat::Json => builder.json().init(),
-    }
+    berth_host::cli::main()
 }

@@ -3,6 +3,7 @@
 //! does not expose (content type, signer digest), read with our DER reader.
 
 use crate::certs::KeyPair;
+pub(crate) use crate::cms_gcm::{content_cipher, gcm_parameters};
 use crate::der::{self, TAG_OID, TAG_SEQUENCE, TAG_SET};
 use crate::micalg::MicAlg;
 use openssl::asn1::Asn1Time;
@@ -76,7 +77,13 @@ pub fn signer_digest(der_bytes: &[u8]) -> Option<MicAlg> {
 }
 
 /// Decrypts EnvelopedData or AuthEnvelopedData with the first key that fits.
+///
+/// AES-GCM inside plain EnvelopedData (the tag appended to the content) is
+/// handed to OpenSSL as the AuthEnvelopedData it stands for, so the tag is
+/// checked before any plaintext is returned.
 pub fn decrypt(der_bytes: &[u8], keys: &[KeyPair]) -> Result<Vec<u8>, CmsError> {
+    let converted = crate::cms_gcm::as_auth_enveloped(der_bytes)?;
+    let der_bytes = converted.as_deref().unwrap_or(der_bytes);
     let cms = CmsContentInfo::from_der(der_bytes).map_err(|e| CmsError::Malformed(reason(&e)))?;
     if keys.is_empty() {
         return Err(CmsError::Decryption(

@@ -8,6 +8,12 @@
 //! is known. DER and BER (indefinite lengths, segmented OCTET STRINGs) are
 //! both accepted, since streaming CMS generators send BER.
 //!
+//! AES-GCM is read in AuthEnvelopedData (the tag in `mac`) and, as pkijs and
+//! some BouncyCastle-based senders write it, in plain EnvelopedData with the
+//! tag appended to the content: the last tag-length bytes are held back while
+//! streaming and checked at the end. Either way nothing decrypted is returned
+//! before the tag verified.
+//!
 //! [`StreamDecryptError::Unsupported`] is returned before any content is
 //! decrypted, for structures and algorithms this path does not handle; the
 //! caller then falls back to [`crate::cms::decrypt`] on the whole DER.
@@ -15,15 +21,18 @@
 use crate::certs::KeyPair;
 use crate::cms::{self, CmsError};
 use crate::der::{self, TAG_INTEGER, TAG_OCTET_STRING, TAG_OID, TAG_SEQUENCE, TAG_SET};
-use openssl::symm::{Cipher, Crypter, Mode};
+use openssl::symm::Cipher;
 use std::io::Read;
 use thiserror::Error;
 
 #[path = "envelope_ber.rs"]
 mod ber;
+#[path = "envelope_cipher.rs"]
+mod cipher;
 #[path = "envelope_keys.rs"]
 mod keys;
 use ber::{children, expect, malformed, octets, oid_of, parse, Frame, Header, Source};
+use cipher::{Decryptor, Reserve};
 
 /// Read and decryption chunk size.
 const CHUNK: usize = 64 * 1024;
@@ -250,8 +259,12 @@ fn stream_segments<R: Read>(
 struct ContentAlg {
     cipher: Cipher,
     iv: Vec<u8>,
-    /// The ICV length, for the GCM ciphers of AuthEnvelopedData.
+    /// The ICV length, for the GCM ciphers.
     icv_len: Option<usize>,
+    /// GCM inside plain EnvelopedData (pkijs and some BouncyCastle-based
+    /// senders): no mac field, the tag is the last `icv_len` bytes of the
+    /// encrypted content.
+    tag_appended: bool,
 }
 
 impl ContentAlg {
@@ -259,24 +272,12 @@ impl ContentAlg {
         let what = "contentEncryptionAlgorithm";
         let parts = children(&parse(raw, what)?, what)?;
         let oid = oid_of(parts.first(), what)?;
-        let (cipher, gcm) = match oid.as_str() {
-            "1.2.840.113549.3.7" => (Cipher::des_ede3_cbc(), false),
-            "2.16.840.1.101.3.4.1.2" => (Cipher::aes_128_cbc(), false),
-            "2.16.840.1.101.3.4.1.22" => (Cipher::aes_192_cbc(), false),
-            "2.16.840.1.101.3.4.1.42" => (Cipher::aes_256_cbc(), false),
-            "2.16.840.1.101.3.4.1.6" => (Cipher::aes_128_gcm(), true),
-            "2.16.840.1.101.3.4.1.26" => (Cipher::aes_192_gcm(), true),
-            "2.16.840.1.101.3.4.1.46" => (Cipher::aes_256_gcm(), true),
-            other => return Err(unsupported(format!("content encryption algorithm {other}"))),
+        let Some((cipher, gcm)) = cms::content_cipher(&oid) else {
+            return Err(unsupported(format!("content encryption algorithm {oid}")));
         };
-        if gcm != auth {
+        if auth && !gcm {
             return Err(unsupported(format!(
-                "content encryption algorithm {oid} in {}",
-                if auth {
-                    "AuthEnvelopedData"
-                } else {
-                    "EnvelopedData"
-                }
+                "content encryption algorithm {oid} in AuthEnvelopedData"
             )));
         }
         if !gcm {
@@ -291,195 +292,22 @@ impl ContentAlg {
                 cipher,
                 iv,
                 icv_len: None,
+                tag_appended: false,
             });
         }
         let params = parts
             .get(1)
             .ok_or_else(|| malformed("missing GCM parameters"))?;
-        let params = children(params, "GCM parameters")?;
-        let nonce = octets(params.first(), "GCM nonce")?;
-        if nonce.is_empty() || nonce.len() > 64 {
-            return Err(malformed(format!("GCM nonce of {} bytes", nonce.len())));
-        }
-        let icv_len = match params.get(1) {
-            None => 12,
-            Some(el) if el.tag == TAG_INTEGER && el.content.len() == 1 => {
-                el.content.first().map_or(0, |&b| usize::from(b))
-            }
-            Some(_) => 0,
-        };
-        // RFC 5084 allows these ICV lengths only.
-        if !matches!(icv_len, 4 | 8 | 12..=16) {
-            return Err(malformed("GCM ICV length out of range"));
-        }
+        let (nonce, icv_len) = cms::gcm_parameters(params).map_err(|e| match e {
+            CmsError::Malformed(m) => malformed(m),
+            other => StreamDecryptError::Cms(other),
+        })?;
         Ok(ContentAlg {
             cipher,
             iv: nonce,
             icv_len: Some(icv_len),
+            tag_appended: !auth,
         })
-    }
-}
-
-enum Reserve {
-    /// The ciphertext length.
-    Exact(u64),
-    /// An upper bound on the ciphertext length (segment headers included).
-    AtMost(u64),
-    Unknown,
-}
-
-struct Decryptor {
-    crypter: Crypter,
-    out: Vec<u8>,
-    scratch: Vec<u8>,
-    max: usize,
-    /// Cipher, key and nonce kept for a GCM tag check over the output, needed
-    /// when authAttrs (which come after the content) are the AAD.
-    gcm: Option<(Cipher, Vec<u8>, Vec<u8>, usize)>,
-    /// Why padding or tag checks fail: the key may be wrong or the content
-    /// altered.
-    failure: &'static str,
-}
-
-impl Decryptor {
-    fn new(
-        alg: &ContentAlg,
-        key: &keys::ContentKey,
-        limits: &Limits,
-        reserve: Reserve,
-    ) -> Result<Decryptor, StreamDecryptError> {
-        let failure = match (key.named, alg.icv_len) {
-            (false, _) => keys::NO_RECIPIENT,
-            (true, None) => "bad padding after decryption (wrong key or altered content)",
-            (true, Some(_)) => "authentication tag mismatch (wrong key or altered content)",
-        };
-        let key = &key.key;
-        if key.len() != alg.cipher.key_len() {
-            return Err(decryption(format!(
-                "content-encryption key of {} bytes for a cipher with {}-byte keys",
-                key.len(),
-                alg.cipher.key_len()
-            )));
-        }
-        let crypter = Crypter::new(alg.cipher, Mode::Decrypt, key, Some(&alg.iv))
-            .map_err(|e| decryption(cms::reason(&e)))?;
-        let max = limits.max_content;
-        // CBC padding is at most one block, so a longer ciphertext cannot fit.
-        let padding = if alg.icv_len.is_some() {
-            0
-        } else {
-            alg.cipher.block_size()
-        };
-        let reserve = match reserve {
-            Reserve::Exact(len) => {
-                if len.saturating_sub(padding as u64) > max as u64 {
-                    return Err(too_large(max));
-                }
-                len
-            }
-            Reserve::AtMost(len) => len,
-            Reserve::Unknown => 0,
-        };
-        let reserve = usize::try_from(reserve).unwrap_or(usize::MAX).min(max);
-        let mut out = Vec::new();
-        out.try_reserve_exact(reserve)
-            .map_err(|_| decryption(format!("cannot reserve {reserve} bytes for the content")))?;
-        Ok(Decryptor {
-            crypter,
-            out,
-            // Crypter::update wants room for one block more than its input.
-            scratch: vec![0; CHUNK + 32],
-            max,
-            gcm: alg
-                .icv_len
-                .map(|icv| (alg.cipher, key.clone(), alg.iv.clone(), icv)),
-            failure,
-        })
-    }
-
-    fn update(&mut self, data: &[u8]) -> Result<(), StreamDecryptError> {
-        for piece in data.chunks(CHUNK) {
-            let n = self
-                .crypter
-                .update(piece, &mut self.scratch)
-                .map_err(|e| decryption(cms::reason(&e)))?;
-            self.push(n)?;
-        }
-        Ok(())
-    }
-
-    fn push(&mut self, n: usize) -> Result<(), StreamDecryptError> {
-        let produced = self
-            .scratch
-            .get(..n)
-            .ok_or_else(|| decryption("cipher output larger than its buffer"))?;
-        let needed = self
-            .out
-            .len()
-            .checked_add(n)
-            .filter(|&t| t <= self.max)
-            .ok_or_else(|| too_large(self.max))?;
-        if needed > self.out.capacity() {
-            // Doubling like Vec would, but never past the limit.
-            let target = needed
-                .max(self.out.capacity().saturating_mul(2))
-                .min(self.max);
-            self.out
-                .try_reserve_exact(target - self.out.len())
-                .map_err(|_| {
-                    decryption(format!("cannot reserve {target} bytes for the content"))
-                })?;
-        }
-        self.out.extend_from_slice(produced);
-        Ok(())
-    }
-
-    fn finish(mut self, trailer: Trailer) -> Result<Vec<u8>, StreamDecryptError> {
-        let failure = self.failure;
-        let Some((cipher, key, nonce, icv_len)) = self.gcm.take() else {
-            let n = self
-                .crypter
-                .finalize(&mut self.scratch)
-                .map_err(|_| decryption(failure))?;
-            self.push(n)?;
-            return Ok(self.out);
-        };
-        let mac = trailer.mac.ok_or_else(|| malformed("missing mac"))?;
-        if mac.len() != icv_len {
-            return Err(decryption(format!(
-                "authentication tag of {} bytes where {icv_len} are declared",
-                mac.len()
-            )));
-        }
-        let Some(aad) = trailer.aad else {
-            self.crypter
-                .set_tag(&mac)
-                .map_err(|e| decryption(cms::reason(&e)))?;
-            let n = self
-                .crypter
-                .finalize(&mut self.scratch)
-                .map_err(|_| decryption(failure))?;
-            self.push(n)?;
-            return Ok(self.out);
-        };
-        // GCM takes the AAD before the ciphertext, but authAttrs follow it:
-        // the content was decrypted unauthenticated (CTR does not depend on
-        // the AAD) and the tag is now recomputed by encrypting the output
-        // again with the AAD first.
-        let mut check = Crypter::new(cipher, Mode::Encrypt, &key, Some(&nonce))
-            .map_err(|e| decryption(cms::reason(&e)))?;
-        let reason = |e: openssl::error::ErrorStack| decryption(cms::reason(&e));
-        check.aad_update(&aad).map_err(reason)?;
-        for piece in self.out.chunks(CHUNK) {
-            check.update(piece, &mut self.scratch).map_err(reason)?;
-        }
-        check.finalize(&mut self.scratch).map_err(reason)?;
-        let mut tag = vec![0; icv_len];
-        check.get_tag(&mut tag).map_err(reason)?;
-        if !openssl::memcmp::eq(&tag, &mac) {
-            return Err(decryption(failure));
-        }
-        Ok(self.out)
     }
 }
 

@@ -11,6 +11,7 @@ use openssl::pkey::{PKey, Private};
 use openssl::pkey_ctx::PkeyCtx;
 use openssl::rsa::Padding;
 use openssl::stack::Stack;
+use openssl::symm::{Crypter, Mode};
 use openssl::x509::extension::SubjectKeyIdentifier;
 use openssl::x509::{X509Builder, X509NameBuilder, X509};
 

@@ -17,6 +17,7 @@
 
 pub mod certs;
 pub mod cms;
+mod cms_gcm;
 mod cms_sign;
 mod cms_verify;
 pub mod compress;

@@ -15,7 +15,7 @@ use crate::documents::{format_date, parse_date, parse_state};
 const ANSWER_TEXT_LIMIT: usize = 64 * 1024;
 
 pub async fn list(admin: &Admin, query: &str) -> Answer {
-    let Some(store) = admin.documents.store.clone() else {
+    let Some(store) = admin.intake.store().cloned() else {
         return error(StatusCode::CONFLICT, "the message store is off");
     };
     let filter = match parse_query(query) {
@@ -34,7 +34,7 @@ pub async fn list(admin: &Admin, query: &str) -> Answer {
 }
 
 pub async fn show(admin: &Admin, id: &str) -> Answer {
-    let Some(store) = admin.documents.store.clone() else {
+    let Some(store) = admin.intake.store().cloned() else {
         return error(StatusCode::CONFLICT, "the message store is off");
     };
     let id = id.to_string();
@@ -47,11 +47,11 @@ pub async fn show(admin: &Admin, id: &str) -> Answer {
 }
 
 pub async fn retry(admin: &Admin, id: &str) -> Answer {
-    let Some(store) = admin.documents.store.clone() else {
+    if admin.intake.store().is_none() {
         return error(StatusCode::CONFLICT, "the message store is off");
-    };
+    }
     let ids = [id.to_string()];
-    if let Err(e) = crate::documents::retry(&store, admin.topology.dir(), &ids, false).await {
+    if let Err(e) = admin.intake.retry(&ids, false).await {
         return error(StatusCode::CONFLICT, &e.to_string());
     }
     show(admin, id).await

@@ -19,8 +19,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use crate::metrics::Metrics;
-use crate::runtime::Documents;
+use crate::intake::Intake;
 use crate::settings::AdminSettings;
 use crate::topology::Topology;
 
@@ -29,24 +28,17 @@ pub type Answer = http::Response<Full<Bytes>>;
 /// What the handlers share.
 pub struct Admin {
     pub topology: Arc<Topology>,
-    pub documents: Documents,
-    metrics: Arc<Metrics>,
+    pub intake: Intake,
     data_dir: PathBuf,
     token: String,
 }
 
 impl Admin {
     /// The admin state; creates the token on first run.
-    pub fn new(
-        topology: Arc<Topology>,
-        documents: Documents,
-        metrics: Arc<Metrics>,
-        data_dir: &Path,
-    ) -> anyhow::Result<Admin> {
+    pub fn new(topology: Arc<Topology>, intake: Intake, data_dir: &Path) -> anyhow::Result<Admin> {
         Ok(Admin {
             topology,
-            documents,
-            metrics,
+            intake,
             data_dir: data_dir.to_path_buf(),
             token: token::load_or_create(data_dir)?,
         })
@@ -127,7 +119,8 @@ async fn route(admin: Arc<Admin>, request: http::Request<hyper::body::Incoming>)
 async fn metrics(admin: &Admin) -> Answer {
     for listener in admin.topology.listeners().await {
         admin
-            .metrics
+            .intake
+            .metrics()
             .set_listener_state(&listener.name, &listener.state);
     }
     let store_bytes: u64 = ["store.sqlite", "store.sqlite-wal"]
@@ -135,8 +128,8 @@ async fn metrics(admin: &Admin) -> Answer {
         .filter_map(|f| std::fs::metadata(admin.data_dir.join(f)).ok())
         .map(|m| m.len())
         .sum();
-    admin.metrics.set_store_bytes(store_bytes);
-    let mut answer = http::Response::new(Full::new(Bytes::from(admin.metrics.render())));
+    admin.intake.metrics().set_store_bytes(store_bytes);
+    let mut answer = http::Response::new(Full::new(Bytes::from(admin.intake.metrics().render())));
     answer.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(crate::metrics::CONTENT_TYPE),

@@ -3,6 +3,7 @@
 //!
 //! Nothing here binds a socket, so `berth validate` runs exactly the same checks as `berth run`.
 
+mod check;
 mod conflicts;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,8 @@ use berth_connector_sdk::module::ListenerBox;
 use berth_process::{ConnectionDef, Deployment, Diagnostic, ProcessDef};
 
 use crate::plugins::{Plugin, Registry};
+
+pub use check::{check, check_deployment, deployment_dir, load_registry, report};
 
 /// A listener opened by its plugin, not yet bound.
 pub struct PlannedListener {

@@ -4,6 +4,7 @@
 //! reason and the others still load: one bad file in a plugins folder must not take a whole
 //! deployment down.
 
+pub mod call;
 mod loader;
 mod plugin;
 

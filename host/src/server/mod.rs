@@ -4,6 +4,7 @@
 
 mod accept;
 mod endpoint;
+mod evidence;
 mod idle;
 mod mount;
 mod router;
@@ -25,22 +26,14 @@ pub use endpoint::Endpoint;
 pub use mount::{Incoming, Mount};
 pub use router::{MountSlot, Router};
 pub use shared_server::targets as shared_server_targets;
-pub use spool::Body;
-#[cfg(test)]
-pub use spool::SpoolFile;
 
-use crate::metrics::Metrics;
-use crate::runtime::Documents;
+use crate::intake::Intake;
 use crate::settings::HostSettings;
-use crate::topology::StatusBoard;
 use accept::accept_loop;
 
 /// What every request handler shares.
 pub struct Shared {
-    pub documents: Documents,
-    pub outbound: crate::outbound::Outbound,
-    pub status: Arc<StatusBoard>,
-    pub metrics: Arc<Metrics>,
+    pub intake: Intake,
     pub body_timeout: Duration,
     pub header_timeout: Duration,
     pub max_header_bytes: usize,
@@ -106,13 +99,7 @@ impl Binding {
 }
 
 impl Server {
-    pub fn new(
-        settings: &HostSettings,
-        documents: Documents,
-        status: Arc<StatusBoard>,
-        metrics: Arc<Metrics>,
-        spool_dir: std::path::PathBuf,
-    ) -> Self {
+    pub fn new(settings: &HostSettings, intake: Intake, spool_dir: std::path::PathBuf) -> Self {
         let limits = &settings.limits;
         if let Err(e) = spool::prepare(&spool_dir) {
             // Not fatal: only bodies above a connector's spool threshold need the folder,
@@ -120,10 +107,7 @@ impl Server {
             tracing::error!(dir = %spool_dir.display(), error = %e, "cannot prepare the spool folder");
         }
         let shared = Arc::new(Shared {
-            documents,
-            outbound: crate::outbound::Outbound::start(),
-            status,
-            metrics,
+            intake,
             body_timeout: Duration::from_secs(limits.body_read_timeout_seconds),
             header_timeout: Duration::from_secs(limits.header_read_timeout_seconds),
             max_header_bytes: limits.max_header_bytes,
@@ -181,21 +165,5 @@ fn bracket(address: &str) -> String {
         format!("[{address}]")
     } else {
         address.to_string()
-    }
-}
-
-pub async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut terminate = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot watch SIGTERM; stop berth with SIGINT");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
     }
 }

@@ -1,16 +1,17 @@
-//! A plugin listener as the server calls it: on the reactor thread or on the blocking pool, as
-//! the connector asked, with its answers checked before they reach a socket.
+//! A plugin listener as the server calls it: the request handed over in the ABI's shape, and
+//! the processes the listener may submit to.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use berth_connector_sdk::abi::{Header, Outcome, Request, Response};
-use berth_connector_sdk::abi_stable::std_types::{RResult, RSlice, RStr, RString};
-use berth_connector_sdk::module::{FfiDecision, ListenerBox, PendingBox};
+use berth_connector_sdk::abi::{Header, Request};
+use berth_connector_sdk::abi_stable::std_types::{RSlice, RStr};
+use berth_connector_sdk::module::{FfiDecision, ListenerBox};
 use berth_process::ProcessDef;
 use bytes::Bytes;
 
-use super::spool::Body;
+use crate::body::Body;
+use crate::plugins::call;
 
 /// The parts of an HTTP request a plugin sees, owned so they can move to the blocking pool.
 pub struct Incoming {
@@ -37,7 +38,7 @@ impl Mount {
     /// Ask the connector what to do with a request.
     pub async fn decide(&self, incoming: Arc<Incoming>) -> Result<FfiDecision, String> {
         let listener = Arc::clone(&self.listener);
-        let call = move || {
+        call::call(self.blocking, move || {
             let headers: Vec<Header<'_>> = incoming
                 .parts
                 .headers
@@ -69,33 +70,8 @@ impl Mount {
                 client_certificate: RSlice::from(&incoming.client_certificate[..]),
                 secure: incoming.secure,
             };
-            into_result(listener.handle(&request))
-        };
-        if self.blocking {
-            tokio::task::spawn_blocking(call)
-                .await
-                .map_err(|e| format!("connector call did not finish: {e}"))?
-        } else {
-            call()
-        }
+            listener.handle(&request)
+        })
+        .await
     }
-
-    /// Ask the connector for its answer, now that the document's outcome is known.
-    pub async fn complete(
-        &self,
-        mut pending: PendingBox,
-        outcome: Outcome,
-    ) -> Result<Response, String> {
-        if self.blocking {
-            tokio::task::spawn_blocking(move || into_result(pending.complete(&outcome)))
-                .await
-                .map_err(|e| format!("connector call did not finish: {e}"))?
-        } else {
-            into_result(pending.complete(&outcome))
-        }
-    }
-}
-
-fn into_result<T>(result: RResult<T, RString>) -> Result<T, String> {
-    result.into_result().map_err(RString::into_string)
 }

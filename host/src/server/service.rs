@@ -1,21 +1,23 @@
 //! One HTTP request, from the socket to the answer: read the body within its limit and time, let
-//! the connector decide, run the submitted document's process, and let the connector answer.
+//! the connector decide, hand a submitted document to the intake, and turn its answer into HTTP.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use berth_connector_sdk::abi::{OutcomeKind, Response as PluginResponse};
+use berth_connector_sdk::abi::Response as PluginResponse;
 use berth_process::ProcessDef;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
 use http_body_util::Full;
-use hyper::body::Body;
+use hyper::body::Body as _;
 use hyper::body::Incoming as IncomingBody;
 
+use super::evidence::raw_request;
 use super::mount::{Incoming, Mount};
 use super::spool::{read_body, BodyError, SpoolPolicy};
 use super::Shared;
-use crate::runtime::raw_request;
+use crate::body::Body;
+use crate::intake::{Answer, Arrival};
 
 pub type HttpResponse = http::Response<Full<Bytes>>;
 
@@ -45,7 +47,7 @@ pub async fn handle(
     let mut seen = Seen::default();
     let response = serve(&shared, &mount, peer, request, &mut seen).await;
     let bytes_out = response.body().size_hint().exact().unwrap_or(0);
-    shared.metrics.request(
+    shared.intake.metrics().request(
         seen.process.as_ref().map_or("", |p| p.name.as_str()),
         response.status().as_u16(),
         seen.bytes_in,
@@ -116,8 +118,9 @@ async fn serve(
         Ok(decision) => decision,
         Err(e) => return connector_failed(&mount, &e),
     };
+    let intake = &shared.intake;
     if let Some(response) = decision.response.into_option() {
-        return to_http(&mount, response, &shared);
+        return to_http(&mount, intake.respond(&mount.label, response));
     }
     let (Some(submission), Some(pending)) = (
         decision.submission.into_option(),
@@ -133,52 +136,38 @@ async fn serve(
         return connector_failed(&mount, &message);
     };
     seen.process = Some(Arc::clone(process));
-    let status = shared.status.of(&process.name);
-    if status.is_paused() {
-        // Partners retry on 503 with Retry-After: nothing is stored, nothing is lost.
-        let mut answer = text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "this listener is paused; send again later",
-        );
-        answer
-            .headers_mut()
-            .insert(http::header::RETRY_AFTER, HeaderValue::from_static("60"));
-        return answer;
-    }
-    let processing = Instant::now();
-    let outcome = shared
-        .documents
-        .submit(process, submission, &incoming)
-        .await;
-    let fate = match outcome.kind {
-        OutcomeKind::ACCEPTED => {
-            status.document_accepted();
-            "accepted"
-        }
-        OutcomeKind::FAILED => {
-            status.document_failed(outcome.error.as_str());
-            "failed"
-        }
-        OutcomeKind::DUPLICATE => "duplicate",
-        _ => "refused",
+    let evidence = |with_body: bool| {
+        let body = match &incoming.body {
+            Body::Memory(bytes) => bytes.clone(),
+            Body::Spooled(_) => Bytes::new(),
+        };
+        raw_request(&incoming.parts, &body, with_body)
     };
-    shared
-        .metrics
-        .document(&process.name, fate, processing.elapsed());
-    // Taken now: the outcome moves to the connector.
-    let fate = shared.documents.fate(&outcome);
-    match mount.complete(pending, outcome).await {
-        Ok(response) => {
-            if !response.summary.is_empty() {
-                shared.metrics.disposition(&process.name, &response.summary);
-            }
-            shared.documents.conclude(fate, Some(&response));
-            to_http(&mount, response, &shared)
+    let arrival = Arrival {
+        listener: &mount.label,
+        process,
+        submission,
+        pending,
+        blocking: mount.blocking,
+        body: &incoming.body,
+        evidence: &evidence,
+    };
+    match intake.receive(arrival).await {
+        Answer::Connector(response) => to_http(&mount, response),
+        Answer::Paused => {
+            let mut answer = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this listener is paused; send again later",
+            );
+            answer
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("60"));
+            answer
         }
-        Err(e) => {
-            shared.documents.conclude(fate, None);
-            connector_failed(&mount, &e)
-        }
+        Answer::ConnectorFailed => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the connector failed on this request",
+        ),
     }
 }
 
@@ -202,7 +191,7 @@ fn connector_failed(mount: &Mount, error: &str) -> HttpResponse {
 
 /// A plugin's answer as an HTTP response; an answer that HTTP cannot carry becomes a 500 rather
 /// than a broken response on the wire.
-fn to_http(mount: &Mount, response: PluginResponse, shared: &Shared) -> HttpResponse {
+fn to_http(mount: &Mount, response: PluginResponse) -> HttpResponse {
     let Ok(status) = StatusCode::from_u16(response.status) else {
         let message = format!("invalid HTTP status {}", response.status);
         return connector_failed(mount, &message);
@@ -218,9 +207,6 @@ fn to_http(mount: &Mount, response: PluginResponse, shared: &Shared) -> HttpResp
                 return connector_failed(mount, &message);
             }
         }
-    }
-    for delivery in response.deliveries.into_iter() {
-        shared.outbound.queue(mount.label.clone(), delivery);
     }
     builder
         // Adopted, not copied (the plugin's allocator frees it when hyper is done).

@@ -8,7 +8,7 @@
 
 use std::future::Future;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -17,41 +17,10 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming as IncomingBody;
 use tokio::io::{AsyncWriteExt, BufWriter};
 
+use crate::body::{Body, SpoolFile};
+
 /// Writes are batched this much: a syscall per hyper frame (a few KB) would dominate.
 const WRITE_BUFFER: usize = 1 << 20;
-
-/// A request body as the host holds it.
-pub enum Body {
-    Memory(Bytes),
-    Spooled(SpoolFile),
-}
-
-impl Body {
-    pub fn len(&self) -> u64 {
-        match self {
-            Body::Memory(bytes) => bytes.len() as u64,
-            Body::Spooled(file) => file.body_len,
-        }
-    }
-}
-
-/// A spooled request; the file is removed when this is dropped.
-pub struct SpoolFile {
-    pub path: PathBuf,
-    /// Where the body starts: the request head comes first.
-    pub body_offset: u64,
-    pub body_len: u64,
-}
-
-impl Drop for SpoolFile {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_file(&self.path) {
-            if e.kind() != io::ErrorKind::NotFound {
-                tracing::warn!(file = %self.path.display(), error = %e, "cannot remove a spool file");
-            }
-        }
-    }
-}
 
 pub enum BodyError {
     TooLarge,

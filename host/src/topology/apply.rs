@@ -16,6 +16,9 @@ pub(super) async fn apply(
     plan: Plan,
     restart: Option<GroupKey>,
 ) {
+    // Documents that run again (recovery, retries) run through the version deployed now.
+    let deployed = plan.listeners.iter().flat_map(|l| l.processes.iter());
+    topology.server.shared.intake.deploy(deployed);
     let mut groups = BTreeMap::new();
     for planned in plan.listeners {
         let key: GroupKey = (

@@ -10,7 +10,6 @@
 
 mod apply;
 mod fingerprint;
-mod status;
 mod view;
 pub mod watch;
 
@@ -19,14 +18,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-pub use status::{ListenerStatus, StatusBoard};
 pub use view::ListenerView;
 
 use crate::deploy::Plan;
-use crate::metrics::Metrics;
-use crate::runtime::Documents;
+use crate::intake::Intake;
 use crate::server::{Binding, MountSlot, Router, Server};
 use crate::settings::HostSettings;
+use crate::status::{ListenerStatus, StatusBoard};
 
 /// `(connection name or "", connector kind)`.
 type GroupKey = (String, String);
@@ -84,21 +82,10 @@ impl std::fmt::Display for ControlError {
 }
 
 impl Topology {
-    pub fn new(
-        dir: PathBuf,
-        settings: HostSettings,
-        documents: Documents,
-        metrics: Arc<Metrics>,
-    ) -> Arc<Topology> {
-        let status = Arc::new(StatusBoard::default());
+    pub fn new(dir: PathBuf, settings: HostSettings, intake: Intake) -> Arc<Topology> {
+        let status = Arc::clone(intake.status());
         let spool_dir = dir.join(&settings.store.data_dir).join("spool");
-        let server = Server::new(
-            &settings,
-            documents,
-            Arc::clone(&status),
-            metrics,
-            spool_dir,
-        );
+        let server = Server::new(&settings, intake, spool_dir);
         Arc::new(Topology {
             dir,
             settings,
@@ -129,7 +116,7 @@ impl Topology {
     /// as it is, and the problems are logged and kept for the admin API.
     pub async fn redeploy(&self, restart: Option<&str>) -> Result<(), String> {
         let dir = self.dir.clone();
-        let checked = tokio::task::spawn_blocking(move || crate::commands::check_deployment(&dir))
+        let checked = tokio::task::spawn_blocking(move || crate::deploy::check_deployment(&dir))
             .await
             .map_err(|e| format!("loading the deployment did not finish: {e}"))?;
         match checked {

@@ -1,7 +1,8 @@
 //! `berth run`: check the deployment, open the store, bind every listener, serve the admin API,
 //! watch the folder for changes, and stop gracefully on SIGINT or SIGTERM.
 
-use std::collections::HashMap;
+mod signal;
+
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -10,12 +11,15 @@ use std::time::Duration;
 use anyhow::Context;
 use berth_process::Runner;
 
-use crate::commands::{check_deployment, deployment_dir, open_store, report};
+use crate::deploy::{check_deployment, deployment_dir, report};
+use crate::intake::Intake;
 use crate::metrics::Metrics;
-use crate::runtime::Documents;
-use crate::server::wait_for_signal;
+use crate::outbound::Outbound;
+use crate::status::StatusBoard;
 use crate::topology::{watch, Topology};
 use crate::{admin, retention};
+
+pub use signal::wait_for_signal;
 
 pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
     let dir = deployment_dir(dir)?;
@@ -27,51 +31,43 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         }
     };
     tracing::info!(deployment = %dir.display(), listeners = plan.listeners.len(), "starting");
-    let store = open_store(&dir, &settings.store)?;
-    let documents = Documents {
-        runner: Runner::new(&dir),
-        store,
-    };
+    let store = crate::store::open(&dir, &settings.store)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("berth")
         .build()
         .context("cannot start the runtime")?;
     runtime.block_on(async move {
-        if let Some(store) = documents.store.clone() {
+        if let Some(store) = store.clone() {
             retention::start(store, &settings.store);
         }
         let grace = Duration::from_secs(settings.limits.shutdown_grace_seconds);
         let admin_settings = settings.admin.clone();
         let data_dir = dir.join(&settings.store.data_dir);
-        let deployed: HashMap<String, Arc<berth_process::ProcessDef>> = plan
-            .listeners
-            .iter()
-            .flat_map(|l| l.processes.iter())
-            .map(|p| (p.name.clone(), Arc::clone(p)))
-            .collect();
         let metrics = Arc::new(Metrics::new());
         metrics.set_plugin_load_failures(plan.refused_plugins as u64);
-        let topology = Topology::new(
-            dir.clone(),
-            settings,
-            documents.clone(),
-            Arc::clone(&metrics),
+        let intake = Intake::new(
+            Runner::new(&dir),
+            store,
+            Arc::new(StatusBoard::default()),
+            metrics,
+            Outbound::start(),
         );
+        let topology = Topology::new(dir.clone(), settings, intake.clone());
         topology.apply(plan, None).await;
         let (bound, failed) = topology.bound().await;
         if bound == 0 && failed > 0 {
             anyhow::bail!("no listener could be bound; see the errors above");
         }
         if admin_settings.enabled {
-            let admin =
-                admin::Admin::new(Arc::clone(&topology), documents.clone(), metrics, &data_dir)?;
+            let admin = admin::Admin::new(Arc::clone(&topology), intake.clone(), &data_dir)?;
             admin::start(&admin_settings, admin).await;
         }
         watch::start(Arc::clone(&topology));
         tracing::info!(listeners = bound, "berth is ready");
         // Documents a crash or a kill left unfinished run again now, beside new traffic.
-        tokio::spawn(async move { documents.recover(&deployed).await });
+        let recovering = intake.clone();
+        tokio::spawn(async move { recovering.recover().await });
 
         wait_for_signal().await;
         tracing::info!("stopping: no new connections; finishing requests in flight");

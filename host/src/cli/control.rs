@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::admin::token;
-use crate::commands::deployment_dir;
+use crate::deploy::deployment_dir;
 use crate::settings;
 use crate::topology::ListenerView;
 

@@ -1,0 +1,69 @@
+//! The command line: parse it, set up logging, and hand each subcommand to its module.
+
+mod args;
+mod cert;
+mod control;
+mod documents;
+mod inspect;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::ListenersCommand;
+pub use args::{Cli, Command, LogFormat};
+
+/// `berth`'s whole command line: what `main` runs.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("berth: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Run one subcommand.
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run { dir } => crate::run::run(&dir),
+        Command::Validate { dir } => inspect::validate(&dir),
+        Command::Schema { dir, connections } => inspect::schema(&dir, connections),
+        Command::Plugins { dir } => inspect::list_plugins(&dir),
+        Command::Cert(command) => cert::run(command),
+        Command::Status { dir } => control::run(&dir, control::Action::Status),
+        Command::Listeners { dir, command } => {
+            let action = match command {
+                None => control::Action::List,
+                Some(command) => {
+                    let (action, target) = match command {
+                        ListenersCommand::Pause(t) => ("pause", t),
+                        ListenersCommand::Resume(t) => ("resume", t),
+                        ListenersCommand::Restart(t) => ("restart", t),
+                    };
+                    control::Action::Control {
+                        action: action.to_string(),
+                        name: if target.all { None } else { target.name },
+                    }
+                }
+            };
+            control::run(&dir, action)
+        }
+        Command::Documents { dir, command } => documents::run(&dir, command),
+    }
+}

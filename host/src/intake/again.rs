@@ -1,0 +1,123 @@
+//! Stored documents that run again: those a crash or a kill left unfinished (at start), and
+//! failed ones an operator retries (CLI or admin API). Both run through the live runner and the
+//! deployed version of their process, and are recorded the way a received document is.
+
+use berth_process::{Document, RunOutcome};
+use berth_store::{Finish, Query, State, StoredDocument};
+
+use super::{record, Intake};
+
+impl Intake {
+    /// Run again every stored document whose process had not finished (a crash, a kill).
+    pub async fn recover(&self) {
+        let Some(store) = self.store() else { return };
+        let unfinished = match store.unfinished() {
+            Ok(unfinished) => unfinished,
+            Err(error) => {
+                tracing::error!(%error, "cannot read unfinished documents");
+                return;
+            }
+        };
+        if unfinished.is_empty() {
+            return;
+        }
+        tracing::info!(
+            documents = unfinished.len(),
+            "running documents left unfinished by the last stop"
+        );
+        for stored in unfinished {
+            let id = stored.id.clone();
+            match self.run_stored(stored).await {
+                Ok(RunOutcome::Completed { .. }) => {
+                    tracing::info!(document = %id, "recovered document processed")
+                }
+                Ok(RunOutcome::Failed { .. }) => {}
+                Err(error) => {
+                    tracing::error!(document = %id, %error, "cannot recover a document")
+                }
+            }
+        }
+    }
+
+    /// Run failed documents again: `ids`, or every failed one when `all_failed`. Returns a
+    /// line per document and a count, as the CLI prints it.
+    pub async fn retry(&self, ids: &[String], all_failed: bool) -> anyhow::Result<String> {
+        let Some(store) = self.store() else {
+            anyhow::bail!("the message store is off: no documents are kept");
+        };
+        let ids: Vec<String> = if all_failed {
+            let failed = store.query(&Query {
+                state: Some(State::Failed),
+                ..Query::default()
+            })?;
+            failed.into_iter().map(|d| d.id).collect()
+        } else {
+            ids.to_vec()
+        };
+        let mut out = String::new();
+        let (mut processed, mut failed) = (0, 0);
+        for id in ids {
+            let Some(stored) = store.get(&id)? else {
+                anyhow::bail!("no document `{id}` in the store");
+            };
+            if stored.state != State::Failed {
+                out.push_str(&format!(
+                    "{id}: {} (only failed documents are retried)\n",
+                    stored.state.as_str()
+                ));
+                continue;
+            }
+            if self.process(&stored.process).is_none() {
+                out.push_str(&format!(
+                    "{id}: process `{}` is not deployed; left failed\n",
+                    stored.process
+                ));
+                failed += 1;
+                continue;
+            }
+            store.mark_for_retry(&id)?;
+            match self.run_stored(stored).await? {
+                RunOutcome::Completed { .. } => {
+                    out.push_str(&format!("{id}: processed\n"));
+                    processed += 1;
+                }
+                RunOutcome::Failed { step, reason } => {
+                    out.push_str(&format!("{id}: failed again: {step}: {reason}\n"));
+                    failed += 1;
+                }
+            }
+        }
+        out.push_str(&format!("{processed} processed, {failed} failed\n"));
+        Ok(out)
+    }
+
+    /// Run a stored document through the deployed version of its process and record how it
+    /// ended (no answer is sent: its sender was answered when it arrived). A process that is no
+    /// longer deployed fails the document, recorded, with that reason.
+    async fn run_stored(&self, stored: StoredDocument) -> anyhow::Result<RunOutcome> {
+        let Some(store) = self.store() else {
+            anyhow::bail!("the message store is off");
+        };
+        let Some(process) = self.process(&stored.process) else {
+            let error = format!("process `{}` is not deployed", stored.process);
+            store
+                .finish(
+                    &stored.id,
+                    Finish::Failed {
+                        error: error.clone(),
+                    },
+                )
+                .await?;
+            anyhow::bail!(error);
+        };
+        let document = Document {
+            id: stored.id,
+            payload: stored.payload,
+            properties: stored.properties.into_iter().collect(),
+        };
+        let id = document.id.clone();
+        let outcome = self.run(&process, document).await;
+        store.finish(&id, record::finish(&outcome)).await?;
+        Ok(outcome)
+    }
+}

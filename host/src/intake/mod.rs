@@ -1,0 +1,358 @@
+//! The one owner of a received document's lifecycle, from the connector's decision to submit it
+//! to the answer its sender gets:
+//!
+//! ```text
+//! pause check -> store.receive (commit) -> run the steps -> connector.complete
+//!             -> store.conclude (outcome and answer, one write) -> deliveries queued
+//! ```
+//!
+//! Documents that run again (the unfinished ones at start, and retries from the CLI or the admin
+//! API) enter here too, through the same runner and the same recording (see `again`). Nothing
+//! here knows HTTP: the server turns a request into an [`Arrival`] and an [`Answer`] back into a
+//! response, so this module is tested in-process.
+
+mod again;
+mod record;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use berth_connector_sdk::abi::{Outcome, OutcomeKind, Response, Submission};
+use berth_connector_sdk::abi_stable::std_types::{ROption, RString};
+use berth_connector_sdk::module::PendingBox;
+use berth_process::{Document, ProcessDef, Properties, RunOutcome, Runner};
+use berth_store::{NewDocument, Received, Store};
+use bytes::Bytes;
+use tracing::Instrument;
+
+use crate::body::Body;
+use crate::ids::new_document_id;
+use crate::metrics::Metrics;
+use crate::outbound::Outbound;
+use crate::plugins::call;
+use crate::status::StatusBoard;
+
+/// How far back the duplicate check looks when a connector does not say: the vendor's default.
+const DEFAULT_DUPLICATE_WINDOW: u32 = 100_000;
+
+/// Cheap to clone: every request handler and the admin API hold one.
+#[derive(Clone)]
+pub struct Intake {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    runner: Runner,
+    store: Option<Store>,
+    status: Arc<StatusBoard>,
+    metrics: Arc<Metrics>,
+    outbound: Outbound,
+    /// The deployed processes by name, as the topology last applied them: documents that run
+    /// again run through the live version of their process.
+    processes: RwLock<HashMap<String, Arc<ProcessDef>>>,
+}
+
+/// A document a connector decided to submit, with what the intake needs of its request.
+pub struct Arrival<'a> {
+    /// How logs and deliveries name the listener.
+    pub listener: &'a str,
+    pub process: &'a Arc<ProcessDef>,
+    pub submission: Submission,
+    /// What the connector keeps until it answers.
+    pub pending: PendingBox,
+    /// Call the connector on the blocking pool.
+    pub blocking: bool,
+    /// The request's body: the payload when the connector says so, and the evidence file when
+    /// it was spooled.
+    pub body: &'a Body,
+    /// The request as evidence (head, then the body when asked), built only when stored.
+    pub evidence: &'a (dyn Fn(bool) -> Bytes + Sync),
+}
+
+/// What became of an arrival, for the server to answer with.
+pub enum Answer {
+    /// The connector's answer.
+    Connector(Response),
+    /// The listener is paused: nothing was stored; the sender should send again later.
+    Paused,
+    /// The connector failed to answer (already logged).
+    ConnectorFailed,
+}
+
+impl Intake {
+    pub fn new(
+        runner: Runner,
+        store: Option<Store>,
+        status: Arc<StatusBoard>,
+        metrics: Arc<Metrics>,
+        outbound: Outbound,
+    ) -> Intake {
+        Intake {
+            inner: Arc::new(Inner {
+                runner,
+                store,
+                status,
+                metrics,
+                outbound,
+                processes: RwLock::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> Option<&Store> {
+        self.inner.store.as_ref()
+    }
+
+    pub fn status(&self) -> &Arc<StatusBoard> {
+        &self.inner.status
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
+    /// The processes now deployed (the topology calls this whenever it applies a plan).
+    pub fn deploy<'a>(&self, processes: impl IntoIterator<Item = &'a Arc<ProcessDef>>) {
+        let processes = processes
+            .into_iter()
+            .map(|p| (p.name.clone(), Arc::clone(p)))
+            .collect();
+        *self
+            .inner
+            .processes
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = processes;
+    }
+
+    fn process(&self, name: &str) -> Option<Arc<ProcessDef>> {
+        self.inner
+            .processes
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// The connector answered at once (nothing submitted): its deliveries still go out.
+    pub fn respond(&self, listener: &str, mut response: Response) -> Response {
+        self.queue_deliveries(listener, &mut response);
+        response
+    }
+
+    /// A submitted document, from the pause check to the connector's answer.
+    pub async fn receive(&self, arrival: Arrival<'_>) -> Answer {
+        let Arrival {
+            listener,
+            process,
+            submission,
+            pending,
+            blocking,
+            body,
+            evidence,
+        } = arrival;
+        let status = self.inner.status.of(&process.name);
+        if status.is_paused() {
+            // Partners retry on 503 with Retry-After: nothing is stored, nothing is lost.
+            return Answer::Paused;
+        }
+        let started = Instant::now();
+        let id = new_document_id();
+        // Every log line about this document, the steps' included, carries these fields.
+        let span = tracing::info_span!(
+            "document",
+            process = %process.name,
+            document = %id,
+            message_id = tracing::field::Empty
+        );
+        let message_id = submission
+            .document
+            .properties
+            .iter()
+            .find(|p| p.name.as_str() == berth_connector_sdk::properties::MESSAGE_ID);
+        if let Some(property) = message_id {
+            span.record("message_id", property.value.as_str());
+        }
+        let (outcome, stored) = self
+            .store_and_run(&id, process, submission, body, evidence)
+            .instrument(span)
+            .await;
+        let fate = match outcome.kind {
+            OutcomeKind::ACCEPTED => {
+                status.document_accepted();
+                "accepted"
+            }
+            OutcomeKind::FAILED => {
+                status.document_failed(outcome.error.as_str());
+                "failed"
+            }
+            OutcomeKind::DUPLICATE => "duplicate",
+            _ => "refused",
+        };
+        self.inner
+            .metrics
+            .document(&process.name, fate, started.elapsed());
+        match call::complete(blocking, pending, outcome).await {
+            Ok(mut response) => {
+                if !response.summary.is_empty() {
+                    self.inner
+                        .metrics
+                        .disposition(&process.name, &response.summary);
+                }
+                self.conclude(stored, Some(&response));
+                self.queue_deliveries(listener, &mut response);
+                Answer::Connector(response)
+            }
+            Err(error) => {
+                self.conclude(stored, None);
+                tracing::error!(%listener, %error, "connector failed on a request");
+                Answer::ConnectorFailed
+            }
+        }
+    }
+
+    /// Store (when the store is on) and run a submitted document. The second value is what
+    /// `conclude` records once the connector has answered: `None` when nothing was stored.
+    async fn store_and_run(
+        &self,
+        id: &str,
+        process: &ProcessDef,
+        submission: Submission,
+        body: &Body,
+        evidence: &(dyn Fn(bool) -> Bytes + Sync),
+    ) -> (Outcome, Option<record::Stored>) {
+        let Submission {
+            document,
+            duplicate_key,
+            duplicate_window,
+            ..
+        } = submission;
+        let payload_is_body = document.payload_is_request_body;
+        let payload = if payload_is_body {
+            match body.bytes().await {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    tracing::error!(process = %process.name, error = %e, "cannot read a spooled body");
+                    let refusal = "the message could not be read back; send again later";
+                    return (record::refused(id, refusal), None);
+                }
+            }
+        } else {
+            // Adopted, not copied: the plugin's allocation is freed by the plugin's own code
+            // when the last reference goes (a 200 MB payload stays one 200 MB buffer).
+            Bytes::from_owner(document.payload)
+        };
+        // Copied once, into one buffer, from the plugin's list (which the plugin then frees).
+        let properties = Properties::from_strs(
+            document
+                .properties
+                .iter()
+                .map(|p| (p.name.as_str(), p.value.as_str())),
+        );
+        drop(document.properties);
+        let duplicate_key = duplicate_key.into_option().map(RString::into_string);
+        let Some(store) = &self.inner.store else {
+            let document = Document {
+                id: id.to_string(),
+                payload,
+                properties,
+            };
+            let outcome = self.run(process, document).await;
+            return (record::to_outcome(id, outcome).0, None);
+        };
+        // A spooled request already is its evidence (see `server::spool`): the store links the
+        // file rather than holding it in memory.
+        let (raw, raw_file) = match body {
+            Body::Memory(_) => (Some(evidence(!payload_is_body)), None),
+            Body::Spooled(file) => (None, Some(file.path.clone())),
+        };
+        let new = NewDocument {
+            id: id.to_string(),
+            process: process.name.clone(),
+            payload: payload.clone(),
+            properties: properties
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            raw,
+            raw_file,
+            duplicate_window: match (&duplicate_key, duplicate_window) {
+                (Some(_), 0) => DEFAULT_DUPLICATE_WINDOW,
+                (_, window) => window,
+            },
+            duplicate_key,
+        };
+        match store.receive(new).await {
+            Ok(Received::New) => {}
+            Ok(Received::Duplicate {
+                original_id,
+                answer,
+            }) => {
+                tracing::info!(process = %process.name, document = %id, original = %original_id, "duplicate received; not processed again");
+                let outcome = Outcome {
+                    kind: OutcomeKind::DUPLICATE,
+                    document_id: original_id.into(),
+                    returned: ROption::RNone,
+                    stored_answer: answer.map(Into::into).into(),
+                    error: RString::new(),
+                };
+                return (outcome, None);
+            }
+            Err(error) => {
+                tracing::error!(process = %process.name, %error, "cannot store a received document; refusing it");
+                let refusal = "the message store is unavailable; send again later";
+                return (record::refused(id, refusal), None);
+            }
+        }
+        let document = Document {
+            id: id.to_string(),
+            payload,
+            properties,
+        };
+        // Its outcome is recorded with the answer, once the connector has given it (see
+        // `conclude`): one write instead of two.
+        let outcome = self.run(process, document).await;
+        let (outcome, finish) = record::to_outcome(id, outcome);
+        (outcome, Some(record::Stored::new(id, finish)))
+    }
+
+    /// Run a document's steps; a failure is logged here, once.
+    async fn run(&self, process: &ProcessDef, document: Document) -> RunOutcome {
+        let id = document.id.clone();
+        let outcome = self.inner.runner.run(process, document).await;
+        if let RunOutcome::Failed { step, reason } = &outcome {
+            tracing::error!(process = %process.name, document = %id, %step, %reason, "document failed");
+        }
+        outcome
+    }
+
+    /// Record a stored document's outcome and the answer its sender got (the MDN, or the HTTP
+    /// status and body; `None` when the connector failed to answer), in one write.
+    ///
+    /// Not awaited by the request: the answer goes out at once, and a crash before the write
+    /// commits leaves the document `received`, to run again at the next start (at least once,
+    /// which is the promise); a resend meanwhile is then processed rather than answered with
+    /// the recorded MDN.
+    fn conclude(&self, stored: Option<record::Stored>, response: Option<&Response>) {
+        let (Some(store), Some(stored)) = (&self.inner.store, stored) else {
+            return;
+        };
+        let answer = response.map(record::answer);
+        let store = store.clone();
+        tokio::spawn(async move {
+            let record::Stored { id, finish } = stored;
+            if let Err(error) = store.conclude(&id, finish, answer).await {
+                tracing::error!(document = %id, %error, "cannot record the outcome and answer");
+            }
+        });
+    }
+
+    /// Requests the answer promises (asynchronous MDNs) go to the outbound queue.
+    fn queue_deliveries(&self, listener: &str, response: &mut Response) {
+        for delivery in std::mem::take(&mut response.deliveries) {
+            self.inner.outbound.queue(listener.to_string(), delivery);
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! What the store records of a run, and what the connector is told of it: the one mapping from a
+//! process run's outcome to the store's `Finish` and to the ABI's `Outcome`.
+
+use berth_connector_sdk::abi::{Outcome, OutcomeKind, OwnedHeader, Response, Returned};
+use berth_connector_sdk::abi_stable::std_types::{ROption, RString};
+use berth_process::RunOutcome;
+use berth_store::{Answer, Finish};
+
+/// A stored document's outcome, waiting for the connector's answer to be recorded with it.
+pub struct Stored {
+    pub id: String,
+    pub finish: Finish,
+}
+
+impl Stored {
+    pub fn new(id: &str, finish: Finish) -> Stored {
+        Stored {
+            id: id.to_string(),
+            finish,
+        }
+    }
+}
+
+/// How a run ended, as the store records it.
+pub fn finish(outcome: &RunOutcome) -> Finish {
+    match outcome {
+        RunOutcome::Completed { .. } => Finish::Processed,
+        RunOutcome::Failed { step, reason } => Finish::Failed {
+            error: failure(step, reason),
+        },
+    }
+}
+
+/// How a failed run is described, in the store and to the connector.
+fn failure(step: &str, reason: &str) -> String {
+    format!("{step}: {reason}")
+}
+
+/// A run's outcome as the connector is told it, and as the store records it.
+pub fn to_outcome(id: &str, outcome: RunOutcome) -> (Outcome, Finish) {
+    let finish = finish(&outcome);
+    let outcome = match outcome {
+        RunOutcome::Completed { returned, .. } => Outcome {
+            kind: OutcomeKind::ACCEPTED,
+            document_id: id.into(),
+            returned: returned
+                .map(|r| Returned {
+                    status: r.status,
+                    headers: r
+                        .headers
+                        .into_iter()
+                        .map(|(name, value)| OwnedHeader::new(name, value))
+                        .collect(),
+                    body: r.body.to_vec().into(),
+                })
+                .into(),
+            stored_answer: ROption::RNone,
+            error: RString::new(),
+        },
+        RunOutcome::Failed { .. } => Outcome {
+            kind: OutcomeKind::FAILED,
+            document_id: id.into(),
+            returned: ROption::RNone,
+            stored_answer: ROption::RNone,
+            error: match &finish {
+                Finish::Failed { error } => error.as_str().into(),
+                Finish::Processed => RString::new(),
+            },
+        },
+    };
+    (outcome, finish)
+}
+
+/// The host refused the document before its process ran (the store failed, the body could
+/// not be read back): the sender should send again.
+pub fn refused(id: &str, error: &str) -> Outcome {
+    Outcome {
+        kind: OutcomeKind::REFUSED,
+        document_id: id.into(),
+        returned: ROption::RNone,
+        stored_answer: ROption::RNone,
+        error: error.into(),
+    }
+}
+
+/// The answer as the store keeps it: the connector's summary (an MDN's disposition) or the
+/// HTTP status, and the evidence the connector names (the MDN) or else the body sent.
+pub fn answer(response: &Response) -> Answer {
+    Answer {
+        summary: if response.summary.is_empty() {
+            response.status.to_string()
+        } else {
+            response.summary.to_string()
+        },
+        bytes: match response.evidence.as_ref().into_option() {
+            Some(evidence) => evidence.to_vec(),
+            None => response.body.to_vec(),
+        },
+    }
+}
