@@ -185,7 +185,7 @@ impl Intake {
                 "accepted"
             }
             OutcomeKind::FAILED => {
-                status.document_failed(outcome.error.as_str());
+                status.document_failed(outcome.error.as_ref().map_or("", |e| e.as_str()));
                 "failed"
             }
             OutcomeKind::DUPLICATE => "duplicate",
@@ -196,10 +196,8 @@ impl Intake {
             .document(&process.name, fate, started.elapsed());
         match call::complete(blocking, pending, outcome).await {
             Ok(mut response) => {
-                if !response.summary.is_empty() {
-                    self.inner
-                        .metrics
-                        .disposition(&process.name, &response.summary);
+                if let Some(summary) = response.summary.as_ref().into_option() {
+                    self.inner.metrics.disposition(&process.name, summary);
                 }
                 self.conclude(stored, Some(&response));
                 self.queue_deliveries(listener, &mut response);
@@ -296,7 +294,7 @@ impl Intake {
                     document_id: original_id.into(),
                     returned: ROption::RNone,
                     stored_answer: answer.map(Into::into).into(),
-                    error: RString::new(),
+                    error: ROption::RNone,
                 };
                 return (outcome, None);
             }

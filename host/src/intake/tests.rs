@@ -30,13 +30,17 @@ impl FfiPending for Pending {
         let told = (
             outcome.kind,
             outcome.document_id.to_string(),
-            outcome.error.to_string(),
+            outcome
+                .error
+                .as_ref()
+                .map_or("", |e| e.as_str())
+                .to_string(),
         );
         self.0 .0.lock().unwrap().push(told);
         let answer = match outcome.kind {
             OutcomeKind::ACCEPTED => Response::text(200, "stored"),
             OutcomeKind::DUPLICATE => Response::text(200, "duplicate"),
-            _ => Response::text(500, outcome.error.as_str()),
+            _ => Response::from_outcome(outcome),
         };
         RResult::ROk(answer)
     }

@@ -5,10 +5,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use berth_connector_sdk::auth::BasicAuth;
+use berth_connector_sdk::secret::Secret;
 use berth_connector_sdk::OpenContext;
 
 use super::ipfilter::IpFilter;
-use super::settings::{As2Operation, BasicAuth, KeyFile};
+use super::settings::{As2Operation, KeyFile};
 use crate::certs::{load_certificates, load_private_key, KeyPair};
 use crate::receive::{MdnOptions, PartnerSettings};
 use crate::unwrap::Limits;
@@ -64,8 +66,11 @@ fn load_partner(
     let partner_certificates = match &op.partner_certificate {
         Some(file) => {
             let data = read(context, file)?;
-            load_certificates(&data, op.partner_certificate_password.as_deref())
-                .map_err(|e| format!("partner_certificate {file}: {e}"))?
+            load_certificates(
+                &data,
+                op.partner_certificate_password.as_ref().map(Secret::expose),
+            )
+            .map_err(|e| format!("partner_certificate {file}: {e}"))?
         }
         None => Vec::new(),
     };
@@ -110,7 +115,7 @@ fn load_partner(
 /// A key and its certificate: from the key file itself (PEM with both, PKCS#12) unless a
 /// separate certificate file is named.
 fn load_key_pair(context: &OpenContext, file: &KeyFile, field: &str) -> Result<KeyPair, String> {
-    let password = file.password.as_deref();
+    let password = file.password.as_ref().map(Secret::expose);
     let key_data = read(context, &file.key)?;
     let key =
         load_private_key(&key_data, password).map_err(|e| format!("{field} {}: {e}", file.key))?;

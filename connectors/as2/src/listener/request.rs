@@ -58,7 +58,7 @@ pub fn handle(listener: &As2Listener, request: &Request<'_>) -> Decision<Pending
         ));
     }
     if let Some(auth) = &partner.basic_auth {
-        if !basic_auth_matches(request, &auth.user, &auth.password) {
+        if !auth.matches(request) {
             listener.log.warn(
                 &partner.process,
                 &format!(
