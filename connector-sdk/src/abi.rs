@@ -2,14 +2,17 @@
 //!
 //! Everything here is `#[repr(C)]` and derives [`StableAbi`], so that the host can check at load
 //! time that a plugin was built against the same layout. Values that may gain cases in later SDK
-//! versions are integer-tagged newtypes (`OutcomeKind`, `EndpointKind`) rather than Rust enums: an
-//! exhaustive enum can never grow across a stable ABI, an integer tag can.
+//! versions are integer-tagged newtypes (`OutcomeKind`, `EndpointKind`) or non-exhaustive enums
+//! (the decision, in [`crate::module`]): an exhaustive enum can never grow across a stable ABI.
+//! "One of these" is an enum ([`Tls`]), and "none" is an [`ROption`], never an empty string.
 //!
 //! Request data is borrowed (`RStr`, `RSlice`) for the duration of one call: the host owns the
 //! bytes it read from the socket and a plugin never needs to copy a body it only inspects.
 
 use abi_stable::std_types::{ROption, RSlice, RStr, RString, RVec};
 use abi_stable::StableAbi;
+
+use crate::secret::Secret;
 
 /// One HTTP header of a request, as received: the value is raw bytes because peers do send
 /// headers that are not valid UTF-8, and a connector must be able to reject them politely.
@@ -30,24 +33,24 @@ pub struct Request<'a> {
     pub method: RStr<'a>,
     /// The path, percent-encoded as received, without the query.
     pub path: RStr<'a>,
-    /// The raw query string without `?`; empty when there is none.
-    pub query: RStr<'a>,
+    /// The raw query string without `?`, when the URL has one.
+    pub query: ROption<RStr<'a>>,
     /// Headers in the order received.
     pub headers: RSlice<'a, Header<'a>>,
     /// The whole body, when the host kept it in memory; empty when it is in `body_file`.
     pub body: RSlice<'a, u8>,
-    /// When not empty, the body was larger than the endpoint's `spool_above_bytes` and the host
-    /// wrote it to this file as it arrived: the body is the `body_len` bytes from `body_offset`.
+    /// Set when the body was larger than the endpoint's `spool_above_bytes` and the host wrote
+    /// it to this file as it arrived: the body is the `body_len` bytes from `body_offset`.
     /// Use [`Request::body_reader`] to read either form. The file is the host's: read it, never
     /// keep its name beyond the call.
-    pub body_file: RStr<'a>,
+    pub body_file: ROption<RStr<'a>>,
     pub body_offset: u64,
     /// The body's length in bytes, in memory or in the file.
     pub body_len: u64,
     /// The peer's address, `ip:port`.
     pub remote_addr: RStr<'a>,
-    /// The TLS client certificate (DER) when the peer presented one; empty otherwise.
-    pub client_certificate: RSlice<'a, u8>,
+    /// The TLS client certificate (DER), when the peer presented one.
+    pub client_certificate: ROption<RSlice<'a, u8>>,
     /// `true` when the request arrived over TLS.
     pub secure: bool,
 }
@@ -67,18 +70,23 @@ impl<'a> Request<'a> {
         self.header(name).and_then(|v| std::str::from_utf8(v).ok())
     }
 
+    /// The query string without `?`; empty when the URL has none.
+    pub fn query_str(&self) -> &'a str {
+        self.query.map_or("", |query| query.as_str())
+    }
+
     /// `true` when the body is in a file rather than in `body`.
     pub fn body_is_spooled(&self) -> bool {
-        !self.body_file.is_empty()
+        self.body_file.is_some()
     }
 
     /// The body as a stream, wherever the host keeps it.
     pub fn body_reader(&self) -> std::io::Result<Box<dyn std::io::Read + 'a>> {
         use std::io::{Read, Seek, SeekFrom};
-        if !self.body_is_spooled() {
+        let ROption::RSome(body_file) = self.body_file else {
             return Ok(Box::new(self.body.as_slice()));
-        }
-        let mut file = std::fs::File::open(self.body_file.as_str())?;
+        };
+        let mut file = std::fs::File::open(body_file.as_str())?;
         file.seek(SeekFrom::Start(self.body_offset))?;
         Ok(Box::new(std::io::BufReader::with_capacity(
             1 << 16,
@@ -145,9 +153,9 @@ pub struct Response {
     /// Requests the host must send after it has answered this one.
     pub deliveries: RVec<Delivery>,
     /// What the answer said, in a few words, for the record and the metrics: an MDN's
-    /// disposition (`processed`, `processed/error: decryption-failed`). Empty: the HTTP status
+    /// disposition (`processed`, `processed/error: decryption-failed`). None: the HTTP status
     /// says it all.
-    pub summary: RString,
+    pub summary: ROption<RString>,
 }
 
 /// A named property of a document: tracked properties set by connectors and dynamic ones set by
@@ -221,8 +229,8 @@ pub struct Outcome {
     pub document_id: RString,
     pub returned: ROption<Returned>,
     pub stored_answer: ROption<RVec<u8>>,
-    /// Why the document failed or was refused; empty otherwise.
-    pub error: RString,
+    /// Why the document failed or was refused.
+    pub error: ROption<RString>,
 }
 
 /// How an endpoint is served. Integer-tagged so that later SDKs can add kinds.
@@ -238,28 +246,20 @@ impl EndpointKind {
 }
 
 /// TLS settings for a port the host binds: PEM certificate and key files, or one PKCS#12 file.
-#[repr(C)]
-#[derive(StableAbi, Clone, PartialEq, Eq)]
-pub struct Tls {
-    /// PEM certificate (chain) file, absolute; empty when `pkcs12_file` is set.
-    pub certificate_file: RString,
-    /// PEM private key file, absolute; empty when `pkcs12_file` is set.
-    pub private_key_file: RString,
-    /// PKCS#12 file holding the key and the certificate chain, absolute; empty for PEM.
-    pub pkcs12_file: RString,
-    /// Password of the PKCS#12 file.
-    pub pkcs12_password: RString,
-}
-
-impl std::fmt::Debug for Tls {
-    // The password never reaches a log line.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tls")
-            .field("certificate_file", &self.certificate_file)
-            .field("private_key_file", &self.private_key_file)
-            .field("pkcs12_file", &self.pkcs12_file)
-            .finish_non_exhaustive()
-    }
+/// File names are absolute. `Debug` never shows the password.
+///
+/// Exhaustive on purpose: the host must know how to load a source to bind its port, so a new
+/// source comes with a new SDK version, and a plugin that offers one is refused at load.
+#[repr(u8)]
+#[derive(StableAbi, Clone, Debug, PartialEq, Eq)]
+pub enum Tls {
+    /// PEM certificate (chain) and private key files.
+    Pem {
+        certificate_file: RString,
+        private_key_file: RString,
+    },
+    /// A PKCS#12 file holding the key and the certificate chain.
+    Pkcs12 { file: RString, password: Secret },
 }
 
 /// Something the host must listen on for a connection.
@@ -331,8 +331,8 @@ impl LogLevel {
     pub const DEBUG: Self = Self(4);
 }
 
-/// The host's logging function: level, the operation (process) it concerns or empty, message.
-pub type HostLogFn = extern "C" fn(LogLevel, RStr<'_>, RStr<'_>);
+/// The host's logging function: level, the operation (process) it concerns if any, message.
+pub type HostLogFn = extern "C" fn(LogLevel, ROption<RStr<'_>>, RStr<'_>);
 
 /// One operation of a connection, as written in a process's Start step.
 #[repr(C)]
@@ -349,14 +349,15 @@ pub struct OperationSpec {
 #[derive(StableAbi, Clone, Debug)]
 pub struct OpenSpec {
     pub kind: RString,
-    /// The connection's name (empty for shared-server connectors).
-    pub connection_name: RString,
+    /// The connection's name; none for shared-server connectors.
+    pub connection_name: ROption<RString>,
     /// The connection settings as JSON (`{}` for shared-server connectors).
     pub connection: RString,
     pub operations: RVec<OperationSpec>,
     /// The deployment folder, absolute: relative file names in settings resolve against it.
     pub deployment_dir: RString,
-    pub log: extern "C" fn(LogLevel, RStr<'_>, RStr<'_>),
+    /// A [`HostLogFn`], spelled out: the derive needs to see the function type.
+    pub log: extern "C" fn(LogLevel, ROption<RStr<'_>>, RStr<'_>),
 }
 
 impl Endpoint {

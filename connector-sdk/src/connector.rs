@@ -8,6 +8,11 @@ use crate::log::Logger;
 
 /// A kind of listen connector: its settings types and how to open a listener.
 ///
+/// Only `KIND`, `DESCRIPTION`, the three types and `open` are required; everything else has the
+/// default a simple connector wants (in the way pingora's `ProxyHttp` defaults every phase a
+/// proxy does not care about). Use [`crate::NoSettings`] for a section the connector does not
+/// have.
+///
 /// Settings arrive as the `connection` and `operation` sections a user wrote in YAML. The SDK
 /// deserializes them into these types (so unknown fields and wrong types are reported with their
 /// path before anything runs) and derives the JSON Schema that `berth schema` publishes from the
@@ -41,7 +46,13 @@ pub trait Connector: Send + Sync + 'static {
 
     /// The routes an operation claims on its connection, e.g. `POST /orders`. Two operations of
     /// one connection must not claim the same route; the host refuses such a deployment.
-    fn claims(operation: &Self::Operation) -> Vec<String>;
+    ///
+    /// The default claims every request (`*`): a connection serves one operation, which is what
+    /// a connector that sends every request to one process wants; the host then refuses a
+    /// second operation on the same connection instead of leaving it without documents.
+    fn claims(_operation: &Self::Operation) -> Vec<String> {
+        vec![EVERY_REQUEST.to_string()]
+    }
 
     /// Open a listener for a connection and all the operations that use it.
     fn open(
@@ -51,11 +62,14 @@ pub trait Connector: Send + Sync + 'static {
     ) -> Result<(Vec<Endpoint>, Self::Listener), String>;
 }
 
+/// The route [`Connector::claims`] claims by default.
+pub const EVERY_REQUEST: &str = "*";
+
 /// What a plugin is told when it opens a listener.
 #[derive(Clone, Debug)]
 pub struct OpenContext {
-    /// The connection's name as written in the deployment (empty for shared-server kinds).
-    pub connection_name: String,
+    /// The connection's name as written in the deployment; none for shared-server kinds.
+    pub connection_name: Option<String>,
     /// The deployment folder: resolve relative file names in settings against it.
     pub deployment_dir: std::path::PathBuf,
     /// Logs through the host.
@@ -77,6 +91,16 @@ pub enum Decision<P> {
     Submit { submission: Submission, pending: P },
 }
 
+impl Decision<()> {
+    /// Submit a document, with nothing to keep for the answer.
+    pub fn submit(submission: Submission) -> Self {
+        Self::Submit {
+            submission,
+            pending: (),
+        }
+    }
+}
+
 /// A listener opened by a [`Connector`].
 ///
 /// `handle` runs for every request on the host's threads, possibly several at once. Keep it
@@ -90,5 +114,10 @@ pub trait Listener: Send + Sync + 'static {
     fn handle(&self, request: &Request<'_>) -> Decision<Self::Pending>;
 
     /// Build the answer once the submitted document's outcome is known.
-    fn complete(&self, pending: Self::Pending, outcome: &Outcome) -> Response;
+    ///
+    /// The default is [`Response::from_outcome`]: what the process's `return` step made, or an
+    /// empty 200, and a short text 500 or 503 when the document failed or was refused.
+    fn complete(&self, _pending: Self::Pending, outcome: &Outcome) -> Response {
+        Response::from_outcome(outcome)
+    }
 }

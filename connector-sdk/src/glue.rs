@@ -10,15 +10,16 @@ use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 
+use abi_stable::nonexhaustive_enum::NonExhaustive;
 use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{RErr, ROk, ROption, RResult, RStr, RString, RVec};
+use abi_stable::std_types::{RErr, ROk, RResult, RStr, RString, RVec};
 
 use crate::abi::{KindInfo, OpenSpec, Outcome, PluginInfo, Problem, Request, Response};
 use crate::connector::{Connector, Decision, Listener, OpenContext};
 use crate::log::Logger;
 use crate::module::{
-    FfiDecision, FfiListener, FfiListener_TO, FfiPending, FfiPending_TO, Opened, PluginModule,
-    PluginModuleRef,
+    FfiDecision, FfiDecision_NE, FfiListener, FfiListener_TO, FfiPending, FfiPending_TO, Opened,
+    PluginModule, PluginModuleRef,
 };
 use crate::settings;
 
@@ -105,7 +106,7 @@ fn open_of<C: Connector>(spec: OpenSpec) -> Result<Opened, String> {
         operations.push((op.id.to_string(), parsed));
     }
     let context = OpenContext {
-        connection_name: spec.connection_name.into_string(),
+        connection_name: spec.connection_name.into_option().map(RString::into_string),
         deployment_dir: spec.deployment_dir.as_str().into(),
         log: Logger::new(spec.log),
     };
@@ -124,17 +125,13 @@ struct ListenerAdapter<L> {
 }
 
 impl<L: Listener> FfiListener for ListenerAdapter<L> {
-    fn handle(&self, request: &Request<'_>) -> RResult<FfiDecision, RString> {
+    fn handle(&self, request: &Request<'_>) -> RResult<FfiDecision_NE, RString> {
         let decision = match guard("handle", || self.inner.handle(request)) {
             Ok(decision) => decision,
             Err(message) => return RErr(message),
         };
-        ROk(match decision {
-            Decision::Respond(response) => FfiDecision {
-                response: ROption::RSome(response),
-                submission: ROption::RNone,
-                pending: ROption::RNone,
-            },
+        let decision = match decision {
+            Decision::Respond(response) => FfiDecision::Respond(response),
             Decision::Submit {
                 submission,
                 pending,
@@ -143,13 +140,13 @@ impl<L: Listener> FfiListener for ListenerAdapter<L> {
                     listener: Arc::clone(&self.inner),
                     pending: Some(pending),
                 };
-                FfiDecision {
-                    response: ROption::RNone,
-                    submission: ROption::RSome(submission),
-                    pending: ROption::RSome(FfiPending_TO::from_value(pending, TD_Opaque)),
+                FfiDecision::Submit {
+                    submission,
+                    pending: FfiPending_TO::from_value(pending, TD_Opaque),
                 }
             }
-        })
+        };
+        ROk(NonExhaustive::new(decision))
     }
 }
 
@@ -266,4 +263,97 @@ pub fn root_module(
         open: ffi_open,
     }
     .leak_into_prefix()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::{Document, Submission};
+    use crate::module::FfiDecision;
+    use crate::NoSettings;
+    use abi_stable::std_types::ROption;
+
+    struct Split;
+
+    /// Answers `/now` at once and submits everything else, with the SDK's defaults.
+    impl Listener for Split {
+        type Pending = ();
+
+        fn handle(&self, request: &Request<'_>) -> Decision<()> {
+            match request.path.as_str() {
+                "/now" => Decision::Respond(Response::empty(204)),
+                _ => Decision::submit(Submission::new("p", Document::from_request_body(vec![]))),
+            }
+        }
+    }
+
+    struct Defaults;
+
+    impl Connector for Defaults {
+        const KIND: &'static str = "defaults";
+        const DESCRIPTION: &'static str = "";
+        type Connection = NoSettings;
+        type Operation = NoSettings;
+        type Listener = Split;
+
+        fn open(
+            _: OpenContext,
+            _: NoSettings,
+            _: Vec<(String, NoSettings)>,
+        ) -> Result<(Vec<crate::abi::Endpoint>, Split), String> {
+            Ok((Vec::new(), Split))
+        }
+    }
+
+    fn decide(path: &str) -> FfiDecision {
+        let request = Request {
+            method: "POST".into(),
+            path: path.into(),
+            query: ROption::RNone,
+            headers: (&[][..]).into(),
+            body: (&[][..]).into(),
+            body_file: ROption::RNone,
+            body_offset: 0,
+            body_len: 0,
+            remote_addr: "127.0.0.1:1".into(),
+            client_certificate: ROption::RNone,
+            secure: false,
+        };
+        let adapter = ListenerAdapter {
+            inner: Arc::new(Split),
+        };
+        let decision = adapter.handle(&request).into_result().unwrap();
+        match decision.into_enum() {
+            Ok(decision) => decision,
+            Err(_) => panic!("a decision this SDK does not know"),
+        }
+    }
+
+    #[test]
+    fn decisions_cross_as_one_enum_and_complete_defaults() {
+        assert!(matches!(decide("/now"), FfiDecision::Respond(r) if r.status == 204));
+        let FfiDecision::Submit {
+            submission,
+            mut pending,
+        } = decide("/doc")
+        else {
+            panic!("a submission expected");
+        };
+        assert_eq!(submission.operation.as_str(), "p");
+        let outcome = Outcome {
+            kind: crate::abi::OutcomeKind::ACCEPTED,
+            document_id: "d".into(),
+            returned: ROption::RNone,
+            stored_answer: ROption::RNone,
+            error: ROption::RNone,
+        };
+        let answer = pending.complete(&outcome).into_result().unwrap();
+        assert_eq!(answer.status, 200);
+        assert!(pending.complete(&outcome).is_err(), "complete runs once");
+    }
+
+    #[test]
+    fn claims_default_to_every_request() {
+        assert_eq!(claims_of::<Defaults>("{}").unwrap(), vec!["*".to_string()]);
+    }
 }

@@ -2,7 +2,7 @@
 
 use abi_stable::std_types::{ROption, RString, RVec};
 
-use crate::abi::{Document, Outcome, OutcomeKind, OwnedHeader, Property, Request, Response};
+use crate::abi::{Document, Outcome, OutcomeKind, OwnedHeader, Property, Response};
 
 impl Response {
     /// A response with no body.
@@ -31,8 +31,42 @@ impl Response {
             body: body.into(),
             evidence: ROption::RNone,
             deliveries: RVec::new(),
-            summary: RString::new(),
+            summary: ROption::RNone,
         }
+    }
+
+    /// The answer a simple connector gives once its document's fate is known (the default of
+    /// [`crate::Listener::complete`]):
+    /// - accepted: what the process's `return` step made, or an empty 200 without one;
+    /// - a duplicate: 200 with the answer recorded the first time (empty when none was);
+    /// - refused by the host (paused, shutting down, store unavailable): 503 with the reason
+    ///   and `Retry-After: 30`, so the sender tries again;
+    /// - failed: 500 with `process failed: ` and the reason.
+    pub fn from_outcome(outcome: &Outcome) -> Self {
+        let error = || outcome.error.as_ref().map_or("", |e| e.as_str());
+        match outcome.kind {
+            OutcomeKind::ACCEPTED => match outcome.returned.as_ref().into_option() {
+                Some(returned) => Self::new(
+                    returned.status,
+                    returned.headers.to_vec(),
+                    returned.body.to_vec(),
+                ),
+                None => Self::empty(200),
+            },
+            OutcomeKind::DUPLICATE => match outcome.stored_answer.as_ref().into_option() {
+                Some(answer) => Self::new(200, Vec::new(), answer.to_vec()),
+                None => Self::empty(200),
+            },
+            OutcomeKind::REFUSED => Self::text(503, error()).with_header("retry-after", "30"),
+            OutcomeKind::FAILED => Self::text(500, format!("process failed: {}", error())),
+            other => Self::text(500, format!("unknown outcome kind {}", other.0)),
+        }
+    }
+
+    /// Say what the answer said, for the record and the metrics (see [`Response::summary`]).
+    pub fn with_summary(mut self, summary: impl Into<RString>) -> Self {
+        self.summary = ROption::RSome(summary.into());
+        self
     }
 
     /// Add a header.
@@ -77,129 +111,54 @@ impl Document {
     }
 }
 
-/// Does the request carry HTTP basic credentials equal to `user` and `password`?
-///
-/// Compares in time independent of where the first difference is, so that a peer cannot guess a
-/// password byte by byte from response times.
-pub fn basic_auth_matches(request: &Request<'_>, user: &str, password: &str) -> bool {
-    request
-        .header("authorization")
-        .is_some_and(|value| basic_credentials_match(value, user, password))
-}
-
-/// Does an `Authorization` header value carry basic credentials equal to `user` and
-/// `password`? The host uses it for its shared web server; connectors use
-/// [`basic_auth_matches`].
-pub fn basic_credentials_match(value: &[u8], user: &str, password: &str) -> bool {
-    let Ok(value) = std::str::from_utf8(value) else {
-        return false;
-    };
-    let Some((scheme, encoded)) = value.trim().split_once(' ') else {
-        return false;
-    };
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return false;
-    }
-    let Some(decoded) = decode_base64(encoded.trim()) else {
-        return false;
-    };
-    let expected = format!("{user}:{password}");
-    constant_time_eq(&decoded, expected.as_bytes())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Standard base64 with padding, as RFC 7617 uses; `None` on anything else.
-fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    fn value(c: u8) -> Option<u32> {
-        match c {
-            b'A'..=b'Z' => Some(u32::from(c - b'A')),
-            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
-            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
-            b'+' => Some(62),
-            b'/' => Some(63),
-            _ => None,
-        }
-    }
-    let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    for chunk in bytes.chunks(4) {
-        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 {
-            return None;
-        }
-        let mut n = 0u32;
-        for &c in &chunk[..4 - pad] {
-            n = (n << 6) | value(c)?;
-        }
-        n <<= 6 * pad as u32;
-        let produced = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&produced[..3 - pad]);
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::abi::Header;
+    use crate::abi::Request;
 
-    fn request_with(headers: &[Header<'_>], f: impl FnOnce(&Request<'_>)) {
-        let request = Request {
-            method: "GET".into(),
-            path: "/".into(),
-            query: "".into(),
-            headers: headers.into(),
-            body: (&[][..]).into(),
-            body_file: "".into(),
-            body_offset: 0,
-            body_len: 0,
-            remote_addr: "127.0.0.1:1".into(),
-            client_certificate: (&[][..]).into(),
-            secure: false,
-        };
-        f(&request)
+    fn outcome(kind: OutcomeKind) -> Outcome {
+        Outcome {
+            kind,
+            document_id: "d1".into(),
+            returned: ROption::RNone,
+            stored_answer: ROption::RNone,
+            error: ROption::RSome("steps[0]: disk full".into()),
+        }
     }
 
     #[test]
-    fn basic_auth_accepts_exact_credentials_only() {
-        // "partner:s3cret"
-        let good = [Header {
-            name: "authorization".into(),
-            value: b"Basic cGFydG5lcjpzM2NyZXQ="[..].into(),
-        }];
-        request_with(&good, |r| {
-            assert!(basic_auth_matches(r, "partner", "s3cret"))
+    fn the_default_answer_follows_the_outcome() {
+        let accepted = Response::from_outcome(&outcome(OutcomeKind::ACCEPTED));
+        assert_eq!((accepted.status, accepted.body.len()), (200, 0));
+        let mut returned = outcome(OutcomeKind::ACCEPTED);
+        returned.returned = ROption::RSome(crate::abi::Returned {
+            status: 201,
+            headers: vec![OwnedHeader::new("x-a", "b")].into(),
+            body: b"made".to_vec().into(),
         });
-        request_with(&good, |r| {
-            assert!(!basic_auth_matches(r, "partner", "s3cre"))
-        });
-        let garbage = [Header {
-            name: "authorization".into(),
-            value: b"Basic ###"[..].into(),
-        }];
-        request_with(&garbage, |r| {
-            assert!(!basic_auth_matches(r, "partner", "s3cret"))
-        });
-        request_with(&[], |r| {
-            assert!(!basic_auth_matches(r, "partner", "s3cret"))
-        });
-    }
-
-    #[test]
-    fn base64_round_trips_padding() {
-        assert_eq!(decode_base64("YQ==").unwrap(), b"a");
-        assert_eq!(decode_base64("YWI=").unwrap(), b"ab");
-        assert_eq!(decode_base64("YWJj").unwrap(), b"abc");
-        assert!(decode_base64("YWJ").is_none());
+        let made = Response::from_outcome(&returned);
+        assert_eq!((made.status, made.body.as_slice()), (201, &b"made"[..]));
+        assert_eq!(made.headers[0].name.as_str(), "x-a");
+        let mut duplicate = outcome(OutcomeKind::DUPLICATE);
+        duplicate.stored_answer = ROption::RSome(b"first".to_vec().into());
+        let again = Response::from_outcome(&duplicate);
+        assert_eq!((again.status, again.body.as_slice()), (200, &b"first"[..]));
+        let failed = Response::from_outcome(&outcome(OutcomeKind::FAILED));
+        assert_eq!(failed.status, 500);
+        assert_eq!(
+            failed.body.as_slice(),
+            b"process failed: steps[0]: disk full\n"
+        );
+        let refused = Response::from_outcome(&outcome(OutcomeKind::REFUSED));
+        assert_eq!(refused.status, 503);
+        assert!(refused
+            .headers
+            .iter()
+            .any(|h| h.name.as_str() == "retry-after" && h.value.as_str() == "30"));
+        assert_eq!(
+            Response::from_outcome(&outcome(OutcomeKind(99))).status,
+            500
+        );
     }
 
     #[test]
@@ -210,14 +169,14 @@ mod tests {
         let request = Request {
             method: "POST".into(),
             path: "/x".into(),
-            query: "".into(),
+            query: ROption::RNone,
             headers: (&[][..]).into(),
             body: (&[][..]).into(),
-            body_file: path.to_str().unwrap().into(),
+            body_file: ROption::RSome(path.to_str().unwrap().into()),
             body_offset: 20,
             body_len: 8,
             remote_addr: "127.0.0.1:1".into(),
-            client_certificate: (&[][..]).into(),
+            client_certificate: ROption::RNone,
             secure: false,
         };
         assert!(request.body_is_spooled());

@@ -17,13 +17,14 @@
 //! crate-type = ["cdylib"]
 //!
 //! [dependencies]
-//! berth-connector-sdk = "0.1"
+//! berth-connector-sdk = "0.2"
 //! serde = { version = "1", features = ["derive"] }
 //! schemars = "1"
 //! ```
 //!
 //! `src/lib.rs`: an echo connector that submits every POST body to the one process that uses
-//! it and answers with what the process returned.
+//! it and answers with what the process returned. Everything it does not write has a default
+//! (see [`Connector`] and [`Listener`]).
 //! ```
 //! use berth_connector_sdk::prelude::*;
 //!
@@ -35,38 +36,28 @@
 //!     port: u16,
 //! }
 //!
-//! /// Operation settings: none needed here.
-//! #[derive(serde::Deserialize, schemars::JsonSchema)]
-//! #[serde(deny_unknown_fields)]
-//! pub struct EchoOperation {}
-//!
 //! pub struct Echo;
 //!
 //! impl Connector for Echo {
 //!     const KIND: &'static str = "echo";
 //!     const DESCRIPTION: &'static str = "Submits each POST body to its process";
 //!     type Connection = EchoConnection;
-//!     type Operation = EchoOperation;
+//!     type Operation = NoSettings;
 //!     type Listener = EchoListener;
 //!
-//!     fn claims(_operation: &EchoOperation) -> Vec<String> {
-//!         vec!["POST /".to_string()]
-//!     }
-//!
 //!     fn open(
-//!         context: OpenContext,
+//!         _context: OpenContext,
 //!         connection: EchoConnection,
-//!         operations: Vec<(String, EchoOperation)>,
+//!         operations: Vec<(String, NoSettings)>,
 //!     ) -> Result<(Vec<Endpoint>, EchoListener), String> {
 //!         let process = operations.into_iter().next().ok_or("no operation")?.0;
 //!         let endpoint = Endpoint::port("0.0.0.0", connection.port, None, 1 << 20);
-//!         Ok((vec![endpoint], EchoListener { process, log: context.log }))
+//!         Ok((vec![endpoint], EchoListener { process }))
 //!     }
 //! }
 //!
 //! pub struct EchoListener {
 //!     process: String,
-//!     log: Logger,
 //! }
 //!
 //! impl Listener for EchoListener {
@@ -76,22 +67,9 @@
 //!         if request.method.as_str() != "POST" {
 //!             return Decision::Respond(Response::text(405, "only POST"));
 //!         }
-//!         self.log.info(&self.process, "received a document");
-//!         let document = Document::from_request_body(vec![Property::new("echo.path", request.path.as_str())]);
-//!         Decision::Submit {
-//!             submission: Submission::new(&self.process, document),
-//!             pending: (),
-//!         }
-//!     }
-//!
-//!     fn complete(&self, _pending: (), outcome: &Outcome) -> Response {
-//!         match (&outcome.kind, outcome.returned.as_ref().into_option()) {
-//!             (&OutcomeKind::ACCEPTED, Some(returned)) => {
-//!                 Response::new(returned.status, returned.headers.to_vec(), returned.body.to_vec())
-//!             }
-//!             (&OutcomeKind::ACCEPTED, None) => Response::empty(200),
-//!             _ => Response::text(500, outcome.error.as_str()),
-//!         }
+//!         let path = Property::new("echo.path", request.path.as_str());
+//!         let document = Document::from_request_body(vec![path]);
+//!         Decision::submit(Submission::new(&self.process, document))
 //!     }
 //! }
 //!
@@ -117,6 +95,7 @@
 // The two lints abi_stable's macros trip are allowed in Cargo.toml, with the reason.
 
 pub mod abi;
+pub mod auth;
 mod connector;
 pub mod glue;
 mod helpers;
@@ -124,12 +103,17 @@ pub mod log;
 pub mod module;
 pub mod properties;
 pub mod query;
+pub mod secret;
 pub mod settings;
 pub mod tls;
 
 pub use abi_stable;
-pub use connector::{Connector, Decision, Listener, OpenContext};
-pub use helpers::{basic_auth_matches, basic_credentials_match};
+pub use connector::{Connector, Decision, Listener, OpenContext, EVERY_REQUEST};
+pub use settings::NoSettings;
+
+/// The SDK version plugins are built against. The host refuses a plugin whose SDK version is
+/// not compatible with its own (for 0.x versions: another minor version), naming the file.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Everything a plugin author usually needs.
 pub mod prelude {
@@ -137,10 +121,12 @@ pub mod prelude {
         Delivery, Document, Endpoint, Header, Outcome, OutcomeKind, OwnedHeader, Problem, Property,
         Request, Response, Returned, Submission, Tls,
     };
+    pub use crate::auth::BasicAuth;
     pub use crate::log::Logger;
+    pub use crate::secret::Secret;
     pub use crate::settings::problem;
-    pub use crate::tls::TlsFiles;
-    pub use crate::{basic_auth_matches, properties, Connector, Decision, Listener, OpenContext};
+    pub use crate::tls::{TlsFiles, TlsPort};
+    pub use crate::{properties, Connector, Decision, Listener, NoSettings, OpenContext};
 }
 
 /// Export a plugin's root module: its name, version and connector types.

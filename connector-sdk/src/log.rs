@@ -1,7 +1,7 @@
 //! Logging through the host, so that a plugin's lines land in the host's structured log with the
 //! process they concern.
 
-use abi_stable::std_types::RStr;
+use abi_stable::std_types::{ROption, RStr};
 
 use crate::abi::{HostLogFn, LogLevel};
 
@@ -24,12 +24,18 @@ impl Logger {
 
     /// A logger that drops everything (for unit tests of a connector).
     pub fn discard() -> Self {
-        extern "C" fn discard(_: LogLevel, _: RStr<'_>, _: RStr<'_>) {}
+        extern "C" fn discard(_: LogLevel, _: ROption<RStr<'_>>, _: RStr<'_>) {}
         Self { sink: discard }
     }
 
+    /// Log `message` about `operation` (a process name), or about the listener as a whole
+    /// when `operation` is empty.
     pub fn log(&self, level: LogLevel, operation: &str, message: &str) {
-        (self.sink)(level, operation.into(), message.into());
+        let operation = match operation {
+            "" => ROption::RNone,
+            name => ROption::RSome(name.into()),
+        };
+        (self.sink)(level, operation, message.into());
     }
 
     pub fn error(&self, operation: &str, message: &str) {

@@ -3,7 +3,7 @@
 use abi_stable::library::RootModule;
 use abi_stable::sabi_trait;
 use abi_stable::sabi_types::VersionStrings;
-use abi_stable::std_types::{RBox, ROption, RResult, RStr, RString, RVec};
+use abi_stable::std_types::{RBox, RResult, RStr, RString, RVec};
 use abi_stable::{declare_root_module_statics, package_version_strings, StableAbi};
 
 use crate::abi::{Endpoint, OpenSpec, Outcome, PluginInfo, Problem, Request, Response, Submission};
@@ -15,7 +15,7 @@ use crate::abi::{Endpoint, OpenSpec, Outcome, PluginInfo, Problem, Request, Resp
 #[sabi_trait]
 pub trait FfiListener: Send + Sync {
     /// Decide what to do with a request: answer now, or submit a document first.
-    fn handle(&self, request: &Request<'_>) -> RResult<FfiDecision, RString>;
+    fn handle(&self, request: &Request<'_>) -> RResult<FfiDecision_NE, RString>;
 }
 
 /// The part of a request a connector keeps while its document is processed, to answer once the
@@ -31,14 +31,23 @@ pub type ListenerBox = FfiListener_TO<'static, RBox<()>>;
 /// An owned pending-answer object as the host holds it.
 pub type PendingBox = FfiPending_TO<'static, RBox<()>>;
 
-/// A connector's decision about one request. Exactly one of `response` or
-/// (`submission`, `pending`) is set.
-#[repr(C)]
+/// A connector's decision about one request: answer now, or submit a document and answer once
+/// its fate is known.
+///
+/// Non-exhaustive across the ABI (it crosses as [`FfiDecision_NE`]): a later SDK may add a way
+/// to decide, and a plugin built against it still loads here as long as it does not use it; a
+/// decision this host does not know fails that one request.
+#[repr(u8)]
 #[derive(StableAbi)]
-pub struct FfiDecision {
-    pub response: ROption<Response>,
-    pub submission: ROption<Submission>,
-    pub pending: ROption<PendingBox>,
+#[sabi(kind(WithNonExhaustive(size = [usize; 40], traits(Sync = false))))]
+pub enum FfiDecision {
+    /// Answer now; nothing is submitted.
+    Respond(Response),
+    /// Submit a document; `pending` answers once its outcome is known.
+    Submit {
+        submission: Submission,
+        pending: PendingBox,
+    },
 }
 
 /// What `open` gives back: where to listen and the listener to call.

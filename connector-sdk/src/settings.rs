@@ -7,6 +7,12 @@ use serde_path_to_error::Segment;
 
 use crate::abi::Problem;
 
+/// The settings of a connector that has none (no connection section, or no operation
+/// settings): an empty object, in which every field is refused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoSettings {}
+
 /// Deserialize a settings section, or say where and why it does not fit `T`.
 pub fn parse<T: DeserializeOwned>(json: &str) -> Result<T, Problem> {
     let value: serde_json::Value = serde_json::from_str(json)
@@ -83,6 +89,24 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn no_settings_is_an_empty_object() {
+        assert_eq!(parse::<NoSettings>("{}").unwrap(), NoSettings {});
+        let err = parse::<NoSettings>(r#"{"port":1}"#).unwrap_err();
+        assert_eq!(err.pointer.as_str(), "/port");
+        assert!(
+            err.message.contains("unknown field `port`"),
+            "{}",
+            err.message
+        );
+        let schema = serde_json::to_value(schemars::schema_for!(NoSettings)).unwrap();
+        assert_eq!(schema["type"], "object", "{schema}");
+        assert_eq!(schema["additionalProperties"], false, "{schema}");
+        assert!(schema["properties"]
+            .as_object()
+            .is_none_or(|p| p.is_empty()));
     }
 
     #[test]

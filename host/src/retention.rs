@@ -19,13 +19,9 @@ pub fn start(store: Store, settings: &StoreSettings) {
         let mut ticks = tokio::time::interval(EVERY);
         loop {
             ticks.tick().await;
-            let store = store.clone();
-            let purged =
-                tokio::task::spawn_blocking(move || store.purge(older_than, include_failed)).await;
-            match purged {
-                Ok(Ok(0)) => {}
-                Ok(Ok(count)) => tracing::info!(count, days, "purged old documents"),
-                Ok(Err(error)) => tracing::error!(%error, "purging old documents failed"),
+            match store.purge(older_than, include_failed).await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, days, "purged old documents"),
                 Err(error) => tracing::error!(%error, "purging old documents failed"),
             }
         }

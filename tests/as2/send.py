@@ -3,8 +3,9 @@ MDNs berth returns: pyas2lib verifies each MDN's signature and (for signed messa
 this script also checks the MIC of unsigned messages, which pyas2lib leaves alone.
 
 Input: a JSON file (argument 1) with `url`, optional `async_wait` seconds and `cases`; each
-case says how to build one message (see `build`), and `folds` which of its header fields to
-send folded (see `post_folded`). Output: a JSON list on stdout, one result per
+case says how to build one message (see `build`); `headers` adds or replaces HTTP headers,
+`drop_headers` removes some, and `folds` sends some of them folded (see `post_folded`).
+Output: a JSON list on stdout, one result per
 case and per send (`repeat` sends the same message again, same Message-ID).
 
 Run by the Rust end-to-end tests in tests/tests/as2_*.rs with the virtualenv scripts/test makes.
@@ -77,6 +78,14 @@ def notification_fields(raw):
                 return dict(payload[-1].items())
             return dict(message_from_bytes(payload.encode()).items())
     return {}
+
+
+def human_text(raw):
+    """The MDN's human-readable part, signed or not."""
+    for part in message_from_bytes(raw).walk():
+        if part.get_content_type() == "text/plain":
+            return part.get_payload(decode=True).decode("utf-8", "replace")
+    return ""
 
 
 def read(path):
@@ -192,6 +201,7 @@ def check(case, message, entity, body, raw_mdn):
         mdn_signed=message_from_bytes(raw_mdn).get_content_type() == "multipart/signed",
         original_message_id=fields.get("Original-Message-ID", "").strip(),
     )
+    result["mdn_text"] = human_text(raw_mdn)
     mic_field = fields.get("Received-Content-MIC", "")
     result["mic"] = mic_field
     received = mic_field.split(",")[0].strip()
@@ -213,7 +223,11 @@ def main():
     for case in spec["cases"]:
         message, entity = build(case, mdn_url)
         headers = dict(message.headers)
-        headers.update(case.get("headers", {}))
+        # Header names are case-insensitive: a replaced header must not travel twice.
+        overrides = case.get("headers", {})
+        for name in list(overrides) + case.get("drop_headers", []):
+            headers = {k: v for k, v in headers.items() if k.lower() != name.lower()}
+        headers.update(overrides)
         body = message.content
         if case.get("tamper"):
             body = body.replace(b"tamper-me", b"tamper-ME", 1)
@@ -233,6 +247,7 @@ def main():
                 "message_id": message.message_id,
                 "http_status": status,
                 "http_body": response_body.decode("utf-8", "replace")[:300] if raw is None else "",
+                "response_headers": {k.lower(): v for k, v in response_headers},
             }
             sent.append((case, message, entity, body, raw, result))
 

@@ -100,12 +100,16 @@ fn foreign_library() -> String {
 #[test]
 fn a_plugin_built_against_an_incompatible_sdk_is_refused_by_name() {
     let deployment = Deployment::new();
-    deployment.add_plugin(&built_plugin("old_sdk_test_plugin"), "libfuture.so");
+    deployment.add_plugin(&built_plugin("old_sdk_test_plugin"), "libold.so");
     let output = deployment.berth(&["plugins"]);
     let text = output_text(&output);
     assert!(output.status.success(), "{text}");
     assert!(
-        text.contains("libfuture.so: built against connector SDK 99.0.0"),
+        text.contains("libold.so: built against connector SDK 0.1.0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("rebuild the plugin against berth-connector-sdk"),
         "{text}"
     );
     assert!(text.contains("connector http-server-legacy"), "{text}");

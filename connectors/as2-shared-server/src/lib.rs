@@ -3,7 +3,7 @@
 //! names one partner pair, and the pair in a message's AS2-From / AS2-To picks the process.
 //! All the work is in `berth_as2::listener`, shared with the legacy AS2 Server.
 
-use berth_as2::listener::settings::{check_operation, claim, As2Operation, NoConnection};
+use berth_as2::listener::settings::{check_operation, claim, As2Operation};
 use berth_as2::listener::{open_shared, As2Listener};
 use berth_connector_sdk::prelude::*;
 
@@ -16,7 +16,7 @@ impl Connector for As2SharedServer {
     const NEEDS_CONNECTION: bool = false;
     // Decryption, signature checks and MDN signing: keep them off the host's network threads.
     const BLOCKING: bool = true;
-    type Connection = NoConnection;
+    type Connection = NoSettings;
     type Operation = As2Operation;
     type Listener = As2Listener;
 
@@ -30,7 +30,7 @@ impl Connector for As2SharedServer {
 
     fn open(
         context: OpenContext,
-        _connection: NoConnection,
+        _connection: NoSettings,
         operations: Vec<(String, As2Operation)>,
     ) -> Result<(Vec<Endpoint>, As2Listener), String> {
         open_shared(context, operations)

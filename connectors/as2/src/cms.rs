@@ -140,11 +140,19 @@ fn verify(
             "no partner certificate is configured".into(),
         ));
     }
+    // During a renewal overlap several certificates are configured: the SignerInfo says which
+    // one signed. One it does not name is never tried, and a refusal says what it asked for.
+    let named = match crate::cms_sid::signer_ids(der_bytes) {
+        Some(ids) if !ids.is_empty() => {
+            crate::cms_sid::select_named(&ids, partner_certs).map_err(CmsError::UnknownSigner)?
+        }
+        _ => partner_certs.to_vec(),
+    };
     // NOINTERN: the signer must be one of the certificates we pass, never one
     // the sender embedded. BINARY: the bytes are verified exactly as given.
     let flags = CMSOptions::NOINTERN | CMSOptions::NO_SIGNER_CERT_VERIFY | CMSOptions::BINARY;
     let mut worst: Option<CmsError> = None;
-    for cert in partner_certs {
+    for cert in &named {
         let mut cms = match parsed.take() {
             Some(cms) => cms,
             None => parse()?,

@@ -5,12 +5,12 @@ use super::ber::{children, malformed, octets, oid_of, parse};
 use super::{decryption, unsupported, StreamDecryptError};
 use crate::certs::KeyPair;
 use crate::cms;
-use crate::der::{self, Element, TAG_INTEGER, TAG_SEQUENCE};
+use crate::cms_sid::CertId;
+use crate::der::{Element, TAG_SEQUENCE};
 use openssl::md::{Md, MdRef};
 use openssl::pkey::{Id, PKeyRef, Private};
 use openssl::pkey_ctx::PkeyCtx;
 use openssl::rsa::Padding;
-use openssl::x509::X509Ref;
 
 /// Also the failure of content decrypted with a key found by trial: a
 /// different message would tell whether the trial's RSA step succeeded.
@@ -30,14 +30,8 @@ enum KeyAlg {
     },
 }
 
-enum Rid<'a> {
-    IssuerSerial { issuer: Vec<u8>, serial: &'a [u8] },
-    Ski(&'a [u8]),
-    Other,
-}
-
 struct KeyTrans<'a> {
-    rid: Rid<'a>,
+    rid: CertId<'a>,
     /// `Err`: an algorithm this path does not handle, described.
     alg: Result<KeyAlg, String>,
     encrypted_key: Vec<u8>,
@@ -131,22 +125,7 @@ impl<'a> KeyTrans<'a> {
         let [_version, rid, alg, encrypted_key] = parts.as_slice() else {
             return Err(malformed(format!("{what} without 4 fields")));
         };
-        let rid = match rid.tag {
-            TAG_SEQUENCE => {
-                let ias = children(rid, "issuerAndSerialNumber")?;
-                match ias.as_slice() {
-                    [issuer, serial] if issuer.tag == TAG_SEQUENCE && serial.tag == TAG_INTEGER => {
-                        Rid::IssuerSerial {
-                            issuer: der::write_tlv(issuer.tag, issuer.content),
-                            serial: serial.content,
-                        }
-                    }
-                    _ => return Err(malformed("bad issuerAndSerialNumber")),
-                }
-            }
-            0x80 => Rid::Ski(rid.content),
-            _ => Rid::Other,
-        };
+        let rid = CertId::parse(rid).map_err(malformed)?;
         let alg = match key_alg(alg) {
             Ok(alg) => Ok(alg),
             Err(StreamDecryptError::Unsupported(e)) => Err(e),
@@ -157,31 +136,6 @@ impl<'a> KeyTrans<'a> {
             alg,
             encrypted_key: octets(Some(encrypted_key), "encryptedKey")?,
         })
-    }
-}
-
-impl Rid<'_> {
-    fn names(&self, cert: &X509Ref) -> bool {
-        match self {
-            Rid::IssuerSerial { issuer, serial } => {
-                let strip = |b: &'_ [u8]| -> Vec<u8> {
-                    b.iter().copied().skip_while(|&x| x == 0).collect()
-                };
-                let negative = serial.first().is_some_and(|&b| b & 0x80 != 0);
-                let ours = cert
-                    .serial_number()
-                    .to_bn()
-                    .ok()
-                    .filter(|bn| !bn.is_negative());
-                !negative
-                    && ours.is_some_and(|bn| strip(serial) == strip(&bn.to_vec()))
-                    && cert.issuer_name().to_der().is_ok_and(|d| &d == issuer)
-            }
-            Rid::Ski(ski) => cert
-                .subject_key_id()
-                .is_some_and(|id| id.as_slice() == *ski),
-            Rid::Other => false,
-        }
     }
 }
 

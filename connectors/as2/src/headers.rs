@@ -29,8 +29,10 @@ impl HeaderError {
 /// The AS2 headers of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct As2Headers {
-    /// AS2-Version as sent (`1.0`, `1.1`, `1.2`); absent is allowed.
+    /// AS2-Version as sent (`1.0`, `1.1`, `1.2`, `1.3`); absent means 1.0 (see `ediint`).
     pub as2_version: Option<String>,
+    /// The EDIINT-Features the partner announced (RFC 6017), as sent; unknown ones included.
+    pub ediint_features: Vec<String>,
     /// Unquoted AS2 identifiers, case preserved.
     pub as2_from: String,
     pub as2_to: String,
@@ -66,6 +68,9 @@ impl As2Headers {
             .map(|v| NotificationOptions::parse(&v));
         Ok(As2Headers {
             as2_version: get("as2-version").filter(|v| !v.is_empty()),
+            ediint_features: get("ediint-features")
+                .map(|v| crate::ediint::parse_features(&v))
+                .unwrap_or_default(),
             as2_from,
             as2_to,
             message_id: get("message-id").filter(|v| !v.is_empty()),

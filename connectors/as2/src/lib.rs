@@ -18,11 +18,13 @@
 pub mod certs;
 pub mod cms;
 mod cms_gcm;
+mod cms_sid;
 mod cms_sign;
 mod cms_verify;
 pub mod compress;
 mod der;
 pub mod disposition;
+pub mod ediint;
 pub mod envelope;
 pub mod headers;
 #[cfg(feature = "connector")]

@@ -72,7 +72,15 @@ pub fn build_mdn(content: &MdnContent, signer: Option<&MdnSigner<'_>>) -> Result
     );
     let report_body = report_body(content, &report_boundary);
     let mut headers = vec![
-        ("AS2-Version".to_string(), "1.1".to_string()),
+        (
+            "AS2-Version".to_string(),
+            crate::ediint::AS2_VERSION.to_string(),
+        ),
+        // RFC 6017 §3: the features of the answering side, in its answers too.
+        (
+            "EDIINT-Features".to_string(),
+            crate::ediint::features_header(),
+        ),
         (
             "AS2-From".to_string(),
             quote_as2_name(&content.original_as2_to),

@@ -4,6 +4,7 @@
 use crate::certs::KeyPair;
 use crate::cms::CmsError;
 use crate::disposition::{Disposition, Failure, ProcessingError};
+use crate::ediint;
 use crate::headers::{As2Headers, HeaderError, MicAlgChoice, ReceiptRequest};
 use crate::mdn::{build_mdn, Mdn, MdnContent, MdnError, MdnSigner};
 use crate::mic::{canonical_entity, Mic};
@@ -249,6 +250,10 @@ pub fn receive_body(
             context,
         }))
     };
+    if let Some(detail) = header_problem(&context) {
+        let d = Disposition::Error(ProcessingError::UnexpectedProcessingError);
+        return Err(fail(context, d, detail, Security::default(), None));
+    }
     if let Some(receipt) = &context.receipt {
         let opts = &receipt.request.options;
         let failure = if opts.requires_unsupported_protocol() {
@@ -355,6 +360,16 @@ pub fn receive_body(
         security,
         context,
     })
+}
+
+/// Why the message's AS2-Version or Message-ID cannot be accepted (see `ediint`): answered
+/// with `processed/error: unexpected-processing-error` and this sentence, RFC 4130 having no
+/// disposition of its own for either. An over-long Message-ID is still echoed in the MDN's
+/// Original-Message-ID: without it the partner cannot match the refusal to its message (pyas2lib,
+/// for one, cannot read such an MDN at all), and the partner's own software wrote that line.
+fn header_problem(context: &MdnContext) -> Option<String> {
+    ediint::message_id_problem(context.headers.message_id.as_deref())
+        .or_else(|| ediint::version_problem(context.headers.as2_version.as_deref()))
 }
 
 /// The payload as an owned vector, without a copy when it is the last view of its buffer (once

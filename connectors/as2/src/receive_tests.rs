@@ -177,3 +177,93 @@ fn the_payload_moves_out_of_its_buffer_without_a_copy() {
     );
     assert_eq!(moved, expected);
 }
+
+fn receive_with(extra: &[(&str, &str)]) -> Result<Received, Rejection> {
+    let h: Vec<_> = headers(&[])
+        .into_iter()
+        .filter(|(n, _)| !extra.iter().any(|(e, _)| n.eq_ignore_ascii_case(e)))
+        .chain(
+            extra
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec())),
+        )
+        .collect();
+    receive(
+        &h,
+        b"ISA*~\n",
+        &PartnerSettings::default(),
+        &Limits::default(),
+    )
+}
+
+#[test]
+fn every_as2_1_x_version_is_received_and_answered_as_1_2_with_our_features() {
+    for version in [None, Some("1.0"), Some("1.1"), Some("1.2"), Some("1.3")] {
+        let extra: Vec<(&str, &str)> = version.map(|v| ("AS2-Version", v)).into_iter().collect();
+        let r = receive_with(&extra).unwrap_or_else(|e| panic!("{version:?}: {e:?}"));
+        let mdn = r
+            .context
+            .build_mdn(Disposition::Processed, None, &opts(), None)
+            .unwrap()
+            .unwrap();
+        let header = |name: &str| {
+            mdn.headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(header("AS2-Version"), Some("1.2"), "{version:?}");
+        assert_eq!(header("EDIINT-Features"), Some("AS2-Reliability"));
+    }
+}
+
+#[test]
+fn unknown_feature_tokens_never_fail_a_message() {
+    let r = receive_with(&[("EDIINT-Features", "CEM, multiple-attachments, Teleport-9")]).unwrap();
+    assert_eq!(
+        r.context.headers.ediint_features,
+        ["CEM", "multiple-attachments", "Teleport-9"]
+    );
+}
+
+#[test]
+fn another_major_as2_version_is_refused_with_the_reason() {
+    for version in ["2.0", "banana"] {
+        let f = failed(receive_with(&[("AS2-Version", version)]));
+        assert_eq!(
+            f.disposition,
+            Disposition::Error(ProcessingError::UnexpectedProcessingError)
+        );
+        assert!(f.detail.contains("AS2-Version"), "{}", f.detail);
+        let mdn = f.build_mdn(&opts(), None).unwrap().unwrap();
+        let text = String::from_utf8_lossy(&mdn.body);
+        assert!(text.contains(&f.detail), "{text}");
+    }
+}
+
+#[test]
+fn an_overlong_message_id_is_refused_with_its_length() {
+    let id = format!("<{}@partner>", "x".repeat(989));
+    assert_eq!(id.len(), 999);
+    let f = failed(receive_with(&[("Message-ID", &id)]));
+    assert_eq!(
+        f.disposition,
+        Disposition::Error(ProcessingError::UnexpectedProcessingError)
+    );
+    assert!(f.detail.contains("999 characters"), "{}", f.detail);
+    let mdn = f.build_mdn(&opts(), None).unwrap().unwrap();
+    let parsed = parse_mdn(
+        &mdn.headers
+            .iter()
+            .map(|(n, v)| (n.clone(), v.clone().into_bytes()))
+            .collect::<Vec<_>>(),
+        &mdn.body,
+        None,
+    )
+    .unwrap();
+    // Echoed all the same, so that the partner can match the refusal to its message.
+    assert_eq!(parsed.original_message_id.as_deref(), Some(id.as_str()));
+    // One character less is an ordinary message.
+    let id = format!("<{}@partner>", "x".repeat(988));
+    assert!(receive_with(&[("Message-ID", &id)]).is_ok());
+}

@@ -49,12 +49,7 @@ impl Connector for HttpServerLegacy {
             problems.extend(tls.check("/tls"));
         }
         if let Some(auth) = &connection.basic_auth {
-            if auth.user.contains(':') {
-                problems.push(problem(
-                    "/basic_auth/user",
-                    "a user name cannot contain `:`",
-                ));
-            }
+            problems.extend(auth.check("/basic_auth"));
         }
         problems
     }
@@ -72,7 +67,11 @@ impl Connector for HttpServerLegacy {
         connection: HttpConnection,
         operations: Vec<(String, HttpOperation)>,
     ) -> Result<(Vec<Endpoint>, HttpListener), String> {
-        let tls = connection.tls.as_ref().map(|tls| tls.resolve(&context));
+        let tls = connection
+            .tls
+            .as_ref()
+            .map(|tls| tls.resolve(&context))
+            .transpose()?;
         // The host stops reading at the largest limit of any path; each path's own limit is
         // checked in `handle`, so a small limit on one path does not cap the others.
         let max_body = operations

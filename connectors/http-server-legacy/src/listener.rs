@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use berth_connector_sdk::prelude::*;
 
 use crate::request_properties::properties_of;
-use crate::settings::{BasicAuth, HttpOperation, Method};
+use crate::settings::{HttpOperation, Method};
 
 pub struct Route {
     pub process: String,
@@ -45,12 +45,14 @@ impl HttpListener {
     }
 }
 
+// `complete` is the SDK's default: the `return` step's answer or an empty 200 when the
+// document was accepted, 500 when its process failed, 503 when the host refused it.
 impl Listener for HttpListener {
     type Pending = ();
 
     fn handle(&self, request: &Request<'_>) -> Decision<()> {
         if let Some(auth) = &self.basic_auth {
-            if !basic_auth_matches(request, &auth.user, &auth.password) {
+            if !auth.matches(request) {
                 self.log.warn(
                     "",
                     &format!(
@@ -93,28 +95,6 @@ impl Listener for HttpListener {
             ));
         }
         let document = Document::from_request_body(properties_of(request));
-        Decision::Submit {
-            submission: Submission::new(&route.process, document),
-            pending: (),
-        }
-    }
-
-    fn complete(&self, _pending: (), outcome: &Outcome) -> Response {
-        match outcome.kind {
-            OutcomeKind::ACCEPTED | OutcomeKind::DUPLICATE => {
-                match outcome.returned.as_ref().into_option() {
-                    Some(returned) => Response::new(
-                        returned.status,
-                        returned.headers.to_vec(),
-                        returned.body.to_vec(),
-                    ),
-                    None => Response::empty(200),
-                }
-            }
-            OutcomeKind::REFUSED => {
-                Response::text(503, outcome.error.as_str()).with_header("retry-after", "30")
-            }
-            _ => Response::text(500, format!("process failed: {}", outcome.error)),
-        }
+        Decision::submit(Submission::new(&route.process, document))
     }
 }

@@ -11,14 +11,14 @@ const SECRET_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cook
 
 pub fn properties_of(request: &Request<'_>) -> Vec<Property> {
     // Sized once: four fixed, one per header and query pair, two tracked.
-    let mut props = Vec::with_capacity(6 + request.headers.len() + request.query.len() / 4);
+    let mut props = Vec::with_capacity(6 + request.headers.len() + request.query_str().len() / 4);
     props.extend([
         Property::new("http.method", request.method.as_str()),
         Property::new("http.path", request.path.as_str()),
-        Property::new("http.query", request.query.as_str()),
+        Property::new("http.query", request.query_str()),
         Property::new("http.remote_addr", request.remote_addr.as_str()),
     ]);
-    for (name, value) in query::pairs(request.query.as_str()) {
+    for (name, value) in query::pairs(request.query_str()) {
         props.push(Property::new(format!("http.query.{name}"), value));
     }
     for header in request.headers.iter() {

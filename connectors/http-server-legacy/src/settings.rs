@@ -1,6 +1,7 @@
 //! The connection and operation settings users write in YAML. Doc comments here are what
 //! `berth schema` shows in an editor.
 
+use berth_connector_sdk::auth::BasicAuth;
 use berth_connector_sdk::tls::TlsFiles;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -25,24 +26,6 @@ pub struct HttpConnection {
 
 fn default_address() -> String {
     "0.0.0.0".to_string()
-}
-
-/// User name and password partners must send.
-#[derive(Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BasicAuth {
-    pub user: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for BasicAuth {
-    // The password never reaches a log line.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BasicAuth")
-            .field("user", &self.user)
-            .field("password", &"***")
-            .finish()
-    }
 }
 
 /// One URL path of the connection and what it accepts.

@@ -12,9 +12,7 @@ mod process;
 mod properties;
 mod run;
 mod schema;
-mod spec;
-mod step;
-mod step_load;
+mod steps;
 mod template;
 mod yaml;
 mod yaml_scalar;
@@ -29,10 +27,12 @@ pub use process::{load_process, ProcessDef, StartDef};
 pub use properties::{is_valid_property_name, Properties};
 pub use run::{Document, Returned, RunOutcome, Runner};
 pub use schema::{connection_schema, process_schema, ConnectionSchema, StartSchema};
-pub use spec::{
-    CaseSpec, HttpMethod, HttpSendSpec, IfExists, LogLevel, LogSpec, ReturnSpec, RouteSpec,
-    StepList, StepSpec, StopSpec, WriteFileSpec,
-};
-pub use step::Step;
+pub use steps::http_send::{HttpMethod, HttpSendSpec};
+pub use steps::log::{LogLevel, LogSpec};
+pub use steps::r#return::ReturnSpec;
+pub use steps::route::{CaseSpec, RouteSpec};
+pub use steps::stop::StopSpec;
+pub use steps::write_file::{IfExists, WriteFileSpec};
+pub use steps::{Step, StepList, STEP_TYPES};
 pub use template::Template;
 pub use yaml::YamlDoc;

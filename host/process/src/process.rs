@@ -11,8 +11,7 @@ use crate::decode::{check_keys, decode};
 use crate::diagnostic::Diagnostic;
 use crate::names::{required_name, root_mapping};
 use crate::pointer;
-use crate::step::Step;
-use crate::step_load::load_steps;
+use crate::steps::{load_steps, Step};
 use crate::yaml::YamlDoc;
 
 /// A loaded process file.

@@ -6,7 +6,7 @@ use schemars::generate::SchemaSettings;
 use serde_json::{json, Map, Value};
 
 use crate::pointer;
-use crate::spec::StepSpec;
+use crate::steps::StepSpec;
 
 /// A listen connector's operation settings, as its plugin describes them.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,6 +2,7 @@
 
 mod common;
 
+use berth_process::STEP_TYPES;
 use common::{at, problems, process, render};
 
 const FULL: &str = r#"name: orders-inbound
@@ -193,7 +194,13 @@ steps:
     assert_eq!(missing.message, "missing field `directory`");
     let unknown = at(&d, "steps[1].write_fil");
     assert_eq!(unknown.line, Some(6));
-    assert!(unknown.message.contains("unknown step type `write_fil`; known step types: set_properties, route, write_file, http_send, log, stop, return"), "{}", unknown.message);
+    assert_eq!(
+        unknown.message,
+        format!(
+            "unknown step type `write_fil`; known step types: {}",
+            STEP_TYPES.join(", ")
+        )
+    );
     let t = at(&d, "steps[2].http_send.timeout_seconds");
     assert_eq!(t.line, Some(10));
     assert!(
@@ -227,6 +234,23 @@ steps:
     assert_eq!(bare.line, Some(27));
     assert!(bare.message.contains("write `return:`"), "{}", bare.message);
     assert_eq!(d.len(), 13, "{}", render(&d));
+}
+
+#[test]
+fn every_step_type_written_without_settings_is_told_how() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps: String = STEP_TYPES.iter().map(|t| format!("  - {t}\n")).collect();
+    let text = format!("name: p\nstart: {{connector: x}}\nsteps:\n{steps}");
+    let d = problems(dir.path(), &text);
+    assert_eq!(d.len(), STEP_TYPES.len(), "{}", render(&d));
+    for (i, kind) in STEP_TYPES.iter().enumerate() {
+        let p = at(&d, &format!("steps[{i}]"));
+        assert_eq!(p.line, Some(4 + i), "{kind}");
+        assert_eq!(
+            p.message,
+            format!("write `{kind}:` followed by its settings (a step is a mapping with one key, the step type)")
+        );
+    }
 }
 
 #[test]

@@ -22,13 +22,11 @@ pub async fn list(admin: &Admin, query: &str) -> Answer {
         Ok(filter) => filter,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
-    let found = tokio::task::spawn_blocking(move || store.query(&filter)).await;
-    match found {
-        Ok(Ok(summaries)) => {
+    match store.query(&filter).await {
+        Ok(summaries) => {
             let list: Vec<Value> = summaries.iter().map(summary_json).collect();
             json(StatusCode::OK, &list)
         }
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
@@ -37,11 +35,9 @@ pub async fn show(admin: &Admin, id: &str) -> Answer {
     let Some(store) = admin.intake.store().cloned() else {
         return error(StatusCode::CONFLICT, "the message store is off");
     };
-    let id = id.to_string();
-    match tokio::task::spawn_blocking(move || store.get(&id)).await {
-        Ok(Ok(Some(document))) => json(StatusCode::OK, &detail_json(&document)),
-        Ok(Ok(None)) => error(StatusCode::NOT_FOUND, "no such document"),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    match store.get(id).await {
+        Ok(Some(document)) => json(StatusCode::OK, &detail_json(&document)),
+        Ok(None) => error(StatusCode::NOT_FOUND, "no such document"),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }

@@ -27,6 +27,10 @@ pub fn run(dir: &Path, command: DocumentsCommand) -> anyhow::Result<ExitCode> {
     // Listing and showing read beside a running berth; retrying writes, so it needs the store
     // to itself.
     let reader = || StoreReader::open(&data_dir).map_err(anyhow::Error::from);
+    // The store is reached through futures (a server database would be); one thread runs them.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let text = match command {
         DocumentsCommand::List {
             process,
@@ -61,9 +65,11 @@ pub fn run(dir: &Path, command: DocumentsCommand) -> anyhow::Result<ExitCode> {
                 limit,
                 offset: 0,
             };
-            crate::documents::list(&reader()?, &query)?
+            runtime.block_on(crate::documents::list(&reader()?, &query))?
         }
-        DocumentsCommand::Show { id } => crate::documents::show(&reader()?, &id)?,
+        DocumentsCommand::Show { id } => {
+            runtime.block_on(crate::documents::show(&reader()?, &id))?
+        }
         DocumentsCommand::Retry { ids, failed } => {
             anyhow::ensure!(failed || !ids.is_empty(), "name document ids, or --failed");
             let store = match Store::open(&data_dir) {
@@ -77,9 +83,6 @@ pub fn run(dir: &Path, command: DocumentsCommand) -> anyhow::Result<ExitCode> {
                 let lines: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
                 anyhow::anyhow!("the deployment has problems:\n{}", lines.join("\n"))
             })?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
             runtime.block_on(async {
                 // The same intake `berth run` uses, over the processes as deployed on disk.
                 let intake = Intake::new(

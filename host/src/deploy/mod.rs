@@ -5,6 +5,10 @@
 
 mod check;
 mod conflicts;
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -219,8 +223,8 @@ fn open(
         .collect();
     let empty = serde_json::Value::Object(Default::default());
     let (name, settings) = match connection {
-        Some(c) => (c.name.as_str(), &c.settings),
-        None => ("", &empty),
+        Some(c) => (Some(c.name.as_str()), &c.settings),
+        None => (None, &empty),
     };
     let opened = plugin.open(kind, name, settings, &operations, dir)?;
     let endpoints = opened.endpoints.into_vec();

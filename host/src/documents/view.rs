@@ -7,8 +7,8 @@ use super::dates;
 /// Properties shown in a listing: the tracked ones operators search by.
 const SHOWN: [&str; 4] = ["as2.from", "message_id", "file_name", "mime_type"];
 
-pub fn list(store: &StoreReader, query: &Query) -> anyhow::Result<String> {
-    let documents = store.query(query)?;
+pub async fn list(store: &StoreReader, query: &Query) -> anyhow::Result<String> {
+    let documents = store.query(query).await?;
     let mut out = format!(
         "{:<22} {:<20} {:<24} {:<10} {}\n",
         "ID", "RECEIVED", "PROCESS", "STATE", "PROPERTIES"
@@ -49,8 +49,8 @@ fn line(document: &Summary) -> String {
     text
 }
 
-pub fn show(store: &StoreReader, id: &str) -> anyhow::Result<String> {
-    let Some(document) = store.get(id)? else {
+pub async fn show(store: &StoreReader, id: &str) -> anyhow::Result<String> {
+    let Some(document) = store.get(id).await? else {
         anyhow::bail!("no document `{id}` in the store");
     };
     let mut out = format!(

@@ -3,7 +3,8 @@
 //! deployed version of their process, and are recorded the way a received document is.
 
 use berth_process::{Document, RunOutcome};
-use berth_store::{Finish, Query, State, StoredDocument};
+use berth_store::{Finish, Query, State, StoreError, StoredDocument};
+use bytes::Bytes;
 
 use super::{record, Intake};
 
@@ -11,7 +12,7 @@ impl Intake {
     /// Run again every stored document whose process had not finished (a crash, a kill).
     pub async fn recover(&self) {
         let Some(store) = self.store() else { return };
-        let unfinished = match store.unfinished() {
+        let unfinished = match store.unfinished().await {
             Ok(unfinished) => unfinished,
             Err(error) => {
                 tracing::error!(%error, "cannot read unfinished documents");
@@ -27,7 +28,15 @@ impl Intake {
         );
         for stored in unfinished {
             let id = stored.id.clone();
-            match self.run_stored(stored).await {
+            let payload = match payload_bytes(&stored).await {
+                Ok(payload) => payload,
+                Err(error) => {
+                    // Left `received`: the next start tries again.
+                    tracing::error!(document = %id, %error, "cannot read a document to recover");
+                    continue;
+                }
+            };
+            match self.run_stored(stored, payload).await {
                 Ok(RunOutcome::Completed { .. }) => {
                     tracing::info!(document = %id, "recovered document processed")
                 }
@@ -46,10 +55,12 @@ impl Intake {
             anyhow::bail!("the message store is off: no documents are kept");
         };
         let ids: Vec<String> = if all_failed {
-            let failed = store.query(&Query {
-                state: Some(State::Failed),
-                ..Query::default()
-            })?;
+            let failed = store
+                .query(&Query {
+                    state: Some(State::Failed),
+                    ..Query::default()
+                })
+                .await?;
             failed.into_iter().map(|d| d.id).collect()
         } else {
             ids.to_vec()
@@ -57,7 +68,7 @@ impl Intake {
         let mut out = String::new();
         let (mut processed, mut failed) = (0, 0);
         for id in ids {
-            let Some(stored) = store.get(&id)? else {
+            let Some(stored) = store.get(&id).await? else {
                 anyhow::bail!("no document `{id}` in the store");
             };
             if stored.state != State::Failed {
@@ -75,8 +86,10 @@ impl Intake {
                 failed += 1;
                 continue;
             }
-            store.mark_for_retry(&id)?;
-            match self.run_stored(stored).await? {
+            // Read before the document changes state: one that cannot be read stays failed.
+            let payload = payload_bytes(&stored).await?;
+            store.mark_for_retry(&id).await?;
+            match self.run_stored(stored, payload).await? {
                 RunOutcome::Completed { .. } => {
                     out.push_str(&format!("{id}: processed\n"));
                     processed += 1;
@@ -94,7 +107,11 @@ impl Intake {
     /// Run a stored document through the deployed version of its process and record how it
     /// ended (no answer is sent: its sender was answered when it arrived). A process that is no
     /// longer deployed fails the document, recorded, with that reason.
-    async fn run_stored(&self, stored: StoredDocument) -> anyhow::Result<RunOutcome> {
+    async fn run_stored(
+        &self,
+        stored: StoredDocument,
+        payload: Bytes,
+    ) -> anyhow::Result<RunOutcome> {
         let Some(store) = self.store() else {
             anyhow::bail!("the message store is off");
         };
@@ -112,7 +129,7 @@ impl Intake {
         };
         let document = Document {
             id: stored.id,
-            payload: stored.payload,
+            payload,
             properties: stored.properties.into_iter().collect(),
         };
         let id = document.id.clone();
@@ -120,4 +137,11 @@ impl Intake {
         store.finish(&id, record::finish(&outcome)).await?;
         Ok(outcome)
     }
+}
+
+/// A stored document's payload whole in memory, as the process runner takes it. The one place
+/// where the host loads a stored payload: a large one comes back from the store as a handle on
+/// its file, and is read only here, when the document runs.
+async fn payload_bytes(stored: &StoredDocument) -> Result<Bytes, StoreError> {
+    stored.payload.load().await
 }

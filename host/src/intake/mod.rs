@@ -24,7 +24,7 @@ use berth_connector_sdk::abi::{Outcome, OutcomeKind, Response, Submission};
 use berth_connector_sdk::abi_stable::std_types::{ROption, RString};
 use berth_connector_sdk::module::PendingBox;
 use berth_process::{Document, ProcessDef, Properties, RunOutcome, Runner};
-use berth_store::{NewDocument, Received, Store};
+use berth_store::{NewDocument, Payload, Received, Store};
 use bytes::Bytes;
 use tracing::Instrument;
 
@@ -185,7 +185,7 @@ impl Intake {
                 "accepted"
             }
             OutcomeKind::FAILED => {
-                status.document_failed(outcome.error.as_str());
+                status.document_failed(outcome.error.as_ref().map_or("", |e| e.as_str()));
                 "failed"
             }
             OutcomeKind::DUPLICATE => "duplicate",
@@ -196,10 +196,8 @@ impl Intake {
             .document(&process.name, fate, started.elapsed());
         match call::complete(blocking, pending, outcome).await {
             Ok(mut response) => {
-                if !response.summary.is_empty() {
-                    self.inner
-                        .metrics
-                        .disposition(&process.name, &response.summary);
+                if let Some(summary) = response.summary.as_ref().into_option() {
+                    self.inner.metrics.disposition(&process.name, summary);
                 }
                 self.conclude(stored, Some(&response));
                 self.queue_deliveries(listener, &mut response);
@@ -264,20 +262,19 @@ impl Intake {
         };
         // A spooled request already is its evidence (see `server::spool`): the store links the
         // file rather than holding it in memory.
-        let (raw, raw_file) = match body {
-            Body::Memory(_) => (Some(evidence(!payload_is_body)), None),
-            Body::Spooled(file) => (None, Some(file.path.clone())),
+        let raw = match body {
+            Body::Memory(_) => Payload::Bytes(evidence(!payload_is_body)),
+            Body::Spooled(file) => Payload::File(file.path.clone()),
         };
         let new = NewDocument {
             id: id.to_string(),
             process: process.name.clone(),
-            payload: payload.clone(),
+            payload: Payload::Bytes(payload.clone()),
             properties: properties
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
-            raw,
-            raw_file,
+            raw: Some(raw),
             duplicate_window: match (&duplicate_key, duplicate_window) {
                 (Some(_), 0) => DEFAULT_DUPLICATE_WINDOW,
                 (_, window) => window,
@@ -296,7 +293,7 @@ impl Intake {
                     document_id: original_id.into(),
                     returned: ROption::RNone,
                     stored_answer: answer.map(Into::into).into(),
-                    error: RString::new(),
+                    error: ROption::RNone,
                 };
                 return (outcome, None);
             }

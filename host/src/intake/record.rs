@@ -2,7 +2,7 @@
 //! process run's outcome to the store's `Finish` and to the ABI's `Outcome`.
 
 use berth_connector_sdk::abi::{Outcome, OutcomeKind, OwnedHeader, Response, Returned};
-use berth_connector_sdk::abi_stable::std_types::{ROption, RString};
+use berth_connector_sdk::abi_stable::std_types::ROption;
 use berth_process::RunOutcome;
 use berth_store::{Answer, Finish};
 
@@ -55,7 +55,7 @@ pub fn to_outcome(id: &str, outcome: RunOutcome) -> (Outcome, Finish) {
                 })
                 .into(),
             stored_answer: ROption::RNone,
-            error: RString::new(),
+            error: ROption::RNone,
         },
         RunOutcome::Failed { .. } => Outcome {
             kind: OutcomeKind::FAILED,
@@ -63,8 +63,8 @@ pub fn to_outcome(id: &str, outcome: RunOutcome) -> (Outcome, Finish) {
             returned: ROption::RNone,
             stored_answer: ROption::RNone,
             error: match &finish {
-                Finish::Failed { error } => error.as_str().into(),
-                Finish::Processed => RString::new(),
+                Finish::Failed { error } => ROption::RSome(error.as_str().into()),
+                Finish::Processed => ROption::RNone,
             },
         },
     };
@@ -79,7 +79,7 @@ pub fn refused(id: &str, error: &str) -> Outcome {
         document_id: id.into(),
         returned: ROption::RNone,
         stored_answer: ROption::RNone,
-        error: error.into(),
+        error: ROption::RSome(error.into()),
     }
 }
 
@@ -87,10 +87,9 @@ pub fn refused(id: &str, error: &str) -> Outcome {
 /// HTTP status, and the evidence the connector names (the MDN) or else the body sent.
 pub fn answer(response: &Response) -> Answer {
     Answer {
-        summary: if response.summary.is_empty() {
-            response.status.to_string()
-        } else {
-            response.summary.to_string()
+        summary: match response.summary.as_ref().into_option() {
+            Some(summary) => summary.to_string(),
+            None => response.status.to_string(),
         },
         bytes: match response.evidence.as_ref().into_option() {
             Some(evidence) => evidence.to_vec(),

@@ -30,13 +30,17 @@ impl FfiPending for Pending {
         let told = (
             outcome.kind,
             outcome.document_id.to_string(),
-            outcome.error.to_string(),
+            outcome
+                .error
+                .as_ref()
+                .map_or("", |e| e.as_str())
+                .to_string(),
         );
         self.0 .0.lock().unwrap().push(told);
         let answer = match outcome.kind {
             OutcomeKind::ACCEPTED => Response::text(200, "stored"),
             OutcomeKind::DUPLICATE => Response::text(200, "duplicate"),
-            _ => Response::text(500, outcome.error.as_str()),
+            _ => Response::from_outcome(outcome),
         };
         RResult::ROk(answer)
     }
@@ -126,7 +130,12 @@ impl Fixture {
     async fn concluded(&self, id: &str) -> berth_store::StoredDocument {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let stored = self.store.get(id).unwrap().expect("the document is stored");
+            let stored = self
+                .store
+                .get(id)
+                .await
+                .unwrap()
+                .expect("the document is stored");
             if stored.answer.is_some() || Instant::now() > deadline {
                 return stored;
             }
@@ -177,7 +186,11 @@ async fn a_paused_listener_stores_nothing_and_does_not_ask_the_connector() {
     let answer = fixture.send(&process, "order 1", None).await;
     assert!(matches!(answer, Answer::Paused));
     assert_eq!(fixture.told.count(), 0);
-    let listed = fixture.store.query(&berth_store::Query::default()).unwrap();
+    let listed = fixture
+        .store
+        .query(&berth_store::Query::default())
+        .await
+        .unwrap();
     assert!(listed.is_empty(), "nothing stored while paused");
 }
 
@@ -231,7 +244,7 @@ async fn a_failed_document_is_recorded_and_a_retry_runs_the_live_process() {
         b"order 1"
     );
     assert_eq!(
-        fixture.store.get(&id).unwrap().unwrap().state,
+        fixture.store.get(&id).await.unwrap().unwrap().state,
         State::Processed
     );
 }
@@ -246,10 +259,9 @@ async fn unfinished_documents_run_again_and_an_undeployed_process_fails_them() {
         let new = berth_store::NewDocument {
             id: id.clone(),
             process: name.to_string(),
-            payload: Bytes::from(body),
+            payload: Bytes::from(body).into(),
             properties: vec![("file_name".into(), format!("{name}.txt"))],
             raw: None,
-            raw_file: None,
             duplicate_key: None,
             duplicate_window: 0,
         };
@@ -258,13 +270,13 @@ async fn unfinished_documents_run_again_and_an_undeployed_process_fails_them() {
     }
     drop(process);
     fixture.intake.recover().await;
-    let recovered = fixture.store.get(&ids[0]).unwrap().unwrap();
+    let recovered = fixture.store.get(&ids[0]).await.unwrap().unwrap();
     assert_eq!(recovered.state, State::Processed);
     assert_eq!(
         std::fs::read(fixture.dir.path().join("inbox/orders.txt")).unwrap(),
         b"order 1"
     );
-    let orphan = fixture.store.get(&ids[1]).unwrap().unwrap();
+    let orphan = fixture.store.get(&ids[1]).await.unwrap().unwrap();
     assert_eq!(orphan.state, State::Failed);
     assert_eq!(
         orphan.error.as_deref(),

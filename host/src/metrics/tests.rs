@@ -51,6 +51,11 @@ fn empty_render_is_valid_and_names_every_family() {
         assert!(text.contains(&format!("# HELP {name} ")), "{name}");
         assert!(text.contains(&format!("# TYPE {name} ")), "{name}");
     }
+    // Help texts read as written, each ending in one period (the crate adds its own).
+    let help = "# HELP berth_requests_total HTTP requests answered, by listener (\"\" when no \
+                process was chosen) and status.\n";
+    assert!(text.contains(help), "{text}");
+    assert!(!text.contains(".."), "{text}");
 }
 
 #[test]

@@ -140,7 +140,7 @@ fn describe_error(error: &LibraryError) -> String {
         LibraryError::AbiInstability(_) => format!(
             "built against an incompatible connector SDK (the ABI layout differs): rebuild it \
              against berth-connector-sdk {}",
-            env!("CARGO_PKG_VERSION")
+            berth_connector_sdk::VERSION
         ),
         LibraryError::InvalidAbiHeader(_) => {
             "built with an incompatible abi_stable version".to_string()

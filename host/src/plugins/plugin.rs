@@ -93,14 +93,14 @@ impl Plugin {
     pub fn open(
         &self,
         kind: &str,
-        connection_name: &str,
+        connection_name: Option<&str>,
         connection: &serde_json::Value,
         operations: &[(String, serde_json::Value)],
         deployment_dir: &std::path::Path,
     ) -> Result<Opened, String> {
         let spec = OpenSpec {
             kind: kind.into(),
-            connection_name: connection_name.into(),
+            connection_name: connection_name.map(Into::into).into(),
             connection: connection.to_string().into(),
             operations: operations
                 .iter()

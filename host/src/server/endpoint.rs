@@ -17,23 +17,10 @@ pub struct Endpoint {
 impl Endpoint {
     /// A port a connector asked for.
     pub fn of_plugin(endpoint: &berth_connector_sdk::abi::Endpoint) -> Self {
-        let tls = endpoint.tls.as_ref().into_option().map(|t| {
-            if t.pkcs12_file.is_empty() {
-                TlsSource::Pem {
-                    certificate: PathBuf::from(t.certificate_file.as_str()),
-                    private_key: PathBuf::from(t.private_key_file.as_str()),
-                }
-            } else {
-                TlsSource::Pkcs12 {
-                    file: PathBuf::from(t.pkcs12_file.as_str()),
-                    password: t.pkcs12_password.to_string(),
-                }
-            }
-        });
         Self {
             address: endpoint.address.to_string(),
             port: endpoint.port,
-            tls,
+            tls: endpoint.tls.as_ref().into_option().map(tls_source),
             client_ca: None,
         }
     }
@@ -41,5 +28,24 @@ impl Endpoint {
     pub fn url(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         format!("{scheme}://{}:{}", self.address, self.port)
+    }
+}
+
+/// Where the key and certificate of a port come from, as the SDK's TLS settings resolve them
+/// (for connectors and the shared web server alike).
+pub fn tls_source(tls: &berth_connector_sdk::abi::Tls) -> TlsSource {
+    use berth_connector_sdk::abi::Tls;
+    match tls {
+        Tls::Pem {
+            certificate_file,
+            private_key_file,
+        } => TlsSource::Pem {
+            certificate: PathBuf::from(certificate_file.as_str()),
+            private_key: PathBuf::from(private_key_file.as_str()),
+        },
+        Tls::Pkcs12 { file, password } => TlsSource::Pkcs12 {
+            file: PathBuf::from(file.as_str()),
+            password: password.expose().to_string(),
+        },
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use berth_connector_sdk::abi::{Header, Request};
-use berth_connector_sdk::abi_stable::std_types::{RSlice, RStr};
+use berth_connector_sdk::abi_stable::std_types::{ROption, RSlice, RStr};
 use berth_connector_sdk::module::{FfiDecision, ListenerBox};
 use berth_process::ProcessDef;
 use bytes::Bytes;
@@ -35,7 +35,8 @@ pub struct Mount {
 }
 
 impl Mount {
-    /// Ask the connector what to do with a request.
+    /// Ask the connector what to do with a request. A decision this berth does not know (from a
+    /// plugin built against a later compatible SDK) fails the request.
     pub async fn decide(&self, incoming: Arc<Incoming>) -> Result<FfiDecision, String> {
         let listener = Arc::clone(&self.listener);
         call::call(self.blocking, move || {
@@ -49,28 +50,40 @@ impl Mount {
                 })
                 .collect();
             let (body, body_file, body_offset) = match &incoming.body {
-                Body::Memory(bytes) => (&bytes[..], "", 0),
+                Body::Memory(bytes) => (&bytes[..], None, 0),
                 Body::Spooled(file) => (
                     &[][..],
                     // `spool::create` accepts UTF-8 paths only.
-                    file.path.to_str().unwrap_or_default(),
+                    file.path.to_str(),
                     file.body_offset,
                 ),
             };
             let request = Request {
                 method: RStr::from(incoming.parts.method.as_str()),
                 path: RStr::from(incoming.parts.uri.path()),
-                query: RStr::from(incoming.parts.uri.query().unwrap_or("")),
+                query: incoming.parts.uri.query().map(RStr::from).into(),
                 headers: RSlice::from(headers.as_slice()),
                 body: RSlice::from(body),
-                body_file: RStr::from(body_file),
+                body_file: body_file.map(RStr::from).into(),
                 body_offset,
                 body_len: incoming.body.len(),
                 remote_addr: RStr::from(incoming.remote_addr.as_str()),
-                client_certificate: RSlice::from(&incoming.client_certificate[..]),
+                client_certificate: match incoming.client_certificate.is_empty() {
+                    true => ROption::RNone,
+                    false => ROption::RSome(RSlice::from(&incoming.client_certificate[..])),
+                },
                 secure: incoming.secure,
             };
-            listener.handle(&request)
+            // Unwrapped here, on the calling thread: the non-exhaustive wrapper is not `Send`.
+            listener.handle(&request).and_then(|decision| {
+                decision
+                    .into_enum()
+                    .map_err(|e| {
+                        format!("the connector made a decision this berth does not know: {e}")
+                            .into()
+                    })
+                    .into()
+            })
         })
         .await
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use berth_connector_sdk::abi::Response as PluginResponse;
+use berth_connector_sdk::module::FfiDecision;
 use berth_process::ProcessDef;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -119,15 +120,15 @@ async fn serve(
         Err(e) => return connector_failed(&mount, &e),
     };
     let intake = &shared.intake;
-    if let Some(response) = decision.response.into_option() {
-        let response = intake.respond(&mount.label, response);
-        return to_http(&mount, &incoming.remote_addr, response);
-    }
-    let (Some(submission), Some(pending)) = (
-        decision.submission.into_option(),
-        decision.pending.into_option(),
-    ) else {
-        return connector_failed(&mount, "the connector neither answered nor submitted");
+    let (submission, pending) = match decision {
+        FfiDecision::Respond(response) => {
+            let response = intake.respond(&mount.label, response);
+            return to_http(&mount, &incoming.remote_addr, response);
+        }
+        FfiDecision::Submit {
+            submission,
+            pending,
+        } => (submission, pending),
     };
     let Some(process) = mount.processes.get(submission.operation.as_str()) else {
         let message = format!(

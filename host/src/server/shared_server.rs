@@ -4,20 +4,19 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use berth_connector_sdk::basic_credentials_match;
+use berth_connector_sdk::auth::BasicAuth;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
-use super::endpoint::Endpoint;
+use super::endpoint::{tls_source, Endpoint};
 use super::router::MountSlot;
 use super::router::Router;
 use super::service::{text, HttpResponse, Peer};
-use super::tls::TlsSource;
 use crate::settings::{Authentication, SharedServer};
 
 /// Who may send to the shared web server.
 pub enum SharedAuth {
     None,
-    Basic { user: String, password: String },
+    Basic(BasicAuth),
     ClientCertificate,
 }
 
@@ -26,10 +25,10 @@ impl SharedAuth {
     pub fn refuse(&self, peer: &Peer, headers: &HeaderMap) -> Option<HttpResponse> {
         match self {
             SharedAuth::None => None,
-            SharedAuth::Basic { user, password } => {
+            SharedAuth::Basic(credentials) => {
                 let ok = headers
                     .get(http::header::AUTHORIZATION)
-                    .is_some_and(|v| basic_credentials_match(v.as_bytes(), user, password));
+                    .is_some_and(|v| credentials.matches_header(v.as_bytes()));
                 if ok {
                     return None;
                 }
@@ -64,10 +63,7 @@ pub fn targets(
     routes: Vec<(String, Arc<MountSlot>)>,
 ) -> Result<(Vec<Endpoint>, Arc<Router>), String> {
     let auth = match (&server.authentication, &server.basic_auth) {
-        (Authentication::Basic, Some(credentials)) => SharedAuth::Basic {
-            user: credentials.user.clone(),
-            password: credentials.password.clone(),
-        },
+        (Authentication::Basic, Some(credentials)) => SharedAuth::Basic(credentials.clone()),
         (Authentication::ClientCertificate, _) => SharedAuth::ClientCertificate,
         _ => SharedAuth::None,
     };
@@ -82,24 +78,16 @@ pub fn targets(
         client_ca: None,
     }];
     if let Some(tls) = &server.tls {
-        let source = match (&tls.pkcs12, &tls.certificate, &tls.private_key) {
-            (Some(file), _, _) => TlsSource::Pkcs12 {
-                file: dir.join(file),
-                password: tls.password.clone().unwrap_or_default(),
-            },
-            (None, Some(certificate), Some(key)) => TlsSource::Pem {
-                certificate: dir.join(certificate),
-                private_key: dir.join(key),
-            },
-            // berth.yaml's checks refuse this combination; say so rather than guess.
-            _ => {
-                return Err("shared_server.tls needs certificate and private_key, or pkcs12".into())
-            }
-        };
+        // berth.yaml's checks refuse an incomplete combination; resolving says so rather than
+        // guess.
+        let files = tls
+            .files
+            .resolve_in(dir)
+            .map_err(|e| format!("shared_server.{e}"))?;
         targets.push(Endpoint {
             address: server.address.clone(),
             port: tls.port,
-            tls: Some(source),
+            tls: Some(tls_source(&files)),
             client_ca,
         });
     }

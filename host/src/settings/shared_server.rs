@@ -1,7 +1,8 @@
 //! The shared web server: the connectors that need no port of their own (AS2 Shared Server)
 //! are served here, under one set of ports, TLS settings and authentication.
 
-use berth_connector_sdk::tls::TlsFiles;
+use berth_connector_sdk::auth::BasicAuth;
+use berth_connector_sdk::tls::TlsPort;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -12,9 +13,10 @@ pub struct SharedServer {
     /// The plain HTTP port (the vendor's default is 9090).
     #[serde(default = "shared_port")]
     pub port: u16,
-    /// An HTTPS port beside the plain one.
+    /// An HTTPS port beside the plain one, with its key and certificate: PEM files, or one
+    /// PKCS#12 file (the same section as every connector's).
     #[serde(default)]
-    pub tls: Option<SharedTls>,
+    pub tls: Option<TlsPort>,
     /// The URL partners use to reach this server (e.g. `https://as2.example.com`), when it
     /// differs from the address berth binds (a load balancer, a DNS name); used in logs.
     #[serde(default)]
@@ -24,7 +26,7 @@ pub struct SharedServer {
     #[serde(default)]
     pub authentication: Authentication,
     #[serde(default)]
-    pub basic_auth: Option<Credentials>,
+    pub basic_auth: Option<BasicAuth>,
     /// PEM file of the CAs whose client certificates are accepted.
     #[serde(default)]
     pub client_ca: Option<String>,
@@ -53,63 +55,13 @@ pub enum Authentication {
     ClientCertificate,
 }
 
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Credentials {
-    pub user: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for Credentials {
-    // The password never reaches a log line.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The HTTPS port with its key and certificate: PEM files, or one PKCS#12 file.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SharedTls {
-    pub port: u16,
-    /// PEM certificate chain, relative to the deployment folder.
-    #[serde(default)]
-    pub certificate: Option<String>,
-    /// PEM private key, relative to the deployment folder.
-    #[serde(default)]
-    pub private_key: Option<String>,
-    /// PKCS#12 file with key and certificate chain, instead of the PEM files.
-    #[serde(default)]
-    pub pkcs12: Option<String>,
-    #[serde(default)]
-    pub password: Option<String>,
-}
-
-impl std::fmt::Debug for SharedTls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedTls")
-            .field("port", &self.port)
-            .field("certificate", &self.certificate)
-            .field("pkcs12", &self.pkcs12)
-            .finish_non_exhaustive()
-    }
-}
-
 impl SharedServer {
     /// Combinations the types cannot rule out: (JSON pointer, problem).
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut problems = Vec::new();
         if let Some(tls) = &self.tls {
             // The same rules as every connector's TLS section, from the SDK.
-            let files = TlsFiles {
-                certificate: tls.certificate.clone(),
-                private_key: tls.private_key.clone(),
-                pkcs12: tls.pkcs12.clone(),
-                password: tls.password.clone(),
-            };
-            for problem in files.check("/shared_server/tls") {
+            for problem in tls.files.check("/shared_server/tls") {
                 problems.push((problem.pointer.into_string(), problem.message.into_string()));
             }
             if tls.port == self.port {
@@ -142,4 +94,39 @@ fn any_address() -> String {
 
 fn shared_port() -> u16 {
     9090
+}
+
+#[cfg(test)]
+mod tests {
+    use berth_connector_sdk::settings::parse;
+
+    use super::*;
+
+    #[test]
+    fn unknown_fields_in_tls_and_basic_auth_are_refused_at_the_field() {
+        let err = parse::<SharedServer>(r#"{"tls":{"port":9443,"pkcs12":"a.p12","pasword":"x"}}"#)
+            .unwrap_err();
+        assert_eq!(err.pointer.as_str(), "/tls/pasword");
+        assert!(
+            err.message.contains("unknown field `pasword`"),
+            "{}",
+            err.message
+        );
+        let err = parse::<SharedServer>(r#"{"basic_auth":{"user":"u","password":"p","x":1}}"#)
+            .unwrap_err();
+        assert_eq!(err.pointer.as_str(), "/basic_auth/x");
+    }
+
+    #[test]
+    fn debug_never_shows_a_password() {
+        let server: SharedServer = parse(
+            r#"{"tls":{"port":9443,"pkcs12":"a.p12","password":"secret-tls"},
+                "authentication":"basic","basic_auth":{"user":"u","password":"secret-basic"}}"#,
+        )
+        .unwrap();
+        assert!(server.problems().is_empty());
+        let printed = format!("{server:?}");
+        assert!(printed.contains("a.p12"), "{printed}");
+        assert!(!printed.contains("secret-"), "{printed}");
+    }
 }

@@ -10,6 +10,8 @@
 
 mod apply;
 mod fingerprint;
+#[cfg(test)]
+mod tests;
 mod view;
 pub mod watch;
 

@@ -124,7 +124,7 @@ fn document(i: usize, t: &Template) -> NewDocument {
     NewDocument {
         id: format!("{:012x}-{i:06x}", 0x18f_0000_0000u64 + i as u64 / 16),
         process: "as2-orders".into(),
-        payload: t.payload.clone(),
+        payload: t.payload.clone().into(),
         properties: vec![
             ("as2.from".into(), "PARTNER-A".into()),
             ("as2.to".into(), "BERTH".into()),
@@ -133,8 +133,7 @@ fn document(i: usize, t: &Template) -> NewDocument {
             ("file.name".into(), format!("order-{i}.edi")),
             ("mime.type".into(), "application/edi-x12".into()),
         ],
-        raw: Some(t.raw.clone()),
-        raw_file: None,
+        raw: Some(t.raw.clone().into()),
         duplicate_key: Some(format!("PARTNER-A|BERTH|<{i}@partner-a.example>")),
         duplicate_window: 100_000,
     }

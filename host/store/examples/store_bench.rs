@@ -28,7 +28,7 @@ fn document(i: usize, payload: &Bytes) -> NewDocument {
     NewDocument {
         id: format!("doc-{i:08}"),
         process: "orders".into(),
-        payload: payload.clone(),
+        payload: payload.clone().into(),
         properties: vec![
             ("as2.from".into(), "PARTNER-A".into()),
             ("as2.to".into(), "BERTH".into()),
@@ -38,7 +38,6 @@ fn document(i: usize, payload: &Bytes) -> NewDocument {
             ("mime.type".into(), "application/edi-x12".into()),
         ],
         raw: None,
-        raw_file: None,
         duplicate_key: Some(format!("PARTNER-A|BERTH|<{i}@partner-a.example>")),
         duplicate_window: 10_000,
     }

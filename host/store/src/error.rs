@@ -1,7 +1,10 @@
 //! The store's one error type.
 //!
 //! It is `Clone` because one failed group commit has to be reported to every caller whose write was
-//! in that batch; the underlying SQLite and I/O errors are therefore kept behind an `Arc`.
+//! in that batch; the underlying database and I/O errors are therefore kept behind an `Arc`.
+//!
+//! It names no backend's types: a database error is kept as any `Error` (its message and its
+//! chain of sources), so that the host and a second backend never depend on rusqlite.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,8 +13,9 @@ use crate::types::State;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
+    /// The backend's database refused or failed a statement.
     #[error("message store database: {0}")]
-    Db(#[source] Arc<rusqlite::Error>),
+    Db(#[source] Arc<dyn std::error::Error + Send + Sync>),
     #[error("message store: {context}: {source}")]
     Io {
         context: String,
@@ -42,12 +46,6 @@ pub enum StoreError {
     Closed,
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Db(Arc::new(e))
-    }
-}
-
 impl StoreError {
     /// Wraps an I/O error with what the store was doing, since a bare "permission denied" does
     /// not tell an operator which file of the data dir is at fault.
@@ -56,5 +54,10 @@ impl StoreError {
             context: context.into(),
             source: Arc::new(source),
         }
+    }
+
+    /// Wraps a backend's database error, keeping it as the source.
+    pub(crate) fn db(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Db(Arc::new(source))
     }
 }

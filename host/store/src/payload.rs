@@ -1,199 +1,171 @@
-//! Large payloads as files under `DATA_DIR/payloads/`.
+//! Payloads and raw requests going into the store and coming back out, without assuming they
+//! fit in memory.
 //!
-//! A file is written and fsynced, and its directory fsynced, before the row that names it is
-//! committed: once the row is durable, so is the file. The reverse can happen (a crash between
-//! the file and the commit leaves a file no row names); [`PayloadDir::sweep`] removes those at
-//! start-up, which is safe because the store holds the data dir's lock then.
+//! Most EDI messages are a few kilobytes, so both directions keep an in-memory fast path
+//! (`Bytes`, shared without a copy). A large one enters as a file the store adopts (linked into
+//! its own storage where it can, streamed otherwise) and comes back as a handle that opens a
+//! reader, so that a 4 GiB payload never has to sit whole in memory.
 
-use std::collections::HashSet;
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::error::StoreError;
 
-/// Where a payload (or raw request) lives.
+/// Content handed to the store: a document's payload or its raw request.
 #[derive(Debug, Clone)]
-pub(crate) enum Blob {
-    Inline(Bytes),
-    /// A file name inside the payloads directory (never a path, so the data dir can move).
-    File(String),
+pub enum Payload {
+    /// In memory; stored as it is (in the database when small).
+    Bytes(Bytes),
+    /// A file of the caller's, on this machine (for example a spooled request): the store takes
+    /// it into its own storage, by a hard link where the backend and the file system allow and
+    /// by a streamed copy otherwise. The caller keeps its name for the file and may remove it
+    /// once `receive` has returned.
+    File(PathBuf),
 }
+
+impl Default for Payload {
+    fn default() -> Self {
+        Payload::Bytes(Bytes::new())
+    }
+}
+
+impl From<Bytes> for Payload {
+    fn from(bytes: Bytes) -> Self {
+        Payload::Bytes(bytes)
+    }
+}
+
+impl From<Vec<u8>> for Payload {
+    fn from(bytes: Vec<u8>) -> Self {
+        Payload::Bytes(bytes.into())
+    }
+}
+
+impl From<&'static [u8]> for Payload {
+    fn from(bytes: &'static [u8]) -> Self {
+        Payload::Bytes(Bytes::from_static(bytes))
+    }
+}
+
+/// Content a backend keeps outside memory, read on demand.
+///
+/// The local backend's payload files implement it with a path; a database backend would open
+/// its large object or chunks.
+pub trait PayloadSource: Send + Sync + fmt::Debug {
+    /// The content's length in bytes.
+    fn len(&self) -> u64;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A reader from the first byte. Blocks (it reads a file or a database): call it off the
+    /// async runtime's workers.
+    fn open(&self) -> Result<Box<dyn Read + Send>, StoreError>;
+
+    /// The file that holds the content, when the backend keeps it in a local file, so that a
+    /// caller can link or copy it without reading it through.
+    fn path(&self) -> Option<&Path> {
+        None
+    }
+}
+
+/// A stored payload or raw request as read back: in memory when small, otherwise a handle that
+/// opens a reader. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct StoredPayload(Repr);
 
 #[derive(Debug, Clone)]
-pub(crate) struct PayloadDir {
-    dir: PathBuf,
+enum Repr {
+    Memory(Bytes),
+    Stored(Arc<dyn PayloadSource>),
 }
 
-/// Distinguishes files written in the same millisecond by the same process.
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A name for a new file. It carries no part of the document id: ids come from the network
-/// (AS2 Message-IDs) and must never become path components.
-fn fresh_name() -> String {
-    format!(
-        "{}-{}-{}.bin",
-        crate::clock::now_millis(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-impl PayloadDir {
-    pub(crate) fn open(data_dir: &Path) -> Result<PayloadDir, StoreError> {
-        let dir = data_dir.join("payloads");
-        fs::create_dir_all(&dir)
-            .map_err(|e| StoreError::io(format!("creating {}", dir.display()), e))?;
-        Ok(PayloadDir { dir })
-    }
-
-    /// The payload folder of a store opened elsewhere, for reading only: nothing is created.
-    pub(crate) fn existing(data_dir: &Path) -> PayloadDir {
-        PayloadDir {
-            dir: data_dir.join("payloads"),
-        }
-    }
-
-    /// Writes `bytes` to a new file and makes it durable; returns the file's name.
-    pub(crate) fn write(&self, bytes: &[u8]) -> Result<String, StoreError> {
-        loop {
-            let name = fresh_name();
-            let path = self.dir.join(&name);
-            let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(f) => f,
-                // A name left by an earlier run with the same pid: take the next number.
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(StoreError::io(format!("creating {}", path.display()), e)),
-            };
-            let written = file.write_all(bytes).and_then(|()| file.sync_all());
-            if let Err(e) = written {
-                drop(file);
-                let _ = fs::remove_file(&path);
-                return Err(StoreError::io(format!("writing {}", path.display()), e));
-            }
-            self.sync_dir()?;
-            return Ok(name);
-        }
-    }
-
-    /// Makes `file` (outside the folder, on the same file system) durable and links it in under
-    /// a new name; the caller's name for it stays the caller's. On another file system, or one
-    /// without hard links, it is copied instead.
-    pub(crate) fn adopt(&self, file: &Path) -> Result<String, StoreError> {
-        File::open(file)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| StoreError::io(format!("syncing {}", file.display()), e))?;
-        loop {
-            let name = fresh_name();
-            let path = self.dir.join(&name);
-            match fs::hard_link(file, &path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-                Err(_) => {
-                    // A copy is slower but as good: written, then made durable.
-                    let copied = fs::copy(file, &path)
-                        .and_then(|_| File::open(&path).and_then(|f| f.sync_all()));
-                    if let Err(e) = copied {
-                        let _ = fs::remove_file(&path);
-                        return Err(StoreError::io(format!("copying {}", file.display()), e));
-                    }
-                }
-            }
-            self.sync_dir()?;
-            return Ok(name);
-        }
-    }
-
-    /// Makes the directory entries of new files durable: on Linux a file's fsync does not
-    /// cover its name in the directory.
-    fn sync_dir(&self) -> Result<(), StoreError> {
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| StoreError::io(format!("syncing {}", self.dir.display()), e))
-    }
-
-    pub(crate) fn read(&self, name: &str) -> Result<Bytes, StoreError> {
-        let path = self.path(name)?;
-        fs::read(&path)
-            .map(Bytes::from)
-            .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))
-    }
-
-    /// Removes a file whose row is gone. A file already missing is fine: removal is retried by
-    /// the start-up sweep, and a second removal must not fail a purge.
-    pub(crate) fn remove(&self, name: &str) -> Result<(), StoreError> {
-        let path = self.path(name)?;
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StoreError::io(format!("removing {}", path.display()), e)),
-        }
-    }
-
-    /// Removes every file that no row names (left by a crash before its row committed, or by a
-    /// purge that crashed after its commit). Returns how many were removed.
-    pub(crate) fn sweep(&self, referenced: &HashSet<String>) -> Result<usize, StoreError> {
-        let entries = fs::read_dir(&self.dir)
-            .map_err(|e| StoreError::io(format!("listing {}", self.dir.display()), e))?;
-        let mut removed = 0;
-        for entry in entries {
-            let entry =
-                entry.map_err(|e| StoreError::io(format!("listing {}", self.dir.display()), e))?;
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if !referenced.contains(name) && entry.path().is_file() {
-                self.remove(name)?;
-                removed += 1;
-            }
-        }
-        Ok(removed)
-    }
-
-    /// Resolves a stored name, refusing anything that is not a plain file name, so that a
-    /// tampered database cannot make the store read or delete files elsewhere.
-    fn path(&self, name: &str) -> Result<PathBuf, StoreError> {
-        let plain =
-            !name.is_empty() && !name.contains(['/', '\\', '\0']) && name != "." && name != "..";
-        if plain {
-            Ok(self.dir.join(name))
-        } else {
-            Err(StoreError::Corrupt(format!("payload file name {name:?}")))
-        }
+impl Default for StoredPayload {
+    fn default() -> Self {
+        StoredPayload::memory(Bytes::new())
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn write_read_remove_and_sweep() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = PayloadDir::open(tmp.path()).unwrap();
-        let a = dir.write(b"alpha").unwrap();
-        let b = dir.write(b"beta").unwrap();
-        assert_ne!(a, b);
-        assert_eq!(&dir.read(&a).unwrap()[..], b"alpha");
-        dir.remove(&a).unwrap();
-        dir.remove(&a).unwrap();
-        assert!(dir.read(&a).is_err());
-        let keep: HashSet<String> = HashSet::new();
-        assert_eq!(dir.sweep(&keep).unwrap(), 1);
-        assert!(dir.read(&b).is_err());
+impl StoredPayload {
+    /// Content already in memory.
+    pub fn memory(bytes: Bytes) -> StoredPayload {
+        StoredPayload(Repr::Memory(bytes))
     }
 
-    #[test]
-    fn refuses_names_that_leave_the_directory() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = PayloadDir::open(tmp.path()).unwrap();
-        for bad in ["../x", "..", "a/b", "", "a\0b"] {
-            assert!(
-                matches!(dir.read(bad), Err(StoreError::Corrupt(_))),
-                "{bad:?}"
-            );
+    /// Content a backend keeps elsewhere.
+    pub fn stored(source: Arc<dyn PayloadSource>) -> StoredPayload {
+        StoredPayload(Repr::Stored(source))
+    }
+
+    pub fn len(&self) -> u64 {
+        match &self.0 {
+            Repr::Memory(bytes) => bytes.len() as u64,
+            Repr::Stored(source) => source.len(),
         }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The content, when it is in memory already (the small-payload fast path).
+    pub fn in_memory(&self) -> Option<&Bytes> {
+        match &self.0 {
+            Repr::Memory(bytes) => Some(bytes),
+            Repr::Stored(_) => None,
+        }
+    }
+
+    /// The local file that holds the content, if it is one.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.0 {
+            Repr::Memory(_) => None,
+            Repr::Stored(source) => source.path(),
+        }
+    }
+
+    /// A reader over the content. Blocks for stored content (see [`PayloadSource::open`]).
+    pub fn open(&self) -> Result<Box<dyn Read + Send>, StoreError> {
+        match &self.0 {
+            Repr::Memory(bytes) => Ok(Box::new(std::io::Cursor::new(bytes.clone()))),
+            Repr::Stored(source) => source.open(),
+        }
+    }
+
+    /// The whole content in memory. Free for in-memory content; stored content is read
+    /// through, which blocks and costs its whole size in memory: for callers that need bytes.
+    pub fn bytes(&self) -> Result<Bytes, StoreError> {
+        let source = match &self.0 {
+            Repr::Memory(bytes) => return Ok(bytes.clone()),
+            Repr::Stored(source) => source,
+        };
+        // The length is a hint only: the reader decides where the content ends.
+        let mut buf = Vec::with_capacity(usize::try_from(source.len()).unwrap_or(0));
+        let context = match source.path() {
+            Some(path) => format!("reading {}", path.display()),
+            None => "reading a stored payload".to_string(),
+        };
+        source
+            .open()?
+            .read_to_end(&mut buf)
+            .map_err(|e| StoreError::io(context, e))?;
+        Ok(buf.into())
+    }
+
+    /// As [`StoredPayload::bytes`], reading stored content on the runtime's blocking pool so
+    /// that the async workers never wait for a disk. Must run inside a tokio runtime.
+    pub async fn load(&self) -> Result<Bytes, StoreError> {
+        if let Repr::Memory(bytes) = &self.0 {
+            return Ok(bytes.clone());
+        }
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.bytes())
+            .await
+            .map_err(|e| StoreError::io("reading a stored payload", std::io::Error::other(e)))?
     }
 }

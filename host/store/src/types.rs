@@ -3,9 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use bytes::Bytes;
-
 use crate::error::StoreError;
+use crate::payload::{Payload, StoredPayload};
 
 /// A document as a listener received it, to be made durable before the partner gets an answer.
 #[derive(Debug, Clone, Default)]
@@ -14,15 +13,14 @@ pub struct NewDocument {
     pub id: String,
     /// The deployed process that will run the document.
     pub process: String,
-    pub payload: Bytes,
+    /// In memory or a file to adopt (see [`Payload`]).
+    pub payload: Payload,
     /// Tracked and dynamic properties, in the order given; names may repeat.
     pub properties: Vec<(String, String)>,
     /// The raw request as evidence (headers and body as received), if the connector keeps it.
-    pub raw: Option<Bytes>,
-    /// The raw request already in a file (the host spools large requests as they arrive): the
-    /// store links the file into its payload folder instead of reading and copying it. Used in
-    /// place of `raw`; the caller keeps its file, which it may remove once `receive` returns.
-    pub raw_file: Option<std::path::PathBuf>,
+    /// A request the host spooled as it arrived is given as [`Payload::File`]: the store links
+    /// the file instead of reading and copying it.
+    pub raw: Option<Payload>,
     /// Identity of the message for duplicate detection (AS2: partner pair + Message-ID).
     pub duplicate_key: Option<String>,
     /// How many of the process's most recent documents are searched for `duplicate_key`;
@@ -103,14 +101,15 @@ impl fmt::Display for State {
 }
 
 /// One document with everything the store knows about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct StoredDocument {
     pub id: String,
     pub process: String,
     pub state: State,
     /// Unix time in milliseconds.
     pub received_at: i64,
-    pub payload: Bytes,
+    /// In memory when small; otherwise a handle that reads it (empty for a duplicate).
+    pub payload: StoredPayload,
     pub properties: Vec<(String, String)>,
     pub error: Option<String>,
     pub answer: Option<Answer>,
@@ -148,7 +147,8 @@ pub struct Query {
     pub offset: usize,
 }
 
-/// Tuning knobs; the defaults suit the host.
+/// Tuning knobs; the defaults suit the host. The SQLite backend reads all of them; another
+/// backend reads those that apply to it.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
     /// Payloads and raw requests up to this size are stored in the database; larger ones go to

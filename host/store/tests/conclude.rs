@@ -5,7 +5,7 @@ mod common;
 
 use berth_store::{Answer, Finish, Query, Received, State, Store, StoreError, StoreOptions};
 use bytes::Bytes;
-use common::{doc, keyed};
+use common::{doc, given, keyed, read, read_opt};
 
 fn answer(summary: &str, bytes: &[u8]) -> Answer {
     Answer {
@@ -14,8 +14,8 @@ fn answer(summary: &str, bytes: &[u8]) -> Answer {
     }
 }
 
-fn events(store: &Store, id: &str) -> Vec<String> {
-    let got = store.get(id).unwrap().unwrap();
+async fn events(store: &Store, id: &str) -> Vec<String> {
+    let got = store.get(id).await.unwrap().unwrap();
     got.history.into_iter().map(|(_, e)| e).collect()
 }
 
@@ -24,7 +24,7 @@ async fn conclude_records_outcome_and_answer_together() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(tmp.path()).unwrap();
     let mut d = doc("a", "orders");
-    d.raw = Some(Bytes::from_static(b"POST /as2 HTTP/1.1\r\n\r\nbody"));
+    d.raw = Some(Bytes::from_static(b"POST /as2 HTTP/1.1\r\n\r\nbody").into());
     store.receive(d.clone()).await.unwrap();
     let mdn = answer("processed", b"MDN: processed");
     store
@@ -32,29 +32,32 @@ async fn conclude_records_outcome_and_answer_together() {
         .await
         .unwrap();
 
-    let got = store.get("a").unwrap().unwrap();
+    let got = store.get("a").await.unwrap().unwrap();
     assert_eq!(got.state, State::Processed);
     assert_eq!(got.error, None);
     assert_eq!(got.answer, Some(mdn));
-    assert_eq!(got.payload, d.payload);
+    assert_eq!(read(&got.payload), given(&d.payload));
     assert_eq!(got.properties, d.properties);
     assert_eq!(
-        events(&store, "a"),
+        events(&store, "a").await,
         ["received", "processed", "answered processed"]
     );
     // The outcome and the answer were written at the same moment, after the receipt.
     assert_eq!(got.history[1].0, got.history[2].0);
     assert!(got.history[0].0 <= got.history[1].0);
     // The raw request is still there as evidence.
-    assert_eq!(store.raw("a").unwrap(), d.raw);
+    assert_eq!(
+        read_opt(store.raw("a").await.unwrap()),
+        d.raw.as_ref().map(given)
+    );
     // Listings show the outcome and the answer's summary; nothing is left to recover.
-    let listed = store.query(&Query::default()).unwrap();
+    let listed = store.query(&Query::default()).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(
         (listed[0].state, listed[0].answer.as_deref()),
         (State::Processed, Some("processed"))
     );
-    assert!(store.unfinished().unwrap().is_empty());
+    assert!(store.unfinished().await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -66,28 +69,28 @@ async fn conclude_without_answer_is_finish_and_failed_documents_retry() {
         error: "write_file: disk full".into(),
     };
     store.conclude("a", failed, None).await.unwrap();
-    let got = store.get("a").unwrap().unwrap();
+    let got = store.get("a").await.unwrap().unwrap();
     assert_eq!(
         (got.state, got.error.as_deref(), got.answer),
         (State::Failed, Some("write_file: disk full"), None)
     );
     assert_eq!(
-        events(&store, "a"),
+        events(&store, "a").await,
         ["received", "failed: write_file: disk full"]
     );
 
     // Retried, it runs again and concludes once more, after its earlier history.
-    store.mark_for_retry("a").unwrap();
-    assert_eq!(store.unfinished().unwrap().len(), 1);
+    store.mark_for_retry("a").await.unwrap();
+    assert_eq!(store.unfinished().await.unwrap().len(), 1);
     store
         .conclude("a", Finish::Processed, Some(answer("200", b"OK")))
         .await
         .unwrap();
-    let got = store.get("a").unwrap().unwrap();
+    let got = store.get("a").await.unwrap().unwrap();
     assert_eq!((got.state, got.error), (State::Processed, None));
     assert_eq!(got.answer, Some(answer("200", b"OK")));
     assert_eq!(
-        events(&store, "a"),
+        events(&store, "a").await,
         [
             "received",
             "failed: write_file: disk full",
@@ -127,9 +130,9 @@ async fn conclude_refuses_unknown_and_finished_documents_and_writes_nothing() {
         "{again:?}"
     );
     // Neither the second answer nor a history entry was written.
-    assert_eq!(store.get("a").unwrap().unwrap().answer, Some(first));
+    assert_eq!(store.get("a").await.unwrap().unwrap().answer, Some(first));
     assert_eq!(
-        events(&store, "a"),
+        events(&store, "a").await,
         ["received", "processed", "answered 200"]
     );
     // And `finish` now refuses too.
@@ -168,9 +171,15 @@ async fn resend_of_a_concluded_document_replays_its_answer_across_reopen() {
         }
     );
     // The resend is a record of its own; the original keeps its answer and raw request.
-    assert_eq!(store.get("a2").unwrap().unwrap().state, State::Duplicate);
-    assert_eq!(store.raw("a2").unwrap(), None);
-    assert_eq!(store.get("a").unwrap().unwrap().answer.unwrap().bytes, mdn);
+    assert_eq!(
+        store.get("a2").await.unwrap().unwrap().state,
+        State::Duplicate
+    );
+    assert_eq!(read_opt(store.raw("a2").await.unwrap()), None);
+    assert_eq!(
+        store.get("a").await.unwrap().unwrap().answer.unwrap().bytes,
+        mdn
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -189,7 +198,7 @@ async fn conclude_mixes_with_finish_and_record_answer() {
         .await
         .unwrap();
     assert_eq!(
-        events(&store, "a"),
+        events(&store, "a").await,
         [
             "received",
             "answered pending",
@@ -211,7 +220,7 @@ async fn conclude_mixes_with_finish_and_record_answer() {
         .await
         .unwrap();
     assert_eq!(
-        store.get("a").unwrap().unwrap().answer,
+        store.get("a").await.unwrap().unwrap().answer,
         Some(answer("processed", b"again"))
     );
     // And the old path alone behaves as before.
@@ -222,7 +231,7 @@ async fn conclude_mixes_with_finish_and_record_answer() {
         .await
         .unwrap();
     assert_eq!(
-        events(&store, "c"),
+        events(&store, "c").await,
         ["received", "processed", "answered 200"]
     );
 }
@@ -245,7 +254,7 @@ async fn many_concurrent_conclusions_share_commits_and_all_land() {
                 for i in 0..25 {
                     let id = format!("t{t}-{i}");
                     let mut d = keyed(&id, "as2", &format!("key-{id}"), 100_000);
-                    d.raw = Some(Bytes::from(format!("raw request of {id}")));
+                    d.raw = Some(Bytes::from(format!("raw request of {id}")).into());
                     assert_eq!(store.receive(d).await.unwrap(), Received::New);
                     let outcome = if i % 5 == 0 {
                         Finish::Failed {
@@ -271,11 +280,11 @@ async fn many_concurrent_conclusions_share_commits_and_all_land() {
         }
     }
     let store = Store::open_with(tmp.path(), options).unwrap();
-    assert!(store.unfinished().unwrap().is_empty());
+    assert!(store.unfinished().await.unwrap().is_empty());
     for t in 0..16 {
         for i in 0..25 {
             let id = format!("t{t}-{i}");
-            let got = store.get(&id).unwrap().unwrap();
+            let got = store.get(&id).await.unwrap().unwrap();
             let expected = if i % 5 == 0 {
                 State::Failed
             } else {
@@ -284,7 +293,7 @@ async fn many_concurrent_conclusions_share_commits_and_all_land() {
             assert_eq!(got.state, expected, "{id}");
             assert_eq!(got.answer.unwrap().bytes, id.as_bytes(), "{id}");
             assert_eq!(
-                store.raw(&id).unwrap().unwrap(),
+                read(&store.raw(&id).await.unwrap().unwrap()),
                 Bytes::from(format!("raw request of {id}"))
             );
             assert_eq!(got.history.len(), 3, "{id}");

@@ -40,13 +40,14 @@ async fn duplicate_is_detected_across_reopen_and_replays_the_answer() {
         }
     );
     // The resend is kept as a record, never run, and names its original.
-    let resend = store.get("a2").unwrap().unwrap();
+    let resend = store.get("a2").await.unwrap().unwrap();
     assert_eq!(resend.state, State::Duplicate);
     assert!(resend.payload.is_empty());
     assert_eq!(resend.history.last().unwrap().1, "duplicate of a");
     assert_eq!(resend.properties, doc("a2", "as2").properties);
     let unfinished: Vec<String> = store
         .unfinished()
+        .await
         .unwrap()
         .into_iter()
         .map(|d| d.id)
@@ -149,6 +150,6 @@ async fn concurrent_resends_exactly_one_is_new() {
             state: Some(State::Duplicate),
             ..Query::default()
         };
-        assert_eq!(store.query(&filter).unwrap().len(), 31 * (round + 1));
+        assert_eq!(store.query(&filter).await.unwrap().len(), 31 * (round + 1));
     }
 }

@@ -3,29 +3,32 @@
 
 mod common;
 
-use berth_store::{Finish, NewDocument, Received, State, Store, StoreError, StoreOptions};
+use berth_store::{Finish, NewDocument, Payload, Received, State, Store, StoreError, StoreOptions};
 use bytes::Bytes;
-use common::{doc, payload_files};
+use common::{doc, given, payload_files, read, read_opt};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn received_document_survives_reopen() {
     let tmp = tempfile::tempdir().unwrap();
     let mut d = doc("doc-1", "orders");
-    d.raw = Some(Bytes::from_static(b"POST /as2 HTTP/1.1\r\n\r\nbody"));
+    d.raw = Some(Bytes::from_static(b"POST /as2 HTTP/1.1\r\n\r\nbody").into());
     {
         let store = Store::open(tmp.path()).unwrap();
         assert_eq!(store.receive(d.clone()).await.unwrap(), Received::New);
     }
     let store = Store::open(tmp.path()).unwrap();
-    let got = store.get("doc-1").unwrap().expect("document kept");
+    let got = store.get("doc-1").await.unwrap().expect("document kept");
     assert_eq!(got.process, "orders");
     assert_eq!(got.state, State::Received);
-    assert_eq!(got.payload, d.payload);
+    assert_eq!(read(&got.payload), given(&d.payload));
     assert_eq!(got.properties, d.properties);
     assert_eq!(got.history.len(), 1);
     assert_eq!(got.history[0].1, "received");
-    assert_eq!(store.raw("doc-1").unwrap(), d.raw);
-    assert!(store.get("doc-2").unwrap().is_none());
+    assert_eq!(
+        read_opt(store.raw("doc-1").await.unwrap()),
+        d.raw.as_ref().map(given)
+    );
+    assert!(store.get("doc-2").await.unwrap().is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -49,13 +52,14 @@ async fn unfinished_after_reopen_is_exactly_the_unfinished_ones_oldest_first() {
     let store = Store::open(tmp.path()).unwrap();
     let ids: Vec<String> = store
         .unfinished()
+        .await
         .unwrap()
         .into_iter()
         .map(|d| d.id)
         .collect();
     assert_eq!(ids, ["d0", "d2", "d5"]);
-    let first = &store.unfinished().unwrap()[0];
-    assert_eq!(&first.payload[..], b"payload of d0");
+    let first = &store.unfinished().await.unwrap()[0];
+    assert_eq!(&read(&first.payload)[..], b"payload of d0");
     assert_eq!(first.properties[1], ("file.name".into(), "d0.edi".into()));
 }
 
@@ -71,20 +75,20 @@ async fn a_spooled_raw_request_is_adopted_as_it_is() {
     std::fs::write(&file, &raw).unwrap();
     let store = Store::open(tmp.path()).unwrap();
     let d = NewDocument {
-        raw_file: Some(file.clone()),
+        raw: Some(Payload::File(file.clone())),
         ..doc("spooled", "as2")
     };
     store.receive(d).await.unwrap();
     std::fs::remove_file(&file).unwrap();
-    assert_eq!(store.raw("spooled").unwrap().unwrap(), raw);
+    assert_eq!(read(&store.raw("spooled").await.unwrap().unwrap()), raw);
     assert_eq!(payload_files(tmp.path()).len(), 1);
     // A file that is not there is an error, and nothing is stored.
     let missing = NewDocument {
-        raw_file: Some(spool.join("gone.request")),
+        raw: Some(Payload::File(spool.join("gone.request"))),
         ..doc("missing", "as2")
     };
     assert!(store.receive(missing).await.is_err());
-    assert!(store.get("missing").unwrap().is_none());
+    assert!(store.get("missing").await.unwrap().is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -97,8 +101,8 @@ async fn large_payload_goes_to_a_file_and_round_trips() {
     let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     let raw: Vec<u8> = (0..100_000u32).map(|i| (i % 13) as u8).collect();
     let d = NewDocument {
-        payload: Bytes::from(big.clone()),
-        raw: Some(Bytes::from(raw.clone())),
+        payload: Bytes::from(big.clone()).into(),
+        raw: Some(Bytes::from(raw.clone()).into()),
         ..doc("big", "orders")
     };
     {
@@ -120,12 +124,12 @@ async fn large_payload_goes_to_a_file_and_round_trips() {
     );
 
     let store = Store::open_with(tmp.path(), options).unwrap();
-    assert_eq!(store.get("big").unwrap().unwrap().payload, big);
-    assert_eq!(store.raw("big").unwrap().unwrap(), raw);
-    let unfinished = store.unfinished().unwrap();
-    assert_eq!(unfinished[0].payload, big);
+    assert_eq!(read(&store.get("big").await.unwrap().unwrap().payload), big);
+    assert_eq!(read(&store.raw("big").await.unwrap().unwrap()), raw);
+    let unfinished = store.unfinished().await.unwrap();
+    assert_eq!(read(&unfinished[0].payload), big);
     assert_eq!(
-        &store.get("small").unwrap().unwrap().payload[..],
+        &read(&store.get("small").await.unwrap().unwrap().payload)[..],
         b"payload of small"
     );
 }
@@ -148,7 +152,7 @@ async fn orphan_payload_files_are_swept_at_open() {
     let store = Store::open_with(tmp.path(), options).unwrap();
     assert_eq!(payload_files(tmp.path()), kept);
     assert_eq!(
-        &store.get("kept").unwrap().unwrap().payload[..],
+        &read(&store.get("kept").await.unwrap().unwrap().payload)[..],
         b"payload of kept"
     );
 }
@@ -178,21 +182,21 @@ async fn same_id_twice_is_refused_and_the_first_is_kept() {
     let store = Store::open(tmp.path()).unwrap();
     store.receive(doc("x", "orders")).await.unwrap();
     let again = NewDocument {
-        payload: Bytes::from_static(b"other"),
+        payload: Bytes::from_static(b"other").into(),
         ..doc("x", "invoices")
     };
     assert!(matches!(
         store.receive(again).await,
         Err(StoreError::AlreadyExists(id)) if id == "x"
     ));
-    let got = store.get("x").unwrap().unwrap();
+    let got = store.get("x").await.unwrap().unwrap();
     assert_eq!(
-        (got.process.as_str(), &got.payload[..]),
+        (got.process.as_str(), &read(&got.payload)[..]),
         ("orders", &b"payload of x"[..])
     );
     // The refusal did not disturb later writes.
     store.receive(doc("y", "orders")).await.unwrap();
-    assert_eq!(store.unfinished().unwrap().len(), 2);
+    assert_eq!(store.unfinished().await.unwrap().len(), 2);
 }
 
 #[test]

@@ -25,7 +25,7 @@ async fn finish_and_answer_are_kept_with_history() {
     };
     store.record_answer("a", answer.clone()).await.unwrap();
     store.finish("a", Finish::Processed).await.unwrap();
-    let got = store.get("a").unwrap().unwrap();
+    let got = store.get("a").await.unwrap().unwrap();
     assert_eq!(got.state, State::Processed);
     assert_eq!(got.answer, Some(answer));
     let events: Vec<&str> = got.history.iter().map(|(_, e)| e.as_str()).collect();
@@ -61,15 +61,15 @@ async fn failed_document_can_be_retried_and_runs_again() {
     store.receive(doc("b", "orders")).await.unwrap();
     store.finish("a", failed("partner down")).await.unwrap();
     store.finish("b", Finish::Processed).await.unwrap();
-    let got = store.get("a").unwrap().unwrap();
+    let got = store.get("a").await.unwrap().unwrap();
     assert_eq!(
         (got.state, got.error.as_deref()),
         (State::Failed, Some("partner down"))
     );
-    assert!(store.unfinished().unwrap().is_empty());
+    assert!(store.unfinished().await.unwrap().is_empty());
 
     assert!(matches!(
-        store.mark_for_retry("b"),
+        store.mark_for_retry("b").await,
         Err(StoreError::WrongState {
             state: State::Processed,
             expected: State::Failed,
@@ -77,11 +77,11 @@ async fn failed_document_can_be_retried_and_runs_again() {
         })
     ));
     assert!(matches!(
-        store.mark_for_retry("zz"),
+        store.mark_for_retry("zz").await,
         Err(StoreError::NotFound(_))
     ));
-    store.mark_for_retry("a").unwrap();
-    let again = store.unfinished().unwrap();
+    store.mark_for_retry("a").await.unwrap();
+    let again = store.unfinished().await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!((again[0].id.as_str(), again[0].error.as_ref()), ("a", None));
     let events: Vec<&str> = again[0].history.iter().map(|(_, e)| e.as_str()).collect();
@@ -90,7 +90,10 @@ async fn failed_document_can_be_retried_and_runs_again() {
         ["received", "failed: partner down", "marked for retry"]
     );
     store.finish("a", Finish::Processed).await.unwrap();
-    assert_eq!(store.get("a").unwrap().unwrap().state, State::Processed);
+    assert_eq!(
+        store.get("a").await.unwrap().unwrap().state,
+        State::Processed
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -103,7 +106,7 @@ async fn purge_keeps_failed_and_unfinished_unless_asked_and_removes_files() {
     let store = Store::open_with(tmp.path(), options).unwrap();
     for id in ["done", "bad", "open"] {
         let mut d = doc(id, "orders");
-        d.raw = Some(Bytes::from(format!("raw request of {id}")));
+        d.raw = Some(Bytes::from(format!("raw request of {id}")).into());
         store.receive(d).await.unwrap();
     }
     store.finish("done", Finish::Processed).await.unwrap();
@@ -111,19 +114,22 @@ async fn purge_keeps_failed_and_unfinished_unless_asked_and_removes_files() {
     assert_eq!(payload_files(tmp.path()).len(), 6);
 
     // Nothing is old enough yet.
-    assert_eq!(store.purge(Duration::from_secs(3600), true).unwrap(), 0);
+    assert_eq!(
+        store.purge(Duration::from_secs(3600), true).await.unwrap(),
+        0
+    );
     tokio::time::sleep(Duration::from_millis(5)).await;
 
-    assert_eq!(store.purge(Duration::ZERO, false).unwrap(), 1);
-    assert!(store.get("done").unwrap().is_none());
-    assert!(store.get("bad").unwrap().is_some());
-    assert!(store.get("open").unwrap().is_some());
+    assert_eq!(store.purge(Duration::ZERO, false).await.unwrap(), 1);
+    assert!(store.get("done").await.unwrap().is_none());
+    assert!(store.get("bad").await.unwrap().is_some());
+    assert!(store.get("open").await.unwrap().is_some());
     assert_eq!(payload_files(tmp.path()).len(), 4);
 
-    assert_eq!(store.purge(Duration::ZERO, true).unwrap(), 1);
-    assert!(store.get("bad").unwrap().is_none());
+    assert_eq!(store.purge(Duration::ZERO, true).await.unwrap(), 1);
+    assert!(store.get("bad").await.unwrap().is_none());
     // A document that has not run yet is never purged.
-    assert_eq!(store.unfinished().unwrap()[0].id, "open");
+    assert_eq!(store.unfinished().await.unwrap()[0].id, "open");
     assert_eq!(payload_files(tmp.path()).len(), 2);
     // Its properties and history went with it: a listing by property finds only "open".
     let by_sender = Query {
@@ -132,6 +138,7 @@ async fn purge_keeps_failed_and_unfinished_unless_asked_and_removes_files() {
     };
     let ids: Vec<String> = store
         .query(&by_sender)
+        .await
         .unwrap()
         .into_iter()
         .map(|s| s.id)
@@ -158,46 +165,51 @@ async fn query_filters_by_process_state_date_and_property_newest_first() {
     store.finish("o3", failed("boom")).await.unwrap();
     store.finish("i1", Finish::Processed).await.unwrap();
 
-    let ids =
-        |q: Query| -> Vec<String> { store.query(&q).unwrap().into_iter().map(|s| s.id).collect() };
+    let ids = |q: Query| {
+        let store = store.clone();
+        async move {
+            let found = store.query(&q).await.unwrap();
+            found.into_iter().map(|s| s.id).collect::<Vec<String>>()
+        }
+    };
     let all = Query::default();
-    assert_eq!(ids(all.clone()), ["o3", "o2", "i1", "o1"]);
+    assert_eq!(ids(all.clone()).await, ["o3", "o2", "i1", "o1"]);
     let orders = Query {
         process: Some("orders".into()),
         ..all.clone()
     };
-    assert_eq!(ids(orders.clone()), ["o3", "o2", "o1"]);
+    assert_eq!(ids(orders.clone()).await, ["o3", "o2", "o1"]);
     let failed_orders = Query {
         state: Some(State::Failed),
         ..orders.clone()
     };
-    assert_eq!(ids(failed_orders), ["o3"]);
+    assert_eq!(ids(failed_orders).await, ["o3"]);
     let received = Query {
         state: Some(State::Received),
         ..all.clone()
     };
-    assert_eq!(ids(received), ["o2", "o1"]);
+    assert_eq!(ids(received).await, ["o2", "o1"]);
     let processed = Query {
         state: Some(State::Processed),
         ..all.clone()
     };
-    assert_eq!(ids(processed), ["i1"]);
+    assert_eq!(ids(processed).await, ["i1"]);
     let window = Query {
         from: Some(t1),
         to: Some(t2),
         ..all.clone()
     };
-    assert_eq!(ids(window), ["o2", "i1"]);
+    assert_eq!(ids(window).await, ["o2", "i1"]);
     let since = Query {
         from: Some(t2),
         ..all.clone()
     };
-    assert_eq!(ids(since), ["o3"]);
+    assert_eq!(ids(since).await, ["o3"]);
     let by_message_id = Query {
         properties: vec![("as2.message_id".into(), "<42@a>".into())],
         ..all.clone()
     };
-    assert_eq!(ids(by_message_id), ["o2"]);
+    assert_eq!(ids(by_message_id).await, ["o2"]);
     let by_two = Query {
         properties: vec![
             ("as2.from".into(), "PARTNER-A".into()),
@@ -205,20 +217,20 @@ async fn query_filters_by_process_state_date_and_property_newest_first() {
         ],
         ..all.clone()
     };
-    assert_eq!(ids(by_two), ["o1"]);
+    assert_eq!(ids(by_two).await, ["o1"]);
     let no_match = Query {
         properties: vec![("file.name".into(), "o1.EDI".into())],
         ..all.clone()
     };
-    assert!(ids(no_match).is_empty());
+    assert!(ids(no_match).await.is_empty());
     let page = Query {
         limit: 2,
         offset: 1,
         ..all.clone()
     };
-    assert_eq!(ids(page), ["o2", "i1"]);
+    assert_eq!(ids(page).await, ["o2", "i1"]);
 
-    let summary = &store.query(&failed_orders_query()).unwrap()[0];
+    let summary = &store.query(&failed_orders_query()).await.unwrap()[0];
     assert_eq!(summary.error.as_deref(), Some("boom"));
     assert_eq!(summary.properties, doc("o3", "orders").properties);
 }

@@ -9,6 +9,7 @@ mod answer;
 mod ipfilter;
 mod partner;
 mod request;
+pub mod rollover;
 pub mod settings;
 
 use std::sync::Arc;
@@ -51,7 +52,7 @@ pub fn open_legacy(
         Endpoint::port(&connection.address, connection.port, None, max).spooling_above(SPOOL_ABOVE),
     ];
     if let Some(tls) = &connection.tls {
-        let files = tls.files().resolve(&context);
+        let files = tls.files.resolve(&context)?;
         endpoints.push(
             Endpoint::port(&connection.address, tls.port, Some(files), max)
                 .spooling_above(SPOOL_ABOVE),
@@ -115,14 +116,11 @@ impl As2Listener {
             disposition,
             detail,
             &partner.mdn_options,
-            partner.mdn_signing_key.as_ref(),
+            partner.mdn_signing_keys.current(),
         );
         match built {
-            Ok(mdn) => {
-                let mut response = respond(mdn.map(SentMdn::from_mdn), route, fallback);
-                response.summary = disposition.to_string().into();
-                response
-            }
+            Ok(mdn) => respond(mdn.map(SentMdn::from_mdn), route, fallback)
+                .with_summary(disposition.to_string()),
             Err(e) => {
                 self.log.error(
                     &partner.process,
@@ -171,6 +169,7 @@ impl Listener for As2Listener {
                 fallback,
             )
         };
+        let error = outcome.error.as_ref().map_or("", |e| e.as_str());
         let response = match outcome.kind {
             OutcomeKind::ACCEPTED => {
                 self.log.info(
@@ -183,7 +182,7 @@ impl Listener for As2Listener {
                 // The partner learns that processing failed, not our internals; the log has them.
                 self.log.warn(
                     &partner.process,
-                    &format!("message {id} failed in the process: {}", outcome.error),
+                    &format!("message {id} failed in the process: {error}"),
                 );
                 answer(
                     Disposition::Error(ProcessingError::UnexpectedProcessingError),
@@ -195,9 +194,9 @@ impl Listener for As2Listener {
             OutcomeKind::REFUSED => {
                 self.log.warn(
                     &partner.process,
-                    &format!("message {id} refused by the host: {}", outcome.error),
+                    &format!("message {id} refused by the host: {error}"),
                 );
-                Response::text(503, format!("not accepted now: {}", outcome.error))
+                Response::text(503, format!("not accepted now: {error}"))
                     .with_header("retry-after", "30")
             }
             other => {
@@ -246,9 +245,8 @@ impl As2Listener {
                     &partner.process,
                     &format!("message {id} is a duplicate: the first MDN is sent again"),
                 );
-                let mut response = respond(Some(mdn.redated()), &pending.route, (200, ""));
-                response.summary = "duplicate: the first MDN sent again".into();
-                response
+                respond(Some(mdn.redated()), &pending.route, (200, ""))
+                    .with_summary("duplicate: the first MDN sent again")
             }
             None => {
                 self.log.warn(

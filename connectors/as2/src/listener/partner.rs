@@ -5,10 +5,13 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use berth_connector_sdk::auth::BasicAuth;
+use berth_connector_sdk::secret::Secret;
 use berth_connector_sdk::OpenContext;
 
 use super::ipfilter::IpFilter;
-use super::settings::{As2Operation, BasicAuth, KeyFile};
+use super::rollover::{parse_instant, DatedKeyFile, MdnSigningKeys};
+use super::settings::{As2Operation, KeyFile};
 use crate::certs::{load_certificates, load_private_key, KeyPair};
 use crate::receive::{MdnOptions, PartnerSettings};
 use crate::unwrap::Limits;
@@ -19,7 +22,8 @@ pub struct Partner {
     pub process: String,
     pub settings: PartnerSettings,
     pub limits: Limits,
-    pub mdn_signing_key: Option<KeyPair>,
+    /// Our MDN signing keys by start time; one key without a date when configured singly.
+    pub mdn_signing_keys: MdnSigningKeys,
     pub mdn_options: MdnOptions,
     pub basic_auth: Option<BasicAuth>,
     pub ip_filter: IpFilter,
@@ -61,23 +65,39 @@ fn load_partner(
     process: &str,
     op: &As2Operation,
 ) -> Result<Partner, String> {
-    let partner_certificates = match &op.partner_certificate {
-        Some(file) => {
-            let data = read(context, file)?;
-            load_certificates(&data, op.partner_certificate_password.as_deref())
-                .map_err(|e| format!("partner_certificate {file}: {e}"))?
-        }
-        None => Vec::new(),
-    };
-    let decryption_keys = match &op.decryption_key {
-        Some(key) => vec![load_key_pair(context, key, "decryption_key")?],
-        None => Vec::new(),
-    };
-    let mdn_signing_key = op
-        .mdn_signing_key
-        .as_ref()
-        .map(|key| load_key_pair(context, key, "mdn_signing_key"))
-        .transpose()?;
+    let password = op.partner_certificate_password.as_ref().map(Secret::expose);
+    let mut partner_certificates = Vec::new();
+    let certificate_files = op
+        .partner_certificate
+        .iter()
+        .map(|f| (f, "partner_certificate".to_string()));
+    let listed = op.partner_certificates.iter().enumerate();
+    let listed = listed.map(|(i, f)| (f, format!("partner_certificates[{i}]")));
+    for (file, field) in certificate_files.chain(listed) {
+        let data = read(context, file)?;
+        let certs =
+            load_certificates(&data, password).map_err(|e| format!("{field} {file}: {e}"))?;
+        partner_certificates.extend(certs);
+    }
+    let mut decryption_keys = Vec::new();
+    if let Some(key) = &op.decryption_key {
+        decryption_keys.push(load_key_pair(context, key, "decryption_key")?);
+    }
+    for (i, key) in op.decryption_keys.iter().enumerate() {
+        decryption_keys.push(load_key_pair(
+            context,
+            key,
+            &format!("decryption_keys[{i}]"),
+        )?);
+    }
+    let mut mdn_signing_keys = Vec::new();
+    if let Some(key) = &op.mdn_signing_key {
+        mdn_signing_keys.push((i64::MIN, load_key_pair(context, key, "mdn_signing_key")?));
+    }
+    for (i, dated) in op.mdn_signing_keys.iter().enumerate() {
+        let field = format!("mdn_signing_keys[{i}]");
+        mdn_signing_keys.push(load_dated_key(context, dated, &field)?);
+    }
     Ok(Partner {
         process: process.to_string(),
         settings: PartnerSettings {
@@ -91,7 +111,7 @@ fn load_partner(
             max_decompressed_size: op.max_decompressed_bytes,
             ..Limits::default()
         },
-        mdn_signing_key,
+        mdn_signing_keys: MdnSigningKeys::new(mdn_signing_keys),
         mdn_options: MdnOptions {
             reporting_ua: format!("berth AS2 {}", env!("CARGO_PKG_VERSION")),
             message_id_domain: op.as2_to.clone(),
@@ -110,7 +130,7 @@ fn load_partner(
 /// A key and its certificate: from the key file itself (PEM with both, PKCS#12) unless a
 /// separate certificate file is named.
 fn load_key_pair(context: &OpenContext, file: &KeyFile, field: &str) -> Result<KeyPair, String> {
-    let password = file.password.as_deref();
+    let password = file.password.as_ref().map(Secret::expose);
     let key_data = read(context, &file.key)?;
     let key =
         load_private_key(&key_data, password).map_err(|e| format!("{field} {}: {e}", file.key))?;
@@ -124,6 +144,24 @@ fn load_key_pair(context: &OpenContext, file: &KeyFile, field: &str) -> Result<K
         .next()
         .ok_or_else(|| format!("{field} {cert_file}: no certificate"))?;
     KeyPair::new(certificate, key).map_err(|e| format!("{field} {}: {e}", file.key))
+}
+
+/// An MDN signing key with its start time (`i64::MIN`: from the start).
+fn load_dated_key(
+    context: &OpenContext,
+    dated: &DatedKeyFile,
+    field: &str,
+) -> Result<(i64, KeyPair), String> {
+    let from = match &dated.from {
+        Some(text) => parse_instant(text).map_err(|e| format!("{field}.from: {e}"))?,
+        None => i64::MIN,
+    };
+    let file = KeyFile {
+        key: dated.key.clone(),
+        certificate: dated.certificate.clone(),
+        password: dated.password.clone(),
+    };
+    Ok((from, load_key_pair(context, &file, field)?))
 }
 
 fn read(context: &OpenContext, file: &str) -> Result<Vec<u8>, String> {

@@ -11,6 +11,7 @@ use super::answer::Route;
 use super::partner::Partner;
 use super::{As2Listener, Pending, AS2_PATH};
 use crate::disposition::{Disposition, ProcessingError};
+use crate::ediint;
 use crate::headers::{safe_filename, As2Headers};
 use crate::receive::{
     payload_vec, receive_body, Body, Failed, MdnContext, MdnOptions, Received, Rejection,
@@ -58,7 +59,7 @@ pub fn handle(listener: &As2Listener, request: &Request<'_>) -> Decision<Pending
         ));
     }
     if let Some(auth) = &partner.basic_auth {
-        if !basic_auth_matches(request, &auth.user, &auth.password) {
+        if !auth.matches(request) {
             listener.log.warn(
                 &partner.process,
                 &format!(
@@ -106,7 +107,7 @@ pub fn handle(listener: &As2Listener, request: &Request<'_>) -> Decision<Pending
             listener.log.warn(
                 &partner.process,
                 &format!(
-                    "message {} from {} -> {} not accepted: {} ({})",
+                    "message {} from {} -> {} at {} not accepted: {} ({})",
                     failed
                         .context
                         .headers
@@ -115,6 +116,7 @@ pub fn handle(listener: &As2Listener, request: &Request<'_>) -> Decision<Pending
                         .unwrap_or("without Message-ID"),
                     pair.0,
                     pair.1,
+                    request.remote_addr,
                     failed.disposition,
                     failed.detail
                 ),
@@ -246,8 +248,12 @@ fn submit(
         Property::new("as2.remote_addr", request.remote_addr.as_str()),
         Property::new("as2.mdn", receipt_kind(&context)),
     ]);
-    if let Some(version) = &context.headers.as2_version {
-        props.push(Property::new("as2.version", version.as_str()));
+    let version = ediint::effective_version(context.headers.as2_version.as_deref());
+    props.push(Property::new("as2.version", version));
+    if !context.headers.ediint_features.is_empty() {
+        // What the partner says it can do (RFC 6017), for processes that answer it.
+        let features = context.headers.ediint_features.join(", ");
+        props.push(Property::new("as2.features", features));
     }
     if !account.is_empty() {
         props.push(Property::new("as2.account_id", account));

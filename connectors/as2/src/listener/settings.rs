@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::ipfilter::IpFilter;
+pub use super::rollover::DatedKeyFile;
 
 /// The vendor's range for the duplicate check window, in messages.
 pub const DUPLICATE_WINDOW: std::ops::RangeInclusive<u32> = 100..=1_000_000;
@@ -25,7 +26,7 @@ pub struct As2Operation {
     pub partner_certificate: Option<String>,
     /// Password of the partner certificate file, when it is PKCS#12.
     #[serde(default)]
-    pub partner_certificate_password: Option<String>,
+    pub partner_certificate_password: Option<Secret>,
     /// Our private key (with certificate) for decrypting the partner's messages.
     #[serde(default)]
     pub decryption_key: Option<KeyFile>,
@@ -33,6 +34,23 @@ pub struct As2Operation {
     /// signed receipt. Without it, receipts are unsigned.
     #[serde(default)]
     pub mdn_signing_key: Option<KeyFile>,
+    // Certificate rollover (listener/rollover.rs): the list forms, each instead of the single
+    // form above it, never with it.
+    /// The partner's signing certificates during a renewal, old and new: each signature is
+    /// verified against the one its SignerInfo names (issuer and serial number, or subject key
+    /// identifier). Files as for `partner_certificate`, whose password applies to PKCS#12 ones.
+    /// Instead of `partner_certificate`.
+    #[serde(default)]
+    pub partner_certificates: Vec<String>,
+    /// Our decryption keys, current and previous: each message is decrypted with the key its
+    /// RecipientInfo names, so a partner still encrypting to our previous certificate keeps
+    /// working. Instead of `decryption_key`.
+    #[serde(default)]
+    pub decryption_keys: Vec<KeyFile>,
+    /// Our MDN signing keys, each with the time it starts signing (`from`); of those whose time
+    /// has come, the latest signs, switching without a restart. Instead of `mdn_signing_key`.
+    #[serde(default)]
+    pub mdn_signing_keys: Vec<DatedKeyFile>,
     /// Refuse unsigned messages (insufficient-message-security).
     #[serde(default)]
     pub require_signed: bool,
@@ -77,7 +95,7 @@ pub struct As2Operation {
 }
 
 /// A private key file and the certificate that goes with it.
-#[derive(Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyFile {
     /// Private key: PEM (PKCS#1, PKCS#8, encrypted PKCS#8), DER or PKCS#12, relative to the
@@ -88,33 +106,7 @@ pub struct KeyFile {
     pub certificate: Option<String>,
     /// Password of the key file (encrypted PEM, PKCS#12).
     #[serde(default)]
-    pub password: Option<String>,
-}
-
-impl std::fmt::Debug for KeyFile {
-    // The password never reaches a log line.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyFile")
-            .field("key", &self.key)
-            .field("certificate", &self.certificate)
-            .finish_non_exhaustive()
-    }
-}
-
-/// User name and password a partner must send.
-#[derive(Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BasicAuth {
-    pub user: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for BasicAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BasicAuth")
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
+    pub password: Option<Secret>,
 }
 
 /// The AS2 Server (legacy) connection: a port of its own serving `/as2` for every partner whose
@@ -132,56 +124,6 @@ pub struct LegacyConnection {
     #[serde(default)]
     pub tls: Option<TlsPort>,
 }
-
-/// An HTTPS port with its certificate and key: PEM files, or one PKCS#12 file (relative to
-/// the deployment folder).
-#[derive(Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TlsPort {
-    pub port: u16,
-    /// PEM certificate file (the server certificate first, then its chain).
-    #[serde(default)]
-    pub certificate: Option<String>,
-    /// PEM private key file.
-    #[serde(default)]
-    pub private_key: Option<String>,
-    /// PKCS#12 (.p12, .pfx) file with the key and the certificate chain, instead of PEM files.
-    #[serde(default)]
-    pub pkcs12: Option<String>,
-    /// Password of the PKCS#12 file.
-    #[serde(default)]
-    pub password: Option<String>,
-}
-
-impl std::fmt::Debug for TlsPort {
-    // The PKCS#12 password never reaches a log line, as with the SDK's `TlsFiles`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsPort")
-            .field("port", &self.port)
-            .field("certificate", &self.certificate)
-            .field("private_key", &self.private_key)
-            .field("pkcs12", &self.pkcs12)
-            .finish_non_exhaustive()
-    }
-}
-
-impl TlsPort {
-    /// The files part, checked and resolved the way every connector does it.
-    pub fn files(&self) -> TlsFiles {
-        TlsFiles {
-            certificate: self.certificate.clone(),
-            private_key: self.private_key.clone(),
-            pkcs12: self.pkcs12.clone(),
-            password: self.password.clone(),
-        }
-    }
-}
-
-/// The AS2 Shared Server takes no connection: the host's shared web server (berth.yaml)
-/// serves it at `/as2` and `/as2/{account-id}`.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NoConnection {}
 
 fn default_window() -> u32 {
     100_000
@@ -232,12 +174,7 @@ pub fn check_operation(op: &As2Operation) -> Vec<Problem> {
         }
     }
     if let Some(auth) = &op.basic_auth {
-        if auth.user.contains(':') {
-            problems.push(problem(
-                "/basic_auth/user",
-                "a user name cannot contain `:`",
-            ));
-        }
+        problems.extend(auth.check("/basic_auth"));
     }
     if op.max_message_bytes == 0 {
         problems.push(problem("/max_message_bytes", "must be at least 1"));
@@ -245,13 +182,14 @@ pub fn check_operation(op: &As2Operation) -> Vec<Problem> {
     if op.max_decompressed_bytes == 0 {
         problems.push(problem("/max_decompressed_bytes", "must be at least 1"));
     }
-    if op.require_signed && op.partner_certificate.is_none() {
+    problems.extend(super::rollover::check(op));
+    if op.require_signed && op.partner_certificate.is_none() && op.partner_certificates.is_empty() {
         problems.push(problem(
             "/partner_certificate",
             "require_signed needs the partner's certificate to verify signatures",
         ));
     }
-    if op.require_encrypted && op.decryption_key.is_none() {
+    if op.require_encrypted && op.decryption_key.is_none() && op.decryption_keys.is_empty() {
         problems.push(problem(
             "/decryption_key",
             "require_encrypted needs our decryption key",
@@ -266,15 +204,7 @@ pub fn check_legacy_connection(connection: &LegacyConnection) -> Vec<Problem> {
         problems.push(problem("/port", "a port from 1 to 65535"));
     }
     if let Some(tls) = &connection.tls {
-        problems.extend(tls.files().check("/tls"));
-        if tls.port == 0 {
-            problems.push(problem("/tls/port", "a port from 1 to 65535"));
-        } else if tls.port == connection.port {
-            problems.push(problem(
-                "/tls/port",
-                "the HTTPS port must differ from the HTTP port",
-            ));
-        }
+        problems.extend(tls.check("/tls", connection.port));
     }
     problems
 }
@@ -297,16 +227,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_tls_port_prints_without_its_password() {
-        let port = TlsPort {
-            port: 8443,
-            certificate: None,
-            private_key: None,
-            pkcs12: Some("server.p12".into()),
-            password: Some("s3cret".into()),
-        };
-        let printed = format!("{port:?}");
+    fn settings_print_without_their_secrets() {
+        use berth_connector_sdk::settings::parse;
+        let operation: As2Operation = parse(
+            r#"{"as2_from": "partner", "as2_to": "us",
+                "partner_certificate": "partner.p12",
+                "partner_certificate_password": "secret-one",
+                "decryption_key": {"key": "ours.p12", "password": "secret-two"},
+                "basic_auth": {"user": "partner", "password": "secret-three"}}"#,
+        )
+        .unwrap();
+        let connection: LegacyConnection = parse(
+            r#"{"port": 8080,
+                "tls": {"port": 8443, "pkcs12": "server.p12", "password": "secret-four"}}"#,
+        )
+        .unwrap();
+        let printed = format!("{operation:?} {connection:?}");
+        assert!(printed.contains("ours.p12"), "{printed}");
         assert!(printed.contains("server.p12"), "{printed}");
-        assert!(!printed.contains("s3cret"), "{printed}");
+        assert!(!printed.contains("secret-"), "{printed}");
     }
 }

@@ -15,7 +15,7 @@ fn operation(from: &str, extra: &str) -> As2Operation {
 
 fn listener(operations: Vec<(String, As2Operation)>) -> As2Listener {
     let context = OpenContext {
-        connection_name: String::new(),
+        connection_name: None,
         deployment_dir: std::env::temp_dir(),
         log: Logger::discard(),
     };
@@ -33,14 +33,14 @@ fn with_request<T>(headers: &[(&str, &str)], f: impl FnOnce(&Request<'_>) -> T) 
     let request = Request {
         method: "POST".into(),
         path: "/as2/acct".into(),
-        query: "".into(),
+        query: ROption::RNone,
         headers: headers.as_slice().into(),
         body: b"hello"[..].into(),
-        body_file: "".into(),
+        body_file: ROption::RNone,
         body_offset: 0,
         body_len: 5,
         remote_addr: "127.0.0.1:5000".into(),
-        client_certificate: (&[][..]).into(),
+        client_certificate: ROption::RNone,
         secure: false,
     };
     f(&request)
@@ -60,7 +60,7 @@ fn outcome(kind: OutcomeKind, stored: Option<Vec<u8>>) -> Outcome {
         document_id: "d1".into(),
         returned: ROption::RNone,
         stored_answer: stored.map(Into::into).into(),
-        error: RString::from("steps[0] write_file: disk full"),
+        error: ROption::RSome(RString::from("steps[0] write_file: disk full")),
     }
 }
 

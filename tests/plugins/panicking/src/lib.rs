@@ -11,27 +11,19 @@ pub struct PanickingConnection {
     port: u16,
 }
 
-#[derive(serde::Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PanickingOperation {}
-
 pub struct Panicking;
 
 impl Connector for Panicking {
     const KIND: &'static str = "panicking";
     const DESCRIPTION: &'static str = "Test connector that panics on request";
     type Connection = PanickingConnection;
-    type Operation = PanickingOperation;
+    type Operation = NoSettings;
     type Listener = PanickingListener;
-
-    fn claims(_operation: &PanickingOperation) -> Vec<String> {
-        vec!["*".to_string()]
-    }
 
     fn open(
         _context: OpenContext,
         connection: PanickingConnection,
-        operations: Vec<(String, PanickingOperation)>,
+        operations: Vec<(String, NoSettings)>,
     ) -> Result<(Vec<Endpoint>, PanickingListener), String> {
         let process = operations.into_iter().next().ok_or("no operation")?.0;
         let endpoint = Endpoint::port("127.0.0.1", connection.port, None, 1 << 16);

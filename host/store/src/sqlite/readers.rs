@@ -12,7 +12,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use crate::error::StoreError;
-use crate::sql;
+use crate::sqlite::sql;
 
 /// Enough for the admin API, the CLI and recovery at once; more only costs memory.
 const MAX_IDLE: usize = 4;

@@ -121,7 +121,7 @@ mod tests {
 
     /// A store as schema 1 wrote it: contents inline in the document rows, 4 KiB pages.
     fn schema_1_store(dir: &std::path::Path) {
-        let conn = Connection::open(dir.join(crate::sql::DB_FILE)).unwrap();
+        let conn = Connection::open(dir.join(crate::sqlite::sql::DB_FILE)).unwrap();
         conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
             .unwrap();
         conn.execute_batch(MIGRATIONS[0]).unwrap();
@@ -189,11 +189,20 @@ mod tests {
         let store = Store::open(tmp.path()).unwrap();
 
         // Inline contents of old rows are still found.
-        let done = store.get("old-done").unwrap().unwrap();
-        assert_eq!(&done.payload[..], b"old payload");
+        let done = store.get("old-done").await.unwrap().unwrap();
+        assert_eq!(&done.payload.bytes().unwrap()[..], b"old payload");
         assert_eq!(done.answer.as_ref().unwrap().bytes, b"old mdn");
         assert_eq!(done.properties, [("as2.from".into(), "A".into())]);
-        assert_eq!(&store.raw("old-done").unwrap().unwrap()[..], b"old raw");
+        assert_eq!(
+            &store
+                .raw("old-done")
+                .await
+                .unwrap()
+                .unwrap()
+                .bytes()
+                .unwrap()[..],
+            b"old raw"
+        );
         let again = store.receive(keyed("resend", "k1")).await.unwrap();
         assert_eq!(
             again,
@@ -202,9 +211,9 @@ mod tests {
                 answer: Some(b"old mdn".to_vec())
             }
         );
-        let open = store.unfinished().unwrap();
+        let open = store.unfinished().await.unwrap();
         assert_eq!(open.len(), 1);
-        assert_eq!(&open[0].payload[..], b"open payload");
+        assert_eq!(&open[0].payload.bytes().unwrap()[..], b"open payload");
 
         // Old rows take new answers and outcomes; the new answer wins over the inline one.
         let mdn = Answer {
@@ -215,14 +224,23 @@ mod tests {
             .conclude("old-open", Finish::Processed, Some(mdn.clone()))
             .await
             .unwrap();
-        let got = store.get("old-open").unwrap().unwrap();
+        let got = store.get("old-open").await.unwrap().unwrap();
         assert_eq!(
             (got.state, got.answer),
             (State::Processed, Some(mdn.clone()))
         );
-        assert_eq!(&store.raw("old-open").unwrap().unwrap()[..], b"open raw");
+        assert_eq!(
+            &store
+                .raw("old-open")
+                .await
+                .unwrap()
+                .unwrap()
+                .bytes()
+                .unwrap()[..],
+            b"open raw"
+        );
         store.record_answer("old-done", mdn.clone()).await.unwrap();
-        let got = store.get("old-done").unwrap().unwrap();
+        let got = store.get("old-done").await.unwrap().unwrap();
         assert_eq!(got.answer, Some(mdn));
         let events: Vec<&str> = got.history.iter().map(|(_, e)| e.as_str()).collect();
         assert_eq!(
@@ -237,9 +255,9 @@ mod tests {
 
         // Purge removes old and new alike.
         tokio::time::sleep(Duration::from_millis(5)).await;
-        assert_eq!(store.purge(Duration::ZERO, true).unwrap(), 3);
+        assert_eq!(store.purge(Duration::ZERO, true).await.unwrap(), 3);
         drop(store);
-        let conn = Connection::open(tmp.path().join(crate::sql::DB_FILE)).unwrap();
+        let conn = Connection::open(tmp.path().join(crate::sqlite::sql::DB_FILE)).unwrap();
         let left: i64 = conn
             .query_row(
                 "SELECT (SELECT COUNT(*) FROM documents) + (SELECT COUNT(*) FROM contents)
@@ -269,7 +287,7 @@ mod tests {
     fn a_new_store_has_8_kib_pages() {
         let tmp = tempfile::tempdir().unwrap();
         drop(Store::open(tmp.path()).unwrap());
-        let conn = Connection::open(tmp.path().join(crate::sql::DB_FILE)).unwrap();
+        let conn = Connection::open(tmp.path().join(crate::sqlite::sql::DB_FILE)).unwrap();
         let page_size: i64 = conn
             .query_row("PRAGMA page_size", [], |r| r.get(0))
             .unwrap();

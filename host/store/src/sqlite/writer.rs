@@ -19,8 +19,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use crate::error::StoreError;
-use crate::payload::Blob;
-use crate::sql;
+use crate::sqlite::files::Blob;
+use crate::sqlite::sql;
 use crate::types::{Answer, Finish, Received, State};
 
 /// A document to insert; its payload and raw request are already inline or in durable files.
@@ -38,16 +38,12 @@ pub(crate) struct Insert {
 
 pub(crate) enum Op {
     Insert(Insert),
-    Finish {
-        id: String,
-        finish: Finish,
-        at: i64,
-    },
     Answer {
         id: String,
         answer: Answer,
         at: i64,
     },
+    /// A process's end, with the answer sent when there is one (without, it is a finish alone).
     Conclude {
         id: String,
         finish: Finish,
@@ -122,18 +118,6 @@ impl Writer {
             }),
         )?;
         rx.await.map_err(|_| StoreError::Closed)?
-    }
-
-    /// Queues `op` and blocks the calling thread until its batch has committed.
-    pub(crate) fn call_blocking(&self, op: Op) -> Result<Outcome, StoreError> {
-        let (tx, rx) = mpsc::sync_channel(1);
-        self.submit(
-            op,
-            Box::new(move |r| {
-                let _ = tx.send(r);
-            }),
-        )?;
-        rx.recv().map_err(|_| StoreError::Closed)?
     }
 }
 
@@ -255,16 +239,6 @@ fn apply_one(conn: &Connection, fresh: &mut Fresh, op: &Op, seq: &mut i64) -> St
                 fresh.insert(&doc.id, *seq);
             }
             Ok(step)
-        }
-        Op::Finish { id, finish, at } => {
-            let (seq, history) = match find(conn, fresh, id, Some(State::Received), 1)? {
-                Ok(found) => found,
-                Err(refused) => return Ok(Err(refused)),
-            };
-            let (state, error, event) = finish_event(finish);
-            sql::set_finished(conn, seq, state, error, *at)?;
-            sql::insert_history(conn, history, *at, &event)?;
-            Ok(Ok(Outcome::Done))
         }
         Op::Answer { id, answer, at } => {
             let (seq, history) = match find(conn, fresh, id, None, 1)? {

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 
 use super::{key_range, PER_DOCUMENT};
 use crate::error::StoreError;
-use crate::payload::Blob;
+use crate::sqlite::files::Blob;
 use crate::types::{Answer, State};
 
 /// A document row as inserted.

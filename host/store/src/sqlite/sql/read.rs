@@ -6,7 +6,7 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use super::{key_range, PER_DOCUMENT};
 use crate::error::StoreError;
-use crate::payload::Blob;
+use crate::sqlite::files::Blob;
 use crate::types::{Answer, Query, State, Summary};
 
 /// A document row without properties and history; the payload still to be loaded if a file.
@@ -17,6 +17,8 @@ pub(crate) struct DocumentRead {
     pub state: State,
     pub received_at: i64,
     pub payload: Option<Blob>,
+    /// The payload's length in bytes, so that a file need not be opened to tell it.
+    pub payload_len: u64,
     pub error: Option<String>,
     pub answer: Option<Answer>,
 }
@@ -25,7 +27,7 @@ pub(crate) struct DocumentRead {
 /// `contents` and `answers` since.
 const DOCUMENT_SELECT: &str = "SELECT d.id, d.process, d.state, d.received_at, \
      COALESCE(d.payload, c.payload), d.payload_file, d.error, d.answer_summary, \
-     COALESCE(d.answer_bytes, a.bytes), d.seq \
+     COALESCE(d.answer_bytes, a.bytes), d.seq, d.payload_len \
      FROM documents d \
      LEFT JOIN contents c ON c.seq = d.seq \
      LEFT JOIN answers a ON a.seq = d.seq";
@@ -58,6 +60,8 @@ fn document_row(r: &Row<'_>) -> rusqlite::Result<(DocumentRead, String)> {
         state: State::Received,
         received_at: r.get(3)?,
         payload: blob_of(r.get(4)?, r.get(5)?),
+        // Never negative as written; a tampered row reads as empty rather than huge.
+        payload_len: u64::try_from(r.get::<_, i64>(10)?).unwrap_or(0),
         error: r.get(6)?,
         answer,
     };

@@ -1,0 +1,403 @@
+//! The embedded backend behind the store's traits: durable receipt, outcomes, recovery,
+//! listings and retention on SQLite and the payload folder.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use super::files::{Blob, PayloadDir};
+use super::lock::DirLock;
+use super::readers::Readers;
+use super::sql;
+use super::writer::{Insert, Op, Outcome, Writer};
+use crate::backend::{Backend, BackendRead, BoxFuture};
+use crate::clock::now_millis;
+use crate::error::StoreError;
+use crate::payload::{Payload, StoredPayload};
+use crate::types::{
+    Answer, Finish, NewDocument, Query, Received, StoreOptions, StoredDocument, Summary,
+};
+
+/// The store of a host: the data dir's lock, the writer thread, the readers.
+pub(crate) struct SqliteStore {
+    // Field order is drop order: the writer finishes its queue before the lock is released.
+    writer: Writer,
+    reads: Arc<Reads>,
+    payloads: PayloadDir,
+    inline_limit: usize,
+    _lock: DirLock,
+}
+
+/// Opens the store in `data_dir`: takes the data dir's lock, creates or migrates the schema,
+/// and removes payload files left by a crash before their rows committed.
+pub(crate) fn open(data_dir: &Path, options: StoreOptions) -> Result<SqliteStore, StoreError> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| StoreError::io(format!("creating {}", data_dir.display()), e))?;
+    let lock = DirLock::acquire(data_dir)?;
+    let payloads = PayloadDir::open(data_dir)?;
+    let mut conn = sql::open_writer(data_dir, options.busy_timeout)?;
+    sql::migrate(&mut conn)?;
+    payloads.sweep(&sql::referenced_files(&conn)?)?;
+    sync_dir(data_dir)?;
+    let next_seq = sql::max_seq(&conn)?;
+    let writer = Writer::start(conn, next_seq, options.max_batch)?;
+    Ok(SqliteStore {
+        writer,
+        reads: Arc::new(Reads {
+            readers: Readers::new(data_dir.to_path_buf(), options.busy_timeout),
+            payloads: payloads.clone(),
+        }),
+        payloads,
+        inline_limit: options.inline_limit,
+        _lock: lock,
+    })
+}
+
+/// Opens the store in `data_dir` for reading beside the host that holds it; it must exist.
+pub(crate) fn open_reader(data_dir: &Path) -> Result<SqliteReader, StoreError> {
+    if !data_dir.join(sql::DB_FILE).exists() {
+        return Err(StoreError::NotFound(format!(
+            "no message store in {} (berth has not run with this deployment yet)",
+            data_dir.display()
+        )));
+    }
+    let options = StoreOptions::default();
+    Ok(SqliteReader {
+        reads: Arc::new(Reads {
+            readers: Readers::new(data_dir.to_path_buf(), options.busy_timeout),
+            payloads: PayloadDir::existing(data_dir),
+        }),
+    })
+}
+
+/// The read-only view: takes no lock and never writes.
+pub(crate) struct SqliteReader {
+    reads: Arc<Reads>,
+}
+
+impl SqliteStore {
+    async fn receive(&self, doc: NewDocument) -> Result<Received, StoreError> {
+        if doc.properties.len() as i64 > sql::PER_DOCUMENT {
+            return Err(StoreError::Invalid(format!(
+                "document {} has {} properties; the store keeps at most {}",
+                doc.id,
+                doc.properties.len(),
+                sql::PER_DOCUMENT
+            )));
+        }
+        let received_at = now_millis();
+        let (payload, payload_len) = self.place(doc.payload).await?;
+        let raw = match doc.raw {
+            Some(raw) => match self.place(raw).await {
+                Ok((blob, _)) => Some(blob),
+                Err(e) => {
+                    self.forget(&[&payload]);
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
+        let files = [Some(payload.clone()), raw.clone()];
+        let op = Op::Insert(Insert {
+            id: doc.id,
+            process: doc.process,
+            received_at,
+            payload,
+            payload_len: i64::try_from(payload_len).unwrap_or(i64::MAX),
+            raw,
+            properties: doc.properties,
+            duplicate_key: doc.duplicate_key,
+            duplicate_window: doc.duplicate_window,
+        });
+        let outcome = self.writer.call(op).await;
+        let blobs: Vec<&Blob> = files.iter().flatten().collect();
+        match outcome {
+            Ok(Outcome::Received(received)) => {
+                // A resend's row names no file (see `Received::Duplicate`).
+                if matches!(received, Received::Duplicate { .. }) {
+                    self.forget(&blobs);
+                }
+                Ok(received)
+            }
+            Ok(_) => Err(mismatch()),
+            Err(e) => {
+                // Only a refusal is sure not to have committed; after any other error the
+                // files stay, and the next start's sweep removes them if no row names them.
+                if matches!(e, StoreError::AlreadyExists(_)) {
+                    self.forget(&blobs);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Keeps small content in the row; writes large content to a durable file first, and
+    /// links a caller's file in, on the blocking pool, so that neither the runtime nor the
+    /// writer thread waits for the disk. Returns where the content went and its length.
+    async fn place(&self, payload: Payload) -> Result<(Blob, u64), StoreError> {
+        let payloads = self.payloads.clone();
+        match payload {
+            Payload::Bytes(bytes) => {
+                let len = bytes.len() as u64;
+                if bytes.len() <= self.inline_limit {
+                    return Ok((Blob::Inline(bytes), len));
+                }
+                let name = tokio::task::spawn_blocking(move || payloads.write(&bytes))
+                    .await
+                    .map_err(|e| {
+                        StoreError::io("writing a payload file", std::io::Error::other(e))
+                    })??;
+                Ok((Blob::File(name), len))
+            }
+            // A file is adopted whatever its size: its owner spooled it because it was large.
+            Payload::File(file) => {
+                let (name, len) = tokio::task::spawn_blocking(move || payloads.adopt(&file))
+                    .await
+                    .map_err(|e| StoreError::io("adopting a file", std::io::Error::other(e)))??;
+                Ok((Blob::File(name), len))
+            }
+        }
+    }
+
+    /// Removes files that no committed row names.
+    fn forget(&self, blobs: &[&Blob]) {
+        for blob in blobs {
+            if let Blob::File(name) = blob {
+                // Best effort: the start-up sweep removes what is left.
+                let _ = self.payloads.remove(name);
+            }
+        }
+    }
+
+    async fn write(&self, op: Op) -> Result<(), StoreError> {
+        match self.writer.call(op).await? {
+            Outcome::Done => Ok(()),
+            _ => Err(mismatch()),
+        }
+    }
+
+    async fn purge(&self, older_than: Duration, include_failed: bool) -> Result<u64, StoreError> {
+        let age = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+        let op = Op::Purge {
+            before: now_millis().saturating_sub(age),
+            include_failed,
+        };
+        let Outcome::Purged(count, files) = self.writer.call(op).await? else {
+            return Err(mismatch());
+        };
+        let payloads = self.payloads.clone();
+        let removed = tokio::task::spawn_blocking(move || {
+            for name in files {
+                // The rows are gone; a file that cannot be removed now is an orphan that
+                // the next start's sweep removes, not a reason to report failure.
+                let _ = payloads.remove(&name);
+            }
+        });
+        // Likewise a removal task that did not run: the sweep catches up.
+        let _ = removed.await;
+        Ok(count)
+    }
+}
+
+impl BackendRead for SqliteStore {
+    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<StoredDocument>, StoreError>> {
+        self.reads.get(id)
+    }
+
+    fn raw<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<StoredPayload>, StoreError>> {
+        self.reads.raw(id)
+    }
+
+    fn query<'a>(&'a self, filter: &'a Query) -> BoxFuture<'a, Result<Vec<Summary>, StoreError>> {
+        self.reads.query(filter)
+    }
+}
+
+impl Backend for SqliteStore {
+    fn receive(&self, doc: NewDocument) -> BoxFuture<'_, Result<Received, StoreError>> {
+        Box::pin(SqliteStore::receive(self, doc))
+    }
+
+    fn conclude<'a>(
+        &'a self,
+        id: &'a str,
+        finish: Finish,
+        answer: Option<Answer>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.write(Op::Conclude {
+            id: id.to_string(),
+            finish,
+            answer,
+            at: now_millis(),
+        }))
+    }
+
+    fn record_answer<'a>(
+        &'a self,
+        id: &'a str,
+        answer: Answer,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.write(Op::Answer {
+            id: id.to_string(),
+            answer,
+            at: now_millis(),
+        }))
+    }
+
+    fn mark_for_retry<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.write(Op::Retry {
+            id: id.to_string(),
+            at: now_millis(),
+        }))
+    }
+
+    fn unfinished(&self) -> BoxFuture<'_, Result<Vec<StoredDocument>, StoreError>> {
+        let reads = self.reads.clone();
+        Box::pin(blocking(move || reads.unfinished()))
+    }
+
+    fn purge(
+        &self,
+        older_than: Duration,
+        include_failed: bool,
+    ) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(SqliteStore::purge(self, older_than, include_failed))
+    }
+}
+
+impl BackendRead for SqliteReader {
+    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<StoredDocument>, StoreError>> {
+        self.reads.get(id)
+    }
+
+    fn raw<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<StoredPayload>, StoreError>> {
+        self.reads.raw(id)
+    }
+
+    fn query<'a>(&'a self, filter: &'a Query) -> BoxFuture<'a, Result<Vec<Summary>, StoreError>> {
+        self.reads.query(filter)
+    }
+}
+
+/// The reads both the store and the read-only view make. Each runs on the blocking pool: a
+/// read transaction (and, for a listing, many rows) must not hold up an async worker.
+struct Reads {
+    readers: Readers,
+    payloads: PayloadDir,
+}
+
+impl Reads {
+    fn get(
+        self: &Arc<Self>,
+        id: &str,
+    ) -> BoxFuture<'static, Result<Option<StoredDocument>, StoreError>> {
+        let (reads, id) = (self.clone(), id.to_string());
+        Box::pin(blocking(move || {
+            let row = reads.readers.read(|conn| load(conn, &id))?;
+            row.map(|row| reads.materialise(row)).transpose()
+        }))
+    }
+
+    fn raw(
+        self: &Arc<Self>,
+        id: &str,
+    ) -> BoxFuture<'static, Result<Option<StoredPayload>, StoreError>> {
+        let (reads, id) = (self.clone(), id.to_string());
+        Box::pin(blocking(move || {
+            match reads.readers.read(|conn| sql::raw(conn, &id))? {
+                None => Err(StoreError::NotFound(id)),
+                Some(None) => Ok(None),
+                Some(Some(Blob::Inline(bytes))) => Ok(Some(StoredPayload::memory(bytes))),
+                Some(Some(Blob::File(name))) => {
+                    let file = reads.payloads.source_of_file(&name)?;
+                    Ok(Some(StoredPayload::stored(Arc::new(file))))
+                }
+            }
+        }))
+    }
+
+    fn query(
+        self: &Arc<Self>,
+        filter: &Query,
+    ) -> BoxFuture<'static, Result<Vec<Summary>, StoreError>> {
+        let (reads, filter) = (self.clone(), filter.clone());
+        Box::pin(blocking(move || {
+            reads.readers.read(|conn| sql::query(conn, &filter))
+        }))
+    }
+
+    fn unfinished(&self) -> Result<Vec<StoredDocument>, StoreError> {
+        let rows = self.readers.read(|conn| {
+            sql::unfinished(conn)?
+                .into_iter()
+                .map(|doc| complete(conn, doc))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        rows.into_iter().map(|row| self.materialise(row)).collect()
+    }
+
+    /// A document as the host sees it: small payloads in memory, large ones as a handle on
+    /// their file (not read here).
+    fn materialise(&self, row: Loaded) -> Result<StoredDocument, StoreError> {
+        let (doc, properties, history) = row;
+        let payload = match doc.payload {
+            Some(Blob::Inline(bytes)) => StoredPayload::memory(bytes),
+            Some(Blob::File(name)) => {
+                StoredPayload::stored(Arc::new(self.payloads.source(&name, doc.payload_len)?))
+            }
+            None => StoredPayload::default(),
+        };
+        Ok(StoredDocument {
+            id: doc.id,
+            process: doc.process,
+            state: doc.state,
+            received_at: doc.received_at,
+            payload,
+            properties,
+            error: doc.error,
+            answer: doc.answer,
+            history,
+        })
+    }
+}
+
+/// Runs a blocking read on the runtime's blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::io("reading the message store", std::io::Error::other(e)))?
+}
+
+type Loaded = (sql::DocumentRead, Vec<(String, String)>, Vec<(i64, String)>);
+
+/// Reads one document's rows.
+fn load(conn: &Connection, id: &str) -> Result<Option<Loaded>, StoreError> {
+    sql::document(conn, id)?
+        .map(|doc| complete(conn, doc))
+        .transpose()
+}
+
+/// Adds a document's properties and history; its receipt heads the history.
+fn complete(conn: &Connection, doc: sql::DocumentRead) -> Result<Loaded, StoreError> {
+    let properties = sql::properties(conn, doc.seq)?;
+    let mut history = vec![(doc.received_at, "received".to_string())];
+    history.extend(sql::history(conn, doc.seq)?);
+    Ok((doc, properties, history))
+}
+
+/// The writer answers each operation with the outcome of its kind; anything else is a bug in
+/// this crate, reported rather than panicking inside the host.
+fn mismatch() -> StoreError {
+    StoreError::Corrupt("the store's writer answered with the wrong kind of outcome".into())
+}
+
+/// Makes a newly created database file's directory entry durable.
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io(format!("syncing {}", dir.display()), e))
+}
