@@ -13,6 +13,7 @@ mod shared_server;
 mod spool;
 mod tls;
 mod unfold;
+mod write_through;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
