@@ -56,6 +56,8 @@ pub struct CertificateUse {
     pub certificates: RVec<RVec<u8>>,
     /// Whether a private key goes with the first certificate.
     pub key: KeyCheck,
+    /// The private key's file as written, when it is configured.
+    pub key_file: ROption<RString>,
     /// The TLS files, when the host reads the certificate and checks the key itself (the SDK's
     /// [`crate::tls::TlsFiles`] sections, read the way the host reads them to serve HTTPS).
     pub tls: ROption<Tls>,
@@ -78,9 +80,16 @@ impl CertificateUse {
             pointer: pointer.into(),
             certificates: certificates.into_iter().map(RVec::from).collect(),
             key,
+            key_file: ROption::RNone,
             tls: ROption::RNone,
             error: ROption::RNone,
         }
+    }
+
+    /// The same, naming the private key's file.
+    pub fn with_key_file(mut self, file: &str) -> Self {
+        self.key_file = ROption::RSome(file.into());
+        self
     }
 
     /// A file that could not be read or parsed, with the reason.

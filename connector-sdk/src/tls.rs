@@ -100,11 +100,12 @@ impl TlsFiles {
             (None, None) => return None,
         };
         let pointer = format!("{at}/{field}");
+        let key_file = self.private_key.as_ref().unwrap_or(file);
         Some(match self.resolve_in(dir) {
             Ok(tls) => CertificateUse {
-                key: KeyCheck::BY_HOST,
                 tls: abi_stable::std_types::ROption::RSome(tls),
-                ..CertificateUse::read(role::TLS, file, &pointer, Vec::new(), KeyCheck::NO_KEY)
+                ..CertificateUse::read(role::TLS, file, &pointer, Vec::new(), KeyCheck::BY_HOST)
+                    .with_key_file(key_file)
             },
             Err(e) => CertificateUse::unreadable(role::TLS, file, &pointer, e),
         })
