@@ -62,9 +62,11 @@ pub struct Opened {
 /// The root module of a connector plugin.
 ///
 /// New functions are only ever appended after the last prefix field, so that a host can load a
-/// plugin built against an older SDK of the same major version. `#[sabi(last_prefix_field)]`
-/// stays on `open` for good (abi_stable: moving it is a breaking change); every field after it
-/// is optional, its accessor gives `None` for a plugin built before it existed.
+/// plugin built against a newer SDK of the same major version. `#[sabi(last_prefix_field)]`
+/// stays on `open` for good (abi_stable: moving it is a breaking change); fields after it are
+/// read through accessors that give `None` when absent. abi_stable's layout check refuses a
+/// plugin whose module has fewer fields than the host's, so a plugin built before a field was
+/// added is refused at load with "rebuild it", never called through a missing pointer.
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = PluginModuleRef)))]
@@ -84,8 +86,7 @@ pub struct PluginModule {
     #[sabi(last_prefix_field)]
     pub open: extern "C" fn(spec: OpenSpec) -> RResult<Opened, RString>,
     /// The certificates and keys a connection's or an operation's settings (JSON) use, read
-    /// from files relative to `deployment_dir`. Added in SDK 0.2.0 after `open`: a plugin
-    /// without it reports nothing.
+    /// from files relative to `deployment_dir`. Added in SDK 0.2.0 after `open`.
     #[sabi(missing_field(option))]
     pub certificates: extern "C" fn(
         kind: RStr<'_>,

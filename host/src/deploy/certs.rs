@@ -68,6 +68,23 @@ pub fn days(seconds: i64) -> i64 {
     }
 }
 
+/// The records within `warn_days` of their end at `now` (expired ones included), with their
+/// days left.
+pub fn due(
+    records: &[CertificateRecord],
+    now: i64,
+    warn_days: u32,
+) -> Vec<(&CertificateRecord, i64)> {
+    let window = i64::from(warn_days) * DAY;
+    records
+        .iter()
+        .filter_map(|r| {
+            let left = r.seconds_left(now)?;
+            (left < window).then(|| (r, days(left)))
+        })
+        .collect()
+}
+
 pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -78,7 +78,10 @@ fn a_mismatched_key_is_a_problem_naming_both_files() {
     let (records, mismatch) = record("in", &found);
     assert_eq!(records[0].key, KeyState::Mismatch);
     let message = mismatch.unwrap();
-    assert!(message.contains("other.key") && message.contains("ours.crt"), "{message}");
+    assert!(
+        message.contains("other.key") && message.contains("ours.crt"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -87,7 +90,11 @@ fn tls_files_are_read_and_their_key_checked_by_the_host() {
     let (k, other) = (key(), key());
     let cert = certificate("server", &k, 2_000_000_000);
     std::fs::write(dir.path().join("c.pem"), cert.to_pem().unwrap()).unwrap();
-    std::fs::write(dir.path().join("k.pem"), k.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    std::fs::write(
+        dir.path().join("k.pem"),
+        k.private_key_to_pem_pkcs8().unwrap(),
+    )
+    .unwrap();
     let other_pem = other.private_key_to_pem_pkcs8().unwrap();
     std::fs::write(dir.path().join("o.pem"), other_pem).unwrap();
     let tls = |key: &str| {
@@ -97,7 +104,13 @@ fn tls_files_are_read_and_their_key_checked_by_the_host() {
                 certificate_file: path("c.pem"),
                 private_key_file: path(key),
             }),
-            ..CertificateUse::read(role::TLS, "c.pem", "/tls/certificate", vec![], KeyCheck::BY_HOST)
+            ..CertificateUse::read(
+                role::TLS,
+                "c.pem",
+                "/tls/certificate",
+                vec![],
+                KeyCheck::BY_HOST,
+            )
         }
     };
     let (records, mismatch) = record("in", &tls("k.pem"));
@@ -124,7 +137,11 @@ fn soonest_first_and_unreadable_last() {
             })
             .ok_or_else(|| "gone".to_string()),
     };
-    let mut records = vec![at("late", Some(50)), at("broken", None), at("early", Some(-5))];
+    let mut records = vec![
+        at("late", Some(50)),
+        at("broken", None),
+        at("early", Some(-5)),
+    ];
     sort(&mut records);
     let order: Vec<&str> = records.iter().map(|r| r.process.as_str()).collect();
     assert_eq!(order, ["early", "late", "broken"]);

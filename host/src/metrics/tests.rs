@@ -339,8 +339,15 @@ fn certificate_expiry_counts_down_from_the_clock_and_keeps_the_soonest() {
     let s = render(&m);
     let name = "berth_certificate_expiry_seconds";
     let new = value(&s, name, &[("process", "in"), ("subject", "CN=new")]);
-    assert!((10.0 * 86_400.0 - 5.0..=10.0 * 86_400.0).contains(&new), "{new}");
-    let old = value(&s, name, &[("role", "partner-signature"), ("subject", "CN=old")]);
+    assert!(
+        (10.0 * 86_400.0 - 5.0..=10.0 * 86_400.0).contains(&new),
+        "{new}"
+    );
+    let old = value(
+        &s,
+        name,
+        &[("role", "partner-signature"), ("subject", "CN=old")],
+    );
     assert!((-86_400.0 - 5.0..=-86_400.0).contains(&old), "{old}");
     m.set_certificates(Vec::new());
     assert!(render(&m).iter().all(|sample| sample.name != name));

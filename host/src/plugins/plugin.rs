@@ -105,7 +105,12 @@ impl Plugin {
         };
         let json = settings.to_string();
         let dir = deployment_dir.display().to_string();
-        match report(kind.into(), section, json.as_str().into(), dir.as_str().into()) {
+        match report(
+            kind.into(),
+            section,
+            json.as_str().into(),
+            dir.as_str().into(),
+        ) {
             RResult::ROk(uses) => Ok(uses.into_vec()),
             RResult::RErr(e) => Err(e.into_string()),
         }
