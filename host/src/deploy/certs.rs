@@ -52,19 +52,21 @@ impl CertificateRecord {
         self.details.as_ref().ok().map(|d| d.not_after - now)
     }
 
-    /// Whole days left at `now`, as people count them: a certificate valid for 9.5 more days has
-    /// 10 days left, one that expired an hour ago has -1.
+    /// Whole days left at `now` (see [`days`]).
     pub fn days_left(&self, now: i64) -> Option<i64> {
         self.seconds_left(now).map(days)
     }
 }
 
-/// Whole days of `seconds`, rounded away from zero.
+/// Whole days of `seconds` as people count them: 9.5 days left is "10 days left" (within ten
+/// days), and an end 2.5 days ago "expired 2 days ago", but never 0 once expired.
 pub fn days(seconds: i64) -> i64 {
     if seconds > 0 {
         (seconds + DAY - 1) / DAY
+    } else if seconds < 0 {
+        -(seconds.unsigned_abs() as i64 / DAY).max(1)
     } else {
-        seconds.div_euclid(DAY)
+        0
     }
 }
 

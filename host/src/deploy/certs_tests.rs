@@ -40,7 +40,8 @@ fn days_count_as_people_count_them() {
     assert_eq!(days(0), 0);
     assert_eq!(days(-1), -1);
     assert_eq!(days(-DAY), -1);
-    assert_eq!(days(-DAY - 1), -2);
+    assert_eq!(days(-2 * DAY - 5), -2);
+    assert_eq!(days(-3 * DAY + 5), -2);
 }
 
 #[test]
