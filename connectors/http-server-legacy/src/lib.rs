@@ -54,6 +54,17 @@ impl Connector for HttpServerLegacy {
         problems
     }
 
+    /// The HTTPS certificate, which the host reads and checks the way it serves it.
+    fn connection_certificates(
+        dir: &std::path::Path,
+        connection: &HttpConnection,
+    ) -> Vec<CertificateUse> {
+        let tls = connection.tls.as_ref();
+        tls.and_then(|tls| tls.certificate_use(dir, "/tls"))
+            .into_iter()
+            .collect()
+    }
+
     fn claims(operation: &HttpOperation) -> Vec<String> {
         operation
             .methods

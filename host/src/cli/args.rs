@@ -67,6 +67,12 @@ pub enum Command {
         #[command(subcommand)]
         command: DocumentsCommand,
     },
+    /// Every certificate and key the deployment uses: which process uses it for what, subject,
+    /// SHA-256 fingerprint and days left, soonest expiry first.
+    Certs {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Make keys and certificates, and show what certificate files hold.
     #[command(subcommand)]
     Cert(CertCommand),

@@ -8,6 +8,7 @@
 mod answer;
 mod ipfilter;
 mod partner;
+pub mod report;
 mod request;
 pub mod rollover;
 pub mod settings;
