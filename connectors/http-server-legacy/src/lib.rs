@@ -90,7 +90,10 @@ impl Connector for HttpServerLegacy {
             .map(|(_, op)| op.max_body_bytes)
             .max()
             .unwrap_or(0);
-        let endpoint = Endpoint::port(&connection.address, connection.port, tls, max_body);
+        let endpoint = operations.iter().fold(
+            Endpoint::port(&connection.address, connection.port, tls, max_body),
+            |endpoint, (name, op)| endpoint.with_partner_path(name, &op.path),
+        );
         let listener = HttpListener::new(operations, connection.basic_auth, context.log);
         Ok((vec![endpoint], listener))
     }

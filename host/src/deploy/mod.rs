@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use berth_connector_sdk::abi::{Endpoint, EndpointKind};
+use berth_connector_sdk::abi::Endpoint;
 use berth_connector_sdk::module::ListenerBox;
 use berth_process::{ConnectionDef, Deployment, Diagnostic, ProcessDef};
 
@@ -239,12 +239,12 @@ fn open(
         return Err("the connector asked for no endpoint to listen on".to_string());
     }
     for endpoint in &endpoints {
-        if endpoint.kind != EndpointKind::PORT && endpoint.kind != EndpointKind::SHARED {
-            return Err(format!(
-                "the connector asked for an endpoint of kind {} that this berth does not know; \
-                 upgrade berth",
-                endpoint.kind.0
-            ));
+        if endpoint.listen().is_none() {
+            return Err(
+                "the connector asked for a kind of endpoint that this berth does not know; \
+                 upgrade berth"
+                    .to_string(),
+            );
         }
     }
     Ok((endpoints, opened.listener))

@@ -12,6 +12,7 @@ mod apply;
 mod fingerprint;
 #[cfg(test)]
 mod tests;
+mod urls;
 mod view;
 pub mod watch;
 
@@ -39,6 +40,8 @@ struct Group {
     bindings: Vec<Binding>,
     shared_prefixes: Vec<String>,
     processes: Vec<String>,
+    /// What partners send to, per process.
+    partner_urls: urls::PartnerUrls,
     connection: Option<String>,
     kind: String,
     /// Why the group's ports are not bound.
