@@ -90,19 +90,24 @@ fn conflict(first: &PlannedListener, second: &PlannedListener, what: &str) -> Di
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // At the second listener's first process, where its connection (or connector) is named,
+    // and naming the first listener's file, so both sides can be found.
     let process = &second.processes[0];
-    Diagnostic {
-        file: process.file.clone(),
-        line: None,
-        column: None,
-        field: "start.connection".to_string(),
-        message: format!(
-            "{} (processes {}) and {} (processes {}) both listen on {what}; give one of them \
-             another port",
+    let field = if second.connection.is_some() {
+        "connection"
+    } else {
+        "connector"
+    };
+    process.start_diagnostic(
+        field,
+        format!(
+            "{} (processes {}) and {} (processes {}, {}) both listen on {what}; give one of \
+             them another port",
+            second.label(),
+            names(second),
             first.label(),
             names(first),
-            second.label(),
-            names(second)
+            first.processes[0].file.display()
         ),
-    }
+    )
 }

@@ -107,9 +107,12 @@ fn two_connections_on_one_port_are_refused_naming_both() {
     // The listener planned second is refused, at its first process's connection.
     assert_eq!(conflict.file, folder.path().join("processes/beta.yaml"));
     assert_eq!(conflict.field, "start.connection", "{conflict}");
+    assert!(conflict.line.is_some(), "the line is named: {conflict}");
+    let first_file = folder.path().join("processes/alpha.yaml");
     for side in [
-        "connection `first` (http-server-legacy) (processes `alpha`)",
+        "connection `first` (http-server-legacy) (processes `alpha`, ",
         "connection `second` (http-server-legacy) (processes `beta`)",
+        &first_file.display().to_string(),
     ] {
         assert!(
             conflict.message.contains(side),
