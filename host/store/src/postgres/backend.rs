@@ -27,13 +27,13 @@ pub(crate) struct PgStore {
     db: Arc<Db>,
     inline_limit: usize,
     // Dropped last: stops the runtime the pool's connections run on.
-    _owner: Owner,
+    _owner: Arc<Owner>,
 }
 
 /// The read-only view: never writes, never migrates.
 pub(crate) struct PgReader {
     db: Arc<Db>,
-    _owner: Owner,
+    _owner: Arc<Owner>,
 }
 
 /// Connects, and creates or migrates the schema (waiting for another node doing the same).

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use deadpool_postgres::Transaction;
 use tokio::io::AsyncReadExt;
 
-use super::pool::Db;
+use super::pool::{Db, Owner};
 use crate::error::StoreError;
 use crate::payload::{Payload, PayloadSource};
 
@@ -139,6 +139,8 @@ async fn fill(file: &mut tokio::fs::File, buf: &mut [u8]) -> std::io::Result<usi
 /// A chunked content, read on demand.
 pub(crate) struct ChunkSource {
     pub db: Arc<Db>,
+    /// Keeps the backend's runtime running while the handle lives, even after its store.
+    pub keep: Option<Arc<Owner>>,
     pub seq: i64,
     pub kind: i16,
     pub len: u64,
@@ -162,6 +164,7 @@ impl PayloadSource for ChunkSource {
     fn open(&self) -> Result<Box<dyn Read + Send>, StoreError> {
         Ok(Box::new(ChunkReader {
             db: self.db.clone(),
+            _keep: self.keep.clone(),
             seq: self.seq,
             kind: self.kind,
             left: self.len,
@@ -175,6 +178,7 @@ impl PayloadSource for ChunkSource {
 /// runtime, as a file read would block on the disk.
 struct ChunkReader {
     db: Arc<Db>,
+    _keep: Option<Arc<Owner>>,
     seq: i64,
     kind: i16,
     /// Bytes not yet fetched.

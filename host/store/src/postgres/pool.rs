@@ -4,7 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod};
@@ -84,6 +84,10 @@ impl fmt::Debug for PgConfig {
 pub(crate) struct Db {
     pub pool: Pool,
     pub handle: Handle,
+    /// The runtime's owner, for the payload handles that must keep it running after the store
+    /// that read them is dropped (weak here: the tasks that hold a `Db` must not be the ones
+    /// that stop it).
+    owner: OnceLock<Weak<Owner>>,
 }
 
 /// Owns the runtime; dropped last, it stops the runtime without waiting (it may be dropped
@@ -102,7 +106,7 @@ impl Drop for Owner {
 }
 
 /// Starts the runtime and the pool of at most `max` connections (opened when first needed).
-pub(crate) fn connect(config: &PgConfig, max: usize) -> Result<(Arc<Db>, Owner), StoreError> {
+pub(crate) fn connect(config: &PgConfig, max: usize) -> Result<(Arc<Db>, Arc<Owner>), StoreError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("berth-store-pg")
@@ -130,16 +134,21 @@ pub(crate) fn connect(config: &PgConfig, max: usize) -> Result<(Arc<Db>, Owner),
     let db = Arc::new(Db {
         pool,
         handle: runtime.handle().clone(),
+        owner: OnceLock::new(),
     });
-    Ok((
-        db,
-        Owner {
-            runtime: Some(runtime),
-        },
-    ))
+    let owner = Arc::new(Owner {
+        runtime: Some(runtime),
+    });
+    let _ = db.owner.set(Arc::downgrade(&owner));
+    Ok((db, owner))
 }
 
 impl Db {
+    /// A strong hold on the runtime, for a payload handle.
+    pub fn keep(&self) -> Option<Arc<Owner>> {
+        self.owner.get().and_then(Weak::upgrade)
+    }
+
     /// Runs `work` on the backend's runtime and waits for it from any runtime.
     pub async fn run<T: Send + 'static>(
         &self,

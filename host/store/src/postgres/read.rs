@@ -228,6 +228,7 @@ fn content(
     if chunked {
         StoredPayload::stored(Arc::new(ChunkSource {
             db: db.clone(),
+            keep: db.keep(),
             seq,
             kind,
             // Never negative as written; a tampered row reads as empty rather than huge.
