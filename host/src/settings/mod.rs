@@ -15,7 +15,7 @@ mod store;
 pub use admin::AdminSettings;
 pub use limits::Limits;
 pub use shared_server::{Authentication, SharedServer};
-pub use store::StoreSettings;
+pub use store::{StoreBackend, StoreSettings};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,6 +56,9 @@ pub fn load(dir: &Path) -> Result<HostSettings, Diagnostic> {
     };
     if let Some((pointer, problem)) = settings.shared_server.problems().into_iter().next() {
         return Err(doc.diagnostic(&pointer, problem));
+    }
+    if let Some((pointer, problem)) = settings.store.problem() {
+        return Err(doc.diagnostic(pointer, problem));
     }
     let limits = &settings.limits;
     if limits.max_connections == 0 {
