@@ -4,7 +4,8 @@ this script also checks the MIC of unsigned messages, which pyas2lib leaves alon
 
 Input: a JSON file (argument 1) with `url`, optional `async_wait` seconds and `cases`; each
 case says how to build one message (see `build`); `headers` adds or replaces HTTP headers,
-`drop_headers` removes some. Output: a JSON list on stdout, one result per
+`drop_headers` removes some, and `folds` sends some of them folded (see `post_folded`).
+Output: a JSON list on stdout, one result per
 case and per send (`repeat` sends the same message again, same Message-ID).
 
 Run by the Rust end-to-end tests in tests/tests/as2_*.rs with the virtualenv scripts/test makes.
@@ -12,13 +13,16 @@ Run by the Rust end-to-end tests in tests/tests/as2_*.rs with the virtualenv scr
 
 import base64
 import hashlib
+import http.client
 import http.server
 import json
+import socket
 import ssl
 import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from email import message_from_bytes
 
@@ -136,6 +140,45 @@ def post(url, headers, body):
         return e.code, e.headers.items(), e.read()
 
 
+def fold(value, how, fold_with):
+    """A field value folded with obsolete line folding (RFC 9112 5.2): `fold_with` is a line end
+    and the whitespace that continues the field, put in place of the first space of the value
+    (`first`), of every space (`every`), or before the value, right after the colon (`start`)."""
+    if how == "first":
+        return value.replace(" ", fold_with, 1)
+    if how == "every":
+        return value.replace(" ", fold_with)
+    if how == "start":
+        return fold_with + value
+    raise ValueError(f"unknown fold {how}")
+
+
+def post_folded(url, headers, body, folds):
+    """POST over a socket with a head written by hand, its fields folded as `folds` says
+    ({field name: [how, fold]}, names in any case): urllib would refuse to send such a head."""
+    parts = urllib.parse.urlsplit(url)
+    folds = {name.lower(): spec for name, spec in folds.items()}
+    lines = [f"POST {parts.path or '/'} HTTP/1.1\r\n", f"Host: {parts.netloc}\r\n"]
+    for name, value in headers.items():
+        spec = folds.pop(name.lower(), None)
+        if spec is None:
+            lines.append(f"{name}: {value}\r\n")
+        else:
+            separator = "" if spec[0] == "start" else " "
+            lines.append(f"{name}:{separator}{fold(value, *spec)}\r\n")
+    if folds:
+        raise ValueError(f"no such fields to fold: {sorted(folds)}")
+    lines.append(f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=60)
+    if parts.scheme == "https":
+        sock = ssl._create_unverified_context().wrap_socket(sock, server_hostname=parts.hostname)
+    with sock:
+        sock.sendall("".join(lines).encode("latin-1") + body)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, response.getheaders(), response.read()
+
+
 def expected_unsigned_mic(case, message, entity, body):
     """The MIC berth must report for an unsigned message: over the decrypted entity when
     encrypted, else over the content as sent; with the requested digest, else SHA-256."""
@@ -189,7 +232,11 @@ def main():
         if case.get("tamper"):
             body = body.replace(b"tamper-me", b"tamper-ME", 1)
         for attempt in range(case.get("repeat", 1)):
-            status, response_headers, response_body = post(case.get("url", spec["url"]), headers, body)
+            url = case.get("url", spec["url"])
+            if case.get("folds"):
+                status, response_headers, response_body = post_folded(url, headers, body, case["folds"])
+            else:
+                status, response_headers, response_body = post(url, headers, body)
             raw = None
             if case.get("mdn", "sync") in ("sync", "signed") and response_body:
                 head = "".join(f"{k}: {v}\r\n" for k, v in response_headers).encode()

@@ -59,8 +59,8 @@ pub fn content_type(der_bytes: &[u8]) -> Result<String, CmsError> {
         .map_err(malformed)
 }
 
-/// The digest algorithm of the first SignerInfo of a SignedData.
-pub fn signer_digest(der_bytes: &[u8]) -> Option<MicAlg> {
+/// The SignerInfos of a SignedData ContentInfo; `None` when the structure does not parse.
+pub(crate) fn signer_infos(der_bytes: &[u8]) -> Option<Vec<der::Element<'_>>> {
     let ci = der::parse(der_bytes).ok()?;
     let signed_data = ci
         .child(1, der::TAG_CONTEXT_0)
@@ -71,7 +71,12 @@ pub fn signer_digest(der_bytes: &[u8]) -> Option<MicAlg> {
     if signer_infos.tag != TAG_SET {
         return None;
     }
-    let first = *signer_infos.children().ok()?.first()?;
+    signer_infos.children().ok()
+}
+
+/// The digest algorithm of the first SignerInfo of a SignedData.
+pub fn signer_digest(der_bytes: &[u8]) -> Option<MicAlg> {
+    let first = *signer_infos(der_bytes)?.first()?;
     let alg = first.child(2, TAG_SEQUENCE).ok()?.child(0, TAG_OID).ok()?;
     MicAlg::from_oid(&alg.oid().ok()?)
 }

@@ -3,7 +3,7 @@
 //! `[0]` subject key identifier. With several certificates configured for one partner (a
 //! renewal overlap), this is what picks the one to use, and what a refusal names.
 
-use crate::der::{self, Element, TAG_INTEGER, TAG_SEQUENCE, TAG_SET};
+use crate::der::{self, Element, TAG_INTEGER, TAG_SEQUENCE};
 use openssl::bn::BigNum;
 use openssl::x509::{X509NameRef, X509Ref, X509};
 use std::cmp::Ordering;
@@ -97,19 +97,7 @@ pub(crate) fn describe_certificate(cert: &X509Ref) -> String {
 /// The identifiers of every SignerInfo of a SignedData ContentInfo; `None` when the structure
 /// does not parse (OpenSSL then reports on it).
 pub(crate) fn signer_ids(der_bytes: &[u8]) -> Option<Vec<CertId<'_>>> {
-    let ci = der::parse(der_bytes).ok()?;
-    let signed_data = ci
-        .child(1, der::TAG_CONTEXT_0)
-        .ok()?
-        .child(0, TAG_SEQUENCE)
-        .ok()?;
-    let signer_infos = *signed_data.children().ok()?.last()?;
-    if signer_infos.tag != TAG_SET {
-        return None;
-    }
-    signer_infos
-        .children()
-        .ok()?
+    crate::cms::signer_infos(der_bytes)?
         .iter()
         .map(|si| {
             let sid = si.children().ok()?.get(1).copied()?;

@@ -11,10 +11,7 @@ use berth_store::{Query, Store, StoreError, StoreOptions};
 use super::args::DocumentsCommand;
 use crate::deploy::deployment_dir;
 use crate::intake::Intake;
-use crate::metrics::Metrics;
-use crate::outbound::Outbound;
 use crate::settings;
-use crate::status::StatusBoard;
 
 pub fn run(dir: &Path, command: DocumentsCommand) -> anyhow::Result<ExitCode> {
     let dir = deployment_dir(dir)?;
@@ -85,13 +82,7 @@ pub fn run(dir: &Path, command: DocumentsCommand) -> anyhow::Result<ExitCode> {
             })?;
             runtime.block_on(async {
                 // The same intake `berth run` uses, over the processes as deployed on disk.
-                let intake = Intake::new(
-                    Runner::new(&dir),
-                    Some(store),
-                    Arc::new(StatusBoard::default()),
-                    Arc::new(Metrics::new()),
-                    Outbound::start(),
-                );
+                let intake = Intake::new(Runner::new(&dir), Some(store));
                 let processes: Vec<_> = deployment.processes.into_iter().map(Arc::new).collect();
                 intake.deploy(&processes);
                 intake.retry(&ids, failed).await

@@ -83,20 +83,16 @@ pub enum Answer {
 }
 
 impl Intake {
-    pub fn new(
-        runner: Runner,
-        store: Option<Store>,
-        status: Arc<StatusBoard>,
-        metrics: Arc<Metrics>,
-        outbound: Outbound,
-    ) -> Intake {
+    /// An intake with its own listener status board, metrics and outbound queue (started on
+    /// the current runtime): what `berth run`, the CLI's retry and the tests each need once.
+    pub fn new(runner: Runner, store: Option<Store>) -> Intake {
         Intake {
             inner: Arc::new(Inner {
                 runner,
                 store,
-                status,
-                metrics,
-                outbound,
+                status: Arc::new(StatusBoard::default()),
+                metrics: Arc::new(Metrics::new()),
+                outbound: Outbound::start(),
                 processes: RwLock::new(HashMap::new()),
             }),
         }

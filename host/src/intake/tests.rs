@@ -15,9 +15,6 @@ use bytes::Bytes;
 
 use super::{Answer, Arrival, Intake};
 use crate::body::Body;
-use crate::metrics::Metrics;
-use crate::outbound::Outbound;
-use crate::status::StatusBoard;
 
 /// What the connector was told, kept for the test to read.
 #[derive(Clone, Default)]
@@ -76,13 +73,7 @@ impl Fixture {
     async fn new(steps: &str) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("data")).unwrap();
-        let intake = Intake::new(
-            Runner::new(dir.path()),
-            Some(store.clone()),
-            Arc::new(StatusBoard::default()),
-            Arc::new(Metrics::new()),
-            Outbound::start(),
-        );
+        let intake = Intake::new(Runner::new(dir.path()), Some(store.clone()));
         let fixture = Fixture {
             dir,
             intake,

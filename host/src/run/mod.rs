@@ -13,9 +13,6 @@ use berth_process::Runner;
 
 use crate::deploy::{check_deployment, deployment_dir, report};
 use crate::intake::Intake;
-use crate::metrics::Metrics;
-use crate::outbound::Outbound;
-use crate::status::StatusBoard;
 use crate::topology::{watch, Topology};
 use crate::{admin, retention};
 
@@ -44,15 +41,10 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         let grace = Duration::from_secs(settings.limits.shutdown_grace_seconds);
         let admin_settings = settings.admin.clone();
         let data_dir = dir.join(&settings.store.data_dir);
-        let metrics = Arc::new(Metrics::new());
-        metrics.set_plugin_load_failures(plan.refused_plugins as u64);
-        let intake = Intake::new(
-            Runner::new(&dir),
-            store,
-            Arc::new(StatusBoard::default()),
-            metrics,
-            Outbound::start(),
-        );
+        let intake = Intake::new(Runner::new(&dir), store);
+        intake
+            .metrics()
+            .set_plugin_load_failures(plan.refused_plugins as u64);
         let topology = Topology::new(dir.clone(), settings, intake.clone());
         topology.apply(plan, None).await;
         let (bound, failed) = topology.bound().await;

@@ -18,6 +18,7 @@ use tokio_openssl::SslStream;
 use super::idle::{IdleCutoff, InFlight};
 use super::router::Router;
 use super::service::{self, Peer};
+use super::unfold::{Report, Unfold};
 use super::{Connections, Shared};
 
 /// The header count hyper allows when told nothing.
@@ -130,6 +131,7 @@ async fn serve<S>(
     let (max_header_bytes, max_headers) = (shared.max_header_bytes, shared.max_headers);
     let in_flight = InFlight::default();
     let stream = IdleCutoff::new(stream, header_timeout, in_flight.clone());
+    let remote = peer.remote_addr.clone();
     let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
         let shared = Arc::clone(&shared);
         let router = Arc::clone(&router);
@@ -146,22 +148,29 @@ async fn serve<S>(
                 // Boxed: the request future is large, and hyper moves the service future by
                 // value; one allocation is cheaper than copying its state around.
                 Some(mount) => Box::pin(service::handle(shared, mount, peer, request)).await,
-                None => service::text(
-                    http::StatusCode::NOT_FOUND,
-                    &format!("nothing listens on {}", request.uri().path()),
-                ),
+                None => {
+                    let path = request.uri().path();
+                    tracing::info!(peer = %peer.remote_addr, %path, "refused: nothing listens on this path");
+                    service::text(
+                        http::StatusCode::NOT_FOUND,
+                        &format!("nothing listens on {path}"),
+                    )
+                }
             };
             Ok::<_, Infallible>(response)
         }
     });
-    let io = TokioIo::new(stream);
+    let report = Report::default();
     let result = if h2 {
+        let io = TokioIo::new(stream);
         let mut builder = http2::Builder::new(TokioExecutor::new());
         builder
             .timer(TokioTimer::new())
             .max_header_list_size(u32::try_from(max_header_bytes).unwrap_or(u32::MAX));
         watcher.watch(builder.serve_connection(io, service)).await
     } else {
+        // Folded header lines are unfolded before hyper parses the head (see `unfold`).
+        let io = TokioIo::new(Unfold::new(stream, report.clone()));
         let mut builder = http1::Builder::new();
         // No header read timeout (and so no timer) for hyper: `IdleCutoff` bounds the time to a
         // complete head without a timer per request.
@@ -173,7 +182,20 @@ async fn serve<S>(
         }
         watcher.watch(builder.serve_connection(io, service)).await
     };
-    if let Err(e) = result {
-        tracing::debug!(error = %e, "connection ended with an error");
+    let seen = report.seen();
+    if seen.folds > 0 {
+        tracing::debug!(peer = %remote, folds = seen.folds, "unfolded folded header lines");
+    }
+    match result {
+        // hyper answered the request itself (400, or 431 for a head over the limits) and
+        // closed the connection: one line per connection, with what the unfolding reader saw.
+        Err(e) if e.is_parse() => match seen.refused {
+            Some(detail) => {
+                tracing::warn!(peer = %remote, error = %e, detail, "refused a malformed request head")
+            }
+            None => tracing::warn!(peer = %remote, error = %e, "refused a malformed request head"),
+        },
+        Err(e) => tracing::debug!(peer = %remote, error = %e, "connection ended with an error"),
+        Ok(()) => {}
     }
 }

@@ -12,6 +12,8 @@ mod service;
 mod shared_server;
 mod spool;
 mod tls;
+mod unfold;
+mod write_through;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -73,7 +73,7 @@ async fn serve(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > mount.max_body_bytes) {
-        return too_large(&mount);
+        return too_large(&mount, &peer);
     }
     let head = || raw_request(&parts, &Bytes::new(), false);
     let policy = (mount.spool_above_bytes > 0).then(|| SpoolPolicy {
@@ -84,7 +84,7 @@ async fn serve(
     let read = read_body(body, mount.max_body_bytes, shared.body_timeout, policy).await;
     let body = match read {
         Ok(body) => body,
-        Err(BodyError::TooLarge) => return too_large(&mount),
+        Err(BodyError::TooLarge) => return too_large(&mount, &peer),
         Err(BodyError::Timeout) => {
             tracing::warn!(listener = %mount.label, peer = %peer.remote_addr, "body read timed out");
             return text(
@@ -122,7 +122,8 @@ async fn serve(
     let intake = &shared.intake;
     let (submission, pending) = match decision {
         FfiDecision::Respond(response) => {
-            return to_http(&mount, intake.respond(&mount.label, response))
+            let response = intake.respond(&mount.label, response);
+            return to_http(&mount, &incoming.remote_addr, response);
         }
         FfiDecision::Submit {
             submission,
@@ -154,7 +155,7 @@ async fn serve(
         evidence: &evidence,
     };
     match intake.receive(arrival).await {
-        Answer::Connector(response) => to_http(&mount, response),
+        Answer::Connector(response) => to_http(&mount, &incoming.remote_addr, response),
         Answer::Paused => {
             let mut answer = text(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -172,7 +173,8 @@ async fn serve(
     }
 }
 
-fn too_large(mount: &Mount) -> HttpResponse {
+fn too_large(mount: &Mount, peer: &Peer) -> HttpResponse {
+    tracing::warn!(listener = %mount.label, peer = %peer.remote_addr, limit = mount.max_body_bytes, "refused: the body is over the limit");
     text(
         StatusCode::PAYLOAD_TOO_LARGE,
         &format!(
@@ -192,11 +194,21 @@ fn connector_failed(mount: &Mount, error: &str) -> HttpResponse {
 
 /// A plugin's answer as an HTTP response; an answer that HTTP cannot carry becomes a 500 rather
 /// than a broken response on the wire.
-fn to_http(mount: &Mount, response: PluginResponse) -> HttpResponse {
+fn to_http(mount: &Mount, peer: &str, response: PluginResponse) -> HttpResponse {
     let Ok(status) = StatusCode::from_u16(response.status) else {
         let message = format!("invalid HTTP status {}", response.status);
         return connector_failed(mount, &message);
     };
+    if status.is_client_error() {
+        // A connector's refusal: the first line of its answer says why.
+        let line = response
+            .body
+            .split(|b| *b == b'\n')
+            .next()
+            .unwrap_or_default();
+        let reason = String::from_utf8_lossy(&line[..line.len().min(200)]);
+        tracing::warn!(listener = %mount.label, %peer, status = status.as_u16(), reason = %reason.trim_end(), "refused by the connector");
+    }
     let mut builder = http::Response::builder().status(status);
     for header in response.headers.iter() {
         let name = HeaderName::from_bytes(header.name.as_bytes());

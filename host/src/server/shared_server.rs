@@ -45,10 +45,13 @@ impl SharedAuth {
             SharedAuth::ClientCertificate if peer.secure && !peer.client_certificate.is_empty() => {
                 None
             }
-            SharedAuth::ClientCertificate => Some(text(
-                StatusCode::FORBIDDEN,
-                "this server requires a client certificate over HTTPS",
-            )),
+            SharedAuth::ClientCertificate => {
+                tracing::warn!(peer = %peer.remote_addr, "shared web server: no client certificate");
+                Some(text(
+                    StatusCode::FORBIDDEN,
+                    "this server requires a client certificate over HTTPS",
+                ))
+            }
         }
     }
 }

@@ -27,11 +27,8 @@ use super::Topology;
 use crate::deploy::testing::Folder;
 use crate::deploy::Plan;
 use crate::intake::Intake;
-use crate::metrics::Metrics;
-use crate::outbound::Outbound;
 use crate::server::Mount;
 use crate::settings::HostSettings;
-use crate::status::StatusBoard;
 
 const KIND: &str = "http-server-legacy";
 
@@ -66,13 +63,7 @@ impl Live {
         let (settings, plan) = checked.unwrap_or_else(|d| panic!("the deployment: {d:#?}"));
         let dir = folder.path().to_path_buf();
         let store = Store::open(&dir.join("data")).expect("the store in the deployment folder");
-        let intake = Intake::new(
-            Runner::new(&dir),
-            Some(store),
-            Arc::new(StatusBoard::default()),
-            Arc::new(Metrics::new()),
-            Outbound::start(),
-        );
+        let intake = Intake::new(Runner::new(&dir), Some(store));
         let topology = Topology::new(dir, settings, intake.clone());
         topology.apply(plan, None).await;
         assert_eq!(topology.bound().await.1, 0, "every listener is bound");
