@@ -95,7 +95,8 @@ fn documents_and_as2_messages_are_stored_in_postgres() {
     let list = berth_documents(&deployment, &["list"]);
     assert!(list.contains("3 documents"), "{list}");
     assert!(list.contains("duplicate"), "{list}");
-    assert!(!deployment.path().join("data").exists());
+    // (data/ still holds the admin token.)
+    assert!(!deployment.path().join("data/store.sqlite").exists());
     assert_eq!(
         server.sql(
             &db,
@@ -127,7 +128,8 @@ fn documents_and_as2_messages_are_stored_in_postgres() {
         .next()
         .unwrap();
     let shown = berth_documents(&deployment, &["show", id]);
-    assert!(shown.contains("ISA*00*over-http~"), "{shown}");
+    assert!(shown.contains("payload    17 bytes"), "{shown}");
+    assert!(shown.contains("| stored"), "{shown}");
     assert!(shown.contains("answer     200"), "{shown}");
 
     let log = berth.log();
