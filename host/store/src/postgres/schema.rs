@@ -7,7 +7,7 @@ use deadpool_postgres::Object as Client;
 use crate::error::StoreError;
 
 /// The advisory lock key that serialises migrations ("berth" in ASCII).
-const MIGRATION_LOCK: i64 = 0x6265_7274_68;
+const MIGRATION_LOCK: i64 = 0x0062_6572_7468;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`. Append only: a released
 /// migration never changes, since databases in the field have already run it.

@@ -84,11 +84,7 @@ async fn a_database_gone_while_open_is_unavailable() {
         Store::open_backend(&BackendConfig::Postgres(config), StoreOptions::default()).unwrap();
     store.receive(doc("before", "p")).await.unwrap();
     server.stop();
-    let err = store
-        .receive(doc("after", "p"))
-        .await
-        .err()
-        .expect("refused");
+    let err = store.receive(doc("after", "p")).await.expect_err("refused");
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
 }
 
@@ -114,8 +110,7 @@ fn wrong_credentials_and_urls_never_show_the_password() {
         "postgres://berth:***@db:5432/berth"
     );
     assert!(!format!("{with_password:?}").contains("s3cret"));
-    let err = PgConfig::new("postgres://berth:s3cret@db:notaport/berth", None)
-        .err()
-        .expect("refused");
+    let err =
+        PgConfig::new("postgres://berth:s3cret@db:notaport/berth", None).expect_err("refused");
     assert!(!err.to_string().contains("s3cret"), "{err}");
 }
