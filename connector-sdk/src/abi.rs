@@ -2,8 +2,8 @@
 //!
 //! Everything here is `#[repr(C)]` and derives [`StableAbi`], so that the host can check at load
 //! time that a plugin was built against the same layout. Values that may gain cases in later SDK
-//! versions are integer-tagged newtypes (`OutcomeKind`, `EndpointKind`) or non-exhaustive enums
-//! (the decision, in [`crate::module`]): an exhaustive enum can never grow across a stable ABI.
+//! versions are integer-tagged newtypes (`OutcomeKind`) or non-exhaustive enums ([`Listen`],
+//! the decision in [`crate::module`]): an exhaustive enum can never grow across a stable ABI.
 //! "One of these" is an enum ([`Tls`]), and "none" is an [`ROption`], never an empty string.
 //!
 //! Request data is borrowed (`RStr`, `RSlice`) for the duration of one call: the host owns the
@@ -233,18 +233,6 @@ pub struct Outcome {
     pub error: ROption<RString>,
 }
 
-/// How an endpoint is served. Integer-tagged so that later SDKs can add kinds.
-#[repr(transparent)]
-#[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EndpointKind(pub u32);
-
-impl EndpointKind {
-    /// The host binds `address:port` for this listener alone.
-    pub const PORT: Self = Self(1);
-    /// The host's shared web server routes `path_prefix` (and everything below it) here.
-    pub const SHARED: Self = Self(2);
-}
-
 /// TLS settings for a port the host binds: PEM certificate and key files, or one PKCS#12 file.
 /// File names are absolute. `Debug` never shows the password.
 ///
@@ -262,17 +250,48 @@ pub enum Tls {
     Pkcs12 { file: RString, password: Secret },
 }
 
+/// Where the host listens for an endpoint.
+///
+/// Non-exhaustive across the ABI (it crosses as [`Listen_NE`]): a later SDK may add a way to
+/// listen, and a plugin built against it still loads here; a deployment that uses a way this
+/// host does not know is refused with a message that says to upgrade berth.
+#[repr(u8)]
+#[derive(StableAbi, Clone, Debug)]
+#[sabi(kind(WithNonExhaustive(size = [usize; 24], traits(Debug, Clone))))]
+pub enum Listen {
+    /// The host binds `address:port` for this listener alone.
+    Port {
+        /// Interface address: `0.0.0.0`, `127.0.0.1`, `::`.
+        address: RString,
+        port: u16,
+        tls: ROption<Tls>,
+    },
+    /// The host's shared web server routes `path_prefix` (and everything below it) here.
+    Shared {
+        /// E.g. `/as2`.
+        path_prefix: RString,
+    },
+}
+
+/// A URL path a partner sends to for one operation, e.g. `/orders` or `/as2/{account-id}`
+/// (braces name a part the partner fills in). The host joins it to the endpoint's address to
+/// show operators the exact URL to give each partner.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq, Eq)]
+pub struct PartnerPath {
+    /// The operation (its process's name).
+    pub operation: RString,
+    pub path: RString,
+}
+
 /// Something the host must listen on for a connection.
 #[repr(C)]
 #[derive(StableAbi, Clone, Debug)]
 pub struct Endpoint {
-    pub kind: EndpointKind,
-    /// Interface address for `PORT` endpoints (`0.0.0.0`, `127.0.0.1`, `::`).
-    pub address: RString,
-    pub port: u16,
-    pub tls: ROption<Tls>,
-    /// Path prefix for `SHARED` endpoints, e.g. `/as2`.
-    pub path_prefix: RString,
+    pub listen: Listen_NE,
+    /// The paths partners send to on this endpoint, per operation. An operation with none is
+    /// shown as the endpoint's address alone (or its path prefix).
+    pub partner_paths: RVec<PartnerPath>,
     /// The largest body the host reads for this endpoint; larger requests get 413 before the
     /// plugin sees them.
     pub max_body_bytes: u64,
@@ -281,6 +300,68 @@ pub struct Endpoint {
     /// stream large messages (AS2 decrypts from the file) set it; the host's peak memory for
     /// a large message is then what the connector makes of it, not the message itself.
     pub spool_above_bytes: u64,
+}
+
+impl Endpoint {
+    /// A port the host binds for this listener alone.
+    pub fn port(address: &str, port: u16, tls: Option<Tls>, max_body_bytes: u64) -> Self {
+        Self::new(
+            Listen::Port {
+                address: address.into(),
+                port,
+                tls: tls.into(),
+            },
+            max_body_bytes,
+        )
+    }
+
+    /// A path prefix on the host's shared web server.
+    pub fn shared(path_prefix: &str, max_body_bytes: u64) -> Self {
+        Self::new(
+            Listen::Shared {
+                path_prefix: path_prefix.into(),
+            },
+            max_body_bytes,
+        )
+    }
+
+    fn new(listen: Listen, max_body_bytes: u64) -> Self {
+        Self {
+            listen: Listen_NE::new(listen),
+            partner_paths: RVec::new(),
+            max_body_bytes,
+            spool_above_bytes: 0,
+        }
+    }
+
+    /// Spool bodies larger than `bytes` to a file (see [`Endpoint::spool_above_bytes`]).
+    pub fn spooling_above(mut self, bytes: u64) -> Self {
+        self.spool_above_bytes = bytes;
+        self
+    }
+
+    /// Partners send to `path` for `operation` (see [`PartnerPath`]).
+    pub fn with_partner_path(mut self, operation: &str, path: &str) -> Self {
+        self.partner_paths.push(PartnerPath {
+            operation: operation.into(),
+            path: path.into(),
+        });
+        self
+    }
+
+    /// How the host listens, when this SDK knows the way (a newer plugin may use one it does
+    /// not).
+    pub fn listen(&self) -> Option<&Listen> {
+        self.listen.as_enum().ok()
+    }
+
+    /// The paths partners send to for `operation`.
+    pub fn partner_paths_of<'a>(&'a self, operation: &'a str) -> impl Iterator<Item = &'a str> {
+        self.partner_paths
+            .iter()
+            .filter(move |p| p.operation.as_str() == operation)
+            .map(|p| p.path.as_str())
+    }
 }
 
 /// One problem found in a connection's or an operation's settings.
@@ -358,40 +439,6 @@ pub struct OpenSpec {
     pub deployment_dir: RString,
     /// A [`HostLogFn`], spelled out: the derive needs to see the function type.
     pub log: extern "C" fn(LogLevel, ROption<RStr<'_>>, RStr<'_>),
-}
-
-impl Endpoint {
-    /// A port the host binds for this listener alone.
-    pub fn port(address: &str, port: u16, tls: Option<Tls>, max_body_bytes: u64) -> Self {
-        Self {
-            kind: EndpointKind::PORT,
-            address: address.into(),
-            port,
-            tls: tls.into(),
-            path_prefix: RString::new(),
-            max_body_bytes,
-            spool_above_bytes: 0,
-        }
-    }
-
-    /// A path prefix on the host's shared web server.
-    pub fn shared(path_prefix: &str, max_body_bytes: u64) -> Self {
-        Self {
-            kind: EndpointKind::SHARED,
-            address: RString::new(),
-            port: 0,
-            tls: ROption::RNone,
-            path_prefix: path_prefix.into(),
-            max_body_bytes,
-            spool_above_bytes: 0,
-        }
-    }
-
-    /// Spool bodies larger than `bytes` to a file (see [`Endpoint::spool_above_bytes`]).
-    pub fn spooling_above(mut self, bytes: u64) -> Self {
-        self.spool_above_bytes = bytes;
-        self
-    }
 }
 
 impl Submission {

@@ -4,6 +4,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
 use crate::abi::{Endpoint, Outcome, Request, Response, Submission};
+use crate::certs::CertificateUse;
 use crate::log::Logger;
 
 /// A kind of listen connector: its settings types and how to open a listener.
@@ -52,6 +53,25 @@ pub trait Connector: Send + Sync + 'static {
     /// second operation on the same connection instead of leaving it without documents.
     fn claims(_operation: &Self::Operation) -> Vec<String> {
         vec![EVERY_REQUEST.to_string()]
+    }
+
+    /// The certificates and keys a connection's settings use (e.g. its HTTPS port's), with files
+    /// resolved against `deployment_dir`: the host warns before they expire and refuses a key
+    /// that does not match its certificate. The default reports none.
+    fn connection_certificates(
+        _deployment_dir: &std::path::Path,
+        _connection: &Self::Connection,
+    ) -> Vec<CertificateUse> {
+        Vec::new()
+    }
+
+    /// The certificates and keys an operation's settings use (a partner's certificate, our
+    /// decryption key), as for [`Connector::connection_certificates`]. The default reports none.
+    fn operation_certificates(
+        _deployment_dir: &std::path::Path,
+        _operation: &Self::Operation,
+    ) -> Vec<CertificateUse> {
+        Vec::new()
     }
 
     /// Open a listener for a connection and all the operations that use it.

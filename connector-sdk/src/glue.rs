@@ -15,6 +15,7 @@ use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RErr, ROk, RResult, RStr, RString, RVec};
 
 use crate::abi::{KindInfo, OpenSpec, Outcome, PluginInfo, Problem, Request, Response};
+use crate::certs::{CertificateUse, Section};
 use crate::connector::{Connector, Decision, Listener, OpenContext};
 use crate::log::Logger;
 use crate::module::{
@@ -51,6 +52,7 @@ pub struct KindVTable {
     check_operation: Check,
     claims: fn(&str) -> Result<Vec<String>, String>,
     open: fn(OpenSpec) -> Result<Opened, String>,
+    certificates: fn(Section, &str, &std::path::Path) -> Result<Vec<CertificateUse>, String>,
 }
 
 impl KindVTable {
@@ -62,6 +64,7 @@ impl KindVTable {
             check_operation: check_operation_of::<C>,
             claims: claims_of::<C>,
             open: open_of::<C>,
+            certificates: certificates_of::<C>,
         }
     }
 }
@@ -94,6 +97,25 @@ fn check_operation_of<C: Connector>(json: &str) -> Vec<Problem> {
 fn claims_of<C: Connector>(json: &str) -> Result<Vec<String>, String> {
     let operation = settings::parse::<C::Operation>(json).map_err(|p| p.message.into_string())?;
     Ok(C::claims(&operation))
+}
+
+fn certificates_of<C: Connector>(
+    section: Section,
+    json: &str,
+    dir: &std::path::Path,
+) -> Result<Vec<CertificateUse>, String> {
+    let bad = |p: Problem| format!("settings at `{}`: {}", p.pointer, p.message);
+    match section {
+        Section::CONNECTION => {
+            let connection = settings::parse::<C::Connection>(json).map_err(bad)?;
+            Ok(C::connection_certificates(dir, &connection))
+        }
+        Section::OPERATION => {
+            let operation = settings::parse::<C::Operation>(json).map_err(bad)?;
+            Ok(C::operation_certificates(dir, &operation))
+        }
+        Section(other) => Err(format!("unknown settings section {other}")),
+    }
 }
 
 fn open_of<C: Connector>(spec: OpenSpec) -> Result<Opened, String> {
@@ -246,6 +268,24 @@ extern "C" fn ffi_open(spec: OpenSpec) -> RResult<Opened, RString> {
     }
 }
 
+extern "C" fn ffi_certificates(
+    kind: RStr<'_>,
+    section: Section,
+    settings: RStr<'_>,
+    deployment_dir: RStr<'_>,
+) -> RResult<RVec<CertificateUse>, RString> {
+    let dir = std::path::Path::new(deployment_dir.as_str());
+    let result = guard("certificates", || match find(kind) {
+        Some(vtable) => (vtable.certificates)(section, settings.as_str(), dir),
+        None => Err(unknown_kind(kind)),
+    });
+    match result {
+        Ok(Ok(uses)) => ROk(uses.into()),
+        Ok(Err(message)) => RErr(message.into()),
+        Err(message) => RErr(message),
+    }
+}
+
 /// Build the root module for a plugin. Called by [`crate::export_plugin!`].
 pub fn root_module(
     name: &'static str,
@@ -261,6 +301,7 @@ pub fn root_module(
         check_operation: ffi_check_operation,
         claims: ffi_claims,
         open: ffi_open,
+        certificates: ffi_certificates,
     }
     .leak_into_prefix()
 }
@@ -350,6 +391,19 @@ mod tests {
         let answer = pending.complete(&outcome).into_result().unwrap();
         assert_eq!(answer.status, 200);
         assert!(pending.complete(&outcome).is_err(), "complete runs once");
+    }
+
+    #[test]
+    fn certificates_default_to_none_and_bad_settings_are_errors() {
+        let dir = std::path::Path::new("/d");
+        assert!(certificates_of::<Defaults>(Section::OPERATION, "{}", dir)
+            .unwrap()
+            .is_empty());
+        assert!(certificates_of::<Defaults>(Section::CONNECTION, "{}", dir)
+            .unwrap()
+            .is_empty());
+        assert!(certificates_of::<Defaults>(Section(9), "{}", dir).is_err());
+        assert!(certificates_of::<Defaults>(Section::OPERATION, "[", dir).is_err());
     }
 
     #[test]

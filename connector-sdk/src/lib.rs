@@ -96,6 +96,7 @@
 
 pub mod abi;
 pub mod auth;
+pub mod certs;
 mod connector;
 pub mod glue;
 mod helpers;
@@ -122,6 +123,7 @@ pub mod prelude {
         Request, Response, Returned, Submission, Tls,
     };
     pub use crate::auth::BasicAuth;
+    pub use crate::certs::{CertificateUse, KeyCheck};
     pub use crate::log::Logger;
     pub use crate::secret::Secret;
     pub use crate::settings::problem;

@@ -7,6 +7,7 @@ use abi_stable::std_types::{RBox, RResult, RStr, RString, RVec};
 use abi_stable::{declare_root_module_statics, package_version_strings, StableAbi};
 
 use crate::abi::{Endpoint, OpenSpec, Outcome, PluginInfo, Problem, Request, Response, Submission};
+use crate::certs::{CertificateUse, Section};
 
 /// A listener opened by a plugin: the host calls it from several threads at once.
 ///
@@ -61,7 +62,11 @@ pub struct Opened {
 /// The root module of a connector plugin.
 ///
 /// New functions are only ever appended after the last prefix field, so that a host can load a
-/// plugin built against an older SDK of the same major version.
+/// plugin built against a newer SDK of the same major version. `#[sabi(last_prefix_field)]`
+/// stays on `open` for good (abi_stable: moving it is a breaking change); fields after it are
+/// read through accessors that give `None` when absent. abi_stable's layout check refuses a
+/// plugin whose module has fewer fields than the host's, so a plugin built before a field was
+/// added is refused at load with "rebuild it", never called through a missing pointer.
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = PluginModuleRef)))]
@@ -80,6 +85,15 @@ pub struct PluginModule {
     /// Open a connection with all its operations.
     #[sabi(last_prefix_field)]
     pub open: extern "C" fn(spec: OpenSpec) -> RResult<Opened, RString>,
+    /// The certificates and keys a connection's or an operation's settings (JSON) use, read
+    /// from files relative to `deployment_dir`. Added in SDK 0.2.0 after `open`.
+    #[sabi(missing_field(option))]
+    pub certificates: extern "C" fn(
+        kind: RStr<'_>,
+        section: Section,
+        settings: RStr<'_>,
+        deployment_dir: RStr<'_>,
+    ) -> RResult<RVec<CertificateUse>, RString>,
 }
 
 impl RootModule for PluginModuleRef {

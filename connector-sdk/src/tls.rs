@@ -15,6 +15,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 use crate::abi::{Problem, Tls};
+use crate::certs::{role, CertificateUse, KeyCheck};
 use crate::connector::OpenContext;
 use crate::secret::Secret;
 use crate::settings::problem;
@@ -86,6 +87,28 @@ impl TlsFiles {
             }),
             _ => Err("tls needs `certificate` and `private_key`, or `pkcs12`".to_string()),
         }
+    }
+}
+
+impl TlsFiles {
+    /// These files as a [`CertificateUse`] of role `tls` (`at` is the section's JSON pointer):
+    /// the host reads the certificate and checks the key the way it does to serve HTTPS.
+    pub fn certificate_use(&self, dir: &Path, at: &str) -> Option<CertificateUse> {
+        let (field, file) = match (&self.certificate, &self.pkcs12) {
+            (_, Some(file)) => ("pkcs12", file),
+            (Some(file), None) => ("certificate", file),
+            (None, None) => return None,
+        };
+        let pointer = format!("{at}/{field}");
+        let key_file = self.private_key.as_ref().unwrap_or(file);
+        Some(match self.resolve_in(dir) {
+            Ok(tls) => CertificateUse {
+                tls: abi_stable::std_types::ROption::RSome(tls),
+                ..CertificateUse::read(role::TLS, file, &pointer, Vec::new(), KeyCheck::BY_HOST)
+                    .with_key_file(key_file)
+            },
+            Err(e) => CertificateUse::unreadable(role::TLS, file, &pointer, e),
+        })
     }
 }
 

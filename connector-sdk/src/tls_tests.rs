@@ -149,3 +149,36 @@ fn schemas_refuse_unknown_fields_and_require_the_port() {
         "{port}"
     );
 }
+
+#[test]
+fn tls_files_report_their_certificate_for_the_host_to_check() {
+    let pem = TlsFiles {
+        certificate: Some("c.pem".into()),
+        private_key: Some("k.pem".into()),
+        ..TlsFiles::default()
+    };
+    let found = pem.certificate_use(Path::new("/d"), "/tls").unwrap();
+    assert_eq!(found.role.as_str(), "tls");
+    assert_eq!(found.file.as_str(), "c.pem");
+    assert_eq!(found.pointer.as_str(), "/tls/certificate");
+    assert_eq!(found.key, crate::certs::KeyCheck::BY_HOST);
+    assert!(matches!(
+        found.tls.as_ref().into_option(),
+        Some(Tls::Pem { certificate_file, .. }) if certificate_file.as_str() == "/d/c.pem"
+    ));
+    let p12 = TlsFiles {
+        pkcs12: Some("s.p12".into()),
+        ..TlsFiles::default()
+    };
+    let found = p12.certificate_use(Path::new("/d"), "/tls").unwrap();
+    assert_eq!(found.pointer.as_str(), "/tls/pkcs12");
+    let half = TlsFiles {
+        certificate: Some("c.pem".into()),
+        ..TlsFiles::default()
+    };
+    let found = half.certificate_use(Path::new("/d"), "/tls").unwrap();
+    assert!(found.error.is_some(), "a certificate without its key");
+    assert!(TlsFiles::default()
+        .certificate_use(Path::new("/d"), "/tls")
+        .is_none());
+}

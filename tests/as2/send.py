@@ -4,9 +4,9 @@ this script also checks the MIC of unsigned messages, which pyas2lib leaves alon
 
 Input: a JSON file (argument 1) with `url`, optional `async_wait` seconds and `cases`; each
 case says how to build one message (see `build`); `headers` adds or replaces HTTP headers,
-`drop_headers` removes some, and `folds` sends some of them folded (see `post_folded`).
-Output: a JSON list on stdout, one result per
-case and per send (`repeat` sends the same message again, same Message-ID).
+`drop_headers` removes some, and `folds` sends some of them folded (see `post_folded`);
+`keep_bytes` adds the body sent and the answer's body, base64. Output: a JSON list on stdout,
+one result per case and per send (`repeat` sends the same message again, same Message-ID).
 
 Run by the Rust end-to-end tests in tests/tests/as2_*.rs with the virtualenv scripts/test makes.
 """
@@ -249,6 +249,10 @@ def main():
                 "http_body": response_body.decode("utf-8", "replace")[:300] if raw is None else "",
                 "response_headers": {k.lower(): v for k, v in response_headers},
             }
+            if case.get("keep_bytes"):
+                # The exact bytes on the wire, for tests that compare them with berth's evidence.
+                result["sent_b64"] = base64.b64encode(body).decode()
+                result["answer_b64"] = base64.b64encode(response_body).decode()
             sent.append((case, message, entity, body, raw, result))
 
     deadline = time.time() + spec.get("async_wait", 30)

@@ -10,7 +10,7 @@
 // already received. Exits 0 when every check passed; prints each step. Saves a screenshot to
 // $BERTH_CONSOLE_SCREENSHOT (default target/console.png) on success and on failure.
 
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +62,7 @@ async function main(page, pageErrors) {
   const state = row.getByTestId('listener-state');
   await row.waitFor({ timeout: TIMEOUT_MS });
   await waitForText(state, 'listening', 'the listener is listening');
+  await waitForText(row.locator('td.urls'), listenerUrl, 'the listener shows the URL partners send to');
   await waitForText(page.getByTestId('status'), 'version', 'the status line shows the version');
 
   step('click Pause');
@@ -87,7 +88,7 @@ async function main(page, pageErrors) {
   check(resumed.status >= 200 && resumed.status < 300, `a resumed listener answers 2xx, got ${resumed.status}`);
 
   step(`search documents by File Name ${fileName}`);
-  await page.getByLabel('Property').selectOption('file_name');
+  await page.getByLabel('Property').fill('file_name');
   await page.getByLabel('Value').fill(fileName);
   await page.getByTestId('search-submit').click();
   const found = page.locator('[data-testid="document-row"]', {
@@ -114,6 +115,32 @@ async function main(page, pageErrors) {
   check(docState === 'processed', `the document is processed, shows ${docState}`);
   check(answer && answer !== 'none', 'the detail shows the answer sent');
   check(history >= 1, 'the detail shows the history');
+
+  step('download the payload');
+  const link = page.getByTestId('download-payload');
+  check((await link.getAttribute('href')).endsWith('/' + encodeURIComponent(id) + '/payload'),
+    'the payload link points at the API');
+  const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+  check(download.suggestedFilename() === fileName,
+    `the download is named ${fileName}, got ${download.suggestedFilename()}`);
+  const got = readFileSync(await download.path(), 'latin1');
+  check(got === process.env.BERTH_CONSOLE_PAYLOAD, 'the downloaded payload is the one sent: ' + JSON.stringify(got));
+  check(await page.getByTestId('download-answer').isVisible(), 'the answer can be downloaded');
+
+  step('back to the list: a new document appears by itself');
+  await page.getByTestId('back').click();
+  await page.getByTestId('search-clear').click();
+  const listed = page.getByTestId('document-row');
+  await listed.first().waitFor({ timeout: TIMEOUT_MS });
+  const before = await listed.count();
+  const fresh = await post(listenerUrl, 'sent while the list is open');
+  check(fresh.status >= 200 && fresh.status < 300, `the new document is accepted, got ${fresh.status}`);
+  const deadline = Date.now() + TIMEOUT_MS;
+  while ((await listed.count()) === before && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  check((await listed.count()) === before + 1, `the list grew to ${before + 1} without a click, shows ${await listed.count()}`);
+  step(`the list refreshed by itself: ${before} -> ${before + 1} documents`);
   check(pageErrors.length === 0, 'the page raised errors: ' + pageErrors.join('; '));
 }
 

@@ -1,6 +1,7 @@
 //! The operator console in a real headless browser (Debian's chromium, driven by playwright-core
 //! from `tests/console/drive.mjs`): an operator pauses a listener by clicking, partners then get
-//! 503, the operator resumes it and finds a document received a moment earlier by its File Name.
+//! 503, the operator resumes it and finds a document received a moment earlier by its File Name,
+//! downloads its payload, and sees a new document appear in the open list by itself.
 //! `scripts/console-setup` (run by `scripts/test`) installs chromium and playwright-core.
 
 use std::io::Read;
@@ -29,6 +30,7 @@ steps:
 "#;
 
 const FILE_NAME: &str = "po-4711.edi";
+const PAYLOAD: &str = "ISA*00*          *00*          *ZZ*ACME~\r\nST*850*4711~\r\n";
 
 /// The browser driver, after checking that what it needs is installed. Missing tools fail the
 /// test: a console test that skips itself would pass on a machine where it never ran.
@@ -117,7 +119,7 @@ fn an_operator_pauses_and_resumes_a_listener_and_finds_a_document_in_the_console
             "content-disposition",
             format!("attachment; filename=\"{FILE_NAME}\""),
         )
-        .body("ISA*00*          *00*          *ZZ*ACME~\r\nST*850*4711~\r\n")
+        .body(PAYLOAD)
         .send()
         .expect("send the order");
     assert_eq!(sent.status().as_u16(), 201, "{}", berth.log());
@@ -145,6 +147,7 @@ fn an_operator_pauses_and_resumes_a_listener_and_finds_a_document_in_the_console
     node.arg(&driver)
         .args([&admin_url, token.trim(), &listener_url, "orders", FILE_NAME])
         .env("BERTH_CONSOLE_SCREENSHOT", &screenshot)
+        .env("BERTH_CONSOLE_PAYLOAD", PAYLOAD)
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env("no_proxy", "127.0.0.1,localhost");
     let (status, output) = run_with_timeout(node, Duration::from_secs(120));

@@ -29,6 +29,20 @@ impl Connector for As2ServerLegacy {
         check_operation(operation)
     }
 
+    fn operation_certificates(
+        dir: &std::path::Path,
+        operation: &As2Operation,
+    ) -> Vec<CertificateUse> {
+        berth_as2::listener::report::operation_certificates(dir, operation)
+    }
+
+    fn connection_certificates(
+        dir: &std::path::Path,
+        connection: &LegacyConnection,
+    ) -> Vec<CertificateUse> {
+        berth_as2::listener::report::connection_certificates(dir, connection)
+    }
+
     fn claims(operation: &As2Operation) -> Vec<String> {
         vec![claim(operation)]
     }

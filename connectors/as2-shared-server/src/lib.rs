@@ -24,6 +24,13 @@ impl Connector for As2SharedServer {
         check_operation(operation)
     }
 
+    fn operation_certificates(
+        dir: &std::path::Path,
+        operation: &As2Operation,
+    ) -> Vec<CertificateUse> {
+        berth_as2::listener::report::operation_certificates(dir, operation)
+    }
+
     fn claims(operation: &As2Operation) -> Vec<String> {
         vec![claim(operation)]
     }

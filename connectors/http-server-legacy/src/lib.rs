@@ -54,6 +54,17 @@ impl Connector for HttpServerLegacy {
         problems
     }
 
+    /// The HTTPS certificate, which the host reads and checks the way it serves it.
+    fn connection_certificates(
+        dir: &std::path::Path,
+        connection: &HttpConnection,
+    ) -> Vec<CertificateUse> {
+        let tls = connection.tls.as_ref();
+        tls.and_then(|tls| tls.certificate_use(dir, "/tls"))
+            .into_iter()
+            .collect()
+    }
+
     fn claims(operation: &HttpOperation) -> Vec<String> {
         operation
             .methods
@@ -79,7 +90,10 @@ impl Connector for HttpServerLegacy {
             .map(|(_, op)| op.max_body_bytes)
             .max()
             .unwrap_or(0);
-        let endpoint = Endpoint::port(&connection.address, connection.port, tls, max_body);
+        let endpoint = operations.iter().fold(
+            Endpoint::port(&connection.address, connection.port, tls, max_body),
+            |endpoint, (name, op)| endpoint.with_partner_path(name, &op.path),
+        );
         let listener = HttpListener::new(operations, connection.basic_auth, context.log);
         Ok((vec![endpoint], listener))
     }

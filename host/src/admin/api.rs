@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use http::{Method, StatusCode};
 use serde_json::json;
 
-use super::documents;
+use super::{documents, evidence};
 use super::{error, json, Admin, Answer};
 use crate::topology::ControlError;
 
@@ -27,6 +27,7 @@ pub async fn handle(admin: &Admin, method: &Method, path: &str, query: &str) -> 
         (&Method::GET, ["documents"]) => documents::list(admin, query).await,
         (&Method::GET, ["documents", id]) => documents::show(admin, id).await,
         (&Method::POST, ["documents", id, "retry"]) => documents::retry(admin, id).await,
+        (&Method::GET, ["documents", id, part]) => evidence::download(admin, id, part).await,
         _ => error(StatusCode::NOT_FOUND, "no such API call"),
     }
 }

@@ -3,7 +3,9 @@
 //! loopback by default; every `/api` call needs the token berth keeps in its data dir.
 
 mod api;
+mod body;
 mod documents;
+mod evidence;
 pub mod token;
 
 use std::convert::Infallible;
@@ -13,7 +15,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -23,7 +25,7 @@ use crate::intake::Intake;
 use crate::settings::AdminSettings;
 use crate::topology::Topology;
 
-pub type Answer = http::Response<Full<Bytes>>;
+pub type Answer = http::Response<body::Body>;
 
 /// What the handlers share.
 pub struct Admin {
@@ -129,7 +131,7 @@ async fn metrics(admin: &Admin) -> Answer {
         .map(|m| m.len())
         .sum();
     admin.intake.metrics().set_store_bytes(store_bytes);
-    let mut answer = http::Response::new(Full::new(Bytes::from(admin.intake.metrics().render())));
+    let mut answer = http::Response::new(body::full(admin.intake.metrics().render()));
     answer.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
@@ -138,7 +140,7 @@ async fn metrics(admin: &Admin) -> Answer {
 }
 
 fn file(text: &'static str, content_type: &'static str) -> Answer {
-    let mut answer = http::Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    let mut answer = http::Response::new(body::full(Bytes::from_static(text.as_bytes())));
     answer
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -147,7 +149,7 @@ fn file(text: &'static str, content_type: &'static str) -> Answer {
 
 pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Answer {
     let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
-    let mut answer = http::Response::new(Full::new(Bytes::from(body)));
+    let mut answer = http::Response::new(body::full(body));
     *answer.status_mut() = status;
     answer.headers_mut().insert(
         header::CONTENT_TYPE,

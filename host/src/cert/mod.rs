@@ -6,3 +6,4 @@ mod show;
 
 pub use new::{new_certificate, NewCertificate};
 pub use show::show;
+pub(crate) use show::{fingerprint, name};

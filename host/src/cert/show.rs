@@ -51,7 +51,7 @@ fn describe(certificate: &X509) -> anyhow::Result<String> {
     ))
 }
 
-fn name(name: &X509NameRef) -> String {
+pub(crate) fn name(name: &X509NameRef) -> String {
     name.entries()
         .map(|entry| {
             let field = entry
@@ -66,7 +66,7 @@ fn name(name: &X509NameRef) -> String {
         .join(", ")
 }
 
-fn fingerprint(certificate: &X509, digest: MessageDigest) -> anyhow::Result<String> {
+pub(crate) fn fingerprint(certificate: &X509, digest: MessageDigest) -> anyhow::Result<String> {
     let bytes = certificate.digest(digest)?;
     Ok(bytes
         .iter()

@@ -67,6 +67,12 @@ pub enum Command {
         #[command(subcommand)]
         command: DocumentsCommand,
     },
+    /// Every certificate and key the deployment uses: which process uses it for what, subject,
+    /// SHA-256 fingerprint and days left, soonest expiry first.
+    Certs {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Make keys and certificates, and show what certificate files hold.
     #[command(subcommand)]
     Cert(CertCommand),
@@ -133,6 +139,23 @@ pub enum DocumentsCommand {
     },
     /// Properties, history and the answer sent for one document.
     Show { id: String },
+    /// Write one document's evidence: its payload (the default), the raw request as received,
+    /// or the answer sent (the MDN); to standard output unless `-o` names a file.
+    Export {
+        id: String,
+        /// The payload the process received.
+        #[arg(long, group = "part")]
+        payload: bool,
+        /// The request as received: request line, headers and body.
+        #[arg(long, group = "part")]
+        raw: bool,
+        /// The answer sent: the MDN, or the HTTP answer's text.
+        #[arg(long, group = "part")]
+        answer: bool,
+        /// Write to this file instead of standard output.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Run failed documents through their process again.
     Retry {
         /// Document ids.

@@ -81,7 +81,7 @@ pub fn run(dir: &Path, action: Action) -> anyhow::Result<ExitCode> {
 
 fn table(listeners: &[ListenerView]) -> String {
     let mut out = format!(
-        "{:<24} {:<20} {:<28} {:<10} {:>9} {:>6}  {}\n",
+        "{:<24} {:<20} {:<40} {:<10} {:>9} {:>6}  {}\n",
         "PROCESS", "CONNECTOR", "URL", "STATE", "DOCUMENTS", "ERRORS", "LAST ERROR"
     );
     for l in listeners {
@@ -92,7 +92,7 @@ fn table(listeners: &[ListenerView]) -> String {
             .or_else(|| l.last_error.clone())
             .unwrap_or_default();
         out.push_str(&format!(
-            "{:<24} {:<20} {:<28} {:<10} {:>9} {:>6}  {}\n",
+            "{:<24} {:<20} {:<40} {:<10} {:>9} {:>6}  {}\n",
             l.name,
             l.connector,
             l.urls.first().map(String::as_str).unwrap_or("-"),
@@ -101,6 +101,10 @@ fn table(listeners: &[ListenerView]) -> String {
             l.errors,
             problem
         ));
+        // Every URL a partner may use, one per line under the first.
+        for url in l.urls.iter().skip(1) {
+            out.push_str(&format!("{:<24} {:<20} {url}\n", "", ""));
+        }
     }
     out
 }

@@ -1,4 +1,4 @@
-//! `berth documents`: list and show stored documents (beside a running berth, through a
+//! `berth documents`: list, show and export stored documents (beside a running berth, through a
 //! read-only view), and retry failed ones (with the store to itself).
 
 use std::path::Path;
@@ -6,10 +6,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use berth_process::{load_deployment, Runner};
-use berth_store::{Query, Store, StoreError, StoreOptions};
+use berth_store::{Query, Store, StoreError, StoreOptions, StoredPayload};
 
 use super::args::DocumentsCommand;
 use crate::deploy::deployment_dir;
+use crate::documents::evidence::{evidence, Part};
 use crate::intake::Intake;
 use crate::settings;
 
@@ -66,6 +67,32 @@ pub fn run(dir: &Path, command: DocumentsCommand) -> anyhow::Result<ExitCode> {
         DocumentsCommand::Show { id } => {
             runtime.block_on(crate::documents::show(&reader()?, &id))?
         }
+        DocumentsCommand::Export {
+            id,
+            raw,
+            answer,
+            output,
+            ..
+        } => {
+            let part = match (raw, answer) {
+                (true, _) => Part::Raw,
+                (_, true) => Part::Answer,
+                _ => Part::Payload,
+            };
+            let reader = reader()?;
+            let (document, raw) = runtime.block_on(async {
+                let document = reader.get(&id).await?;
+                let raw = match part {
+                    Part::Raw => reader.raw(&id).await?,
+                    _ => None,
+                };
+                Ok::<_, StoreError>((document, raw))
+            })?;
+            let document = document.ok_or_else(|| anyhow::anyhow!("no document {id}"))?;
+            let file = evidence(document, raw, part).map_err(anyhow::Error::msg)?;
+            export(file.content, output.as_deref())?;
+            return Ok(ExitCode::SUCCESS);
+        }
         DocumentsCommand::Retry { ids, failed } => {
             anyhow::ensure!(failed || !ids.is_empty(), "name document ids, or --failed");
             let (config, place) = crate::store::backend(&dir, &settings.store)?;
@@ -91,4 +118,35 @@ pub fn run(dir: &Path, command: DocumentsCommand) -> anyhow::Result<ExitCode> {
     };
     print!("{text}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Copy the content to `output` or standard output as it is read: a payload larger than memory
+/// passes through a small buffer. A file is written beside its final name and renamed once
+/// complete, so that a failed export never leaves a truncated file under that name.
+fn export(content: StoredPayload, output: Option<&Path>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    let mut reader = content.open()?;
+    match output {
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+            std::io::copy(&mut reader, &mut out).context("writing to standard output")?;
+            out.flush()?;
+        }
+        Some(file) => {
+            let partial = file.with_extension(match file.extension() {
+                Some(ext) => format!("{}.partial", ext.to_string_lossy()),
+                None => "partial".to_string(),
+            });
+            let mut out = std::fs::File::create(&partial)
+                .with_context(|| format!("cannot create {}", partial.display()))?;
+            std::io::copy(&mut reader, &mut out)
+                .with_context(|| format!("writing {}", partial.display()))?;
+            out.sync_all()?;
+            std::fs::rename(&partial, file)
+                .with_context(|| format!("cannot rename to {}", file.display()))?;
+        }
+    }
+    Ok(())
 }

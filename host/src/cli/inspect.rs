@@ -6,13 +6,15 @@ use std::process::ExitCode;
 
 use berth_process::{connection_schema, process_schema, ConnectionSchema, StartSchema};
 
+use crate::deploy::certs::{due, unix_now, CertificateRecord};
 use crate::deploy::{check, deployment_dir, load_registry, report};
 
 pub fn validate(dir: &Path) -> anyhow::Result<ExitCode> {
     let dir = deployment_dir(dir)?;
     let registry = load_registry(&dir);
     match check(&dir, &registry) {
-        Ok((_, plan)) => {
+        Ok((settings, plan)) => {
+            warn_expiring(&plan.certificates, settings.certificates.warn_days);
             let processes: usize = plan.listeners.iter().map(|l| l.processes.len()).sum();
             println!(
                 "ok: {processes} process{} on {} listener{} in {}",
@@ -27,6 +29,26 @@ pub fn validate(dir: &Path) -> anyhow::Result<ExitCode> {
             report(&dir, &diagnostics);
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+/// A warning (not a failure) for each certificate within the warning window of berth.yaml.
+fn warn_expiring(certificates: &[CertificateRecord], warn_days: u32) {
+    for (record, days) in due(certificates, unix_now(), warn_days) {
+        let subject = record.details.as_ref().map_or("", |d| d.subject.as_str());
+        let when = if days < 0 {
+            format!(
+                "EXPIRED {} day{} ago",
+                -days,
+                if days == -1 { "" } else { "s" }
+            )
+        } else {
+            format!("expires in {days} day{}", if days == 1 { "" } else { "s" })
+        };
+        eprintln!(
+            "warning: certificate {} ({subject}) of process `{}` ({}) {when}",
+            record.file, record.process, record.role
+        );
     }
 }
 

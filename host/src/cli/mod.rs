@@ -2,6 +2,7 @@
 
 mod args;
 mod cert;
+mod certs;
 mod control;
 mod documents;
 mod inspect;
@@ -46,6 +47,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Schema { dir, connections } => inspect::schema(&dir, connections),
         Command::Plugins { dir } => inspect::list_plugins(&dir),
         Command::Cert(command) => cert::run(command),
+        Command::Certs { dir } => certs::run(&dir),
         Command::Status { dir } => control::run(&dir, control::Action::Status),
         Command::Listeners { dir, command } => {
             let action = match command {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use berth_connector_sdk::abi::EndpointKind;
+use berth_connector_sdk::abi::Listen;
 use berth_process::{Diagnostic, ProcessDef};
 
 use super::PlannedListener;
@@ -55,21 +55,22 @@ pub fn check_endpoints(listeners: &[PlannedListener], out: &mut Vec<Diagnostic>)
     let mut prefixes: BTreeMap<&str, &PlannedListener> = BTreeMap::new();
     for listener in listeners {
         for endpoint in &listener.endpoints {
-            let first = if endpoint.kind == EndpointKind::PORT {
-                ports.insert(endpoint.port, listener).map(|first| {
-                    ports.insert(endpoint.port, first);
-                    (first, format!("port {}", endpoint.port))
-                })
-            } else {
-                prefixes
-                    .insert(endpoint.path_prefix.as_str(), listener)
+            let first = match endpoint.listen() {
+                Some(Listen::Port { port, .. }) => ports.insert(*port, listener).map(|first| {
+                    ports.insert(*port, first);
+                    (first, format!("port {port}"))
+                }),
+                Some(Listen::Shared { path_prefix }) => prefixes
+                    .insert(path_prefix.as_str(), listener)
                     .map(|first| {
-                        prefixes.insert(endpoint.path_prefix.as_str(), first);
+                        prefixes.insert(path_prefix.as_str(), first);
                         (
                             first,
-                            format!("path {} of the shared web server", endpoint.path_prefix),
+                            format!("path {path_prefix} of the shared web server"),
                         )
-                    })
+                    }),
+                // Refused when the plan was made.
+                None => None,
             };
             if let Some((first, what)) = first {
                 if std::ptr::eq(first, listener) {

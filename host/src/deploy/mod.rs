@@ -3,6 +3,7 @@
 //!
 //! Nothing here binds a socket, so `berth validate` runs exactly the same checks as `berth run`.
 
+pub mod certs;
 mod check;
 mod conflicts;
 #[cfg(test)]
@@ -14,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use berth_connector_sdk::abi::{Endpoint, EndpointKind};
+use berth_connector_sdk::abi::Endpoint;
 use berth_connector_sdk::module::ListenerBox;
 use berth_process::{ConnectionDef, Deployment, Diagnostic, ProcessDef};
 
@@ -54,6 +55,8 @@ pub struct Plan {
     /// Plugin files that were refused when this plan was made.
     pub refused_plugins: usize,
     pub listeners: Vec<PlannedListener>,
+    /// Every certificate the deployment uses, soonest expiry first.
+    pub certificates: Vec<certs::CertificateRecord>,
 }
 
 /// Check a loaded deployment against the plugins and open its listeners. `diagnostics` holds
@@ -71,6 +74,9 @@ pub fn plan(
     for connection in &deployment.connections {
         check_connection(connection, registry, &mut diagnostics);
     }
+    // Before anything opens: a key that does not match is refused at its own field.
+    let (certificates, key_problems) = certs::collect(&deployment, registry);
+    diagnostics.extend(key_problems);
     // Group the processes by the listener they share: a connection, or the shared web server
     // for a connector kind that needs no connection.
     let mut groups: BTreeMap<(String, String), Vec<Arc<ProcessDef>>> = BTreeMap::new();
@@ -115,6 +121,7 @@ pub fn plan(
     Ok(Plan {
         refused_plugins: registry.refused.len(),
         listeners,
+        certificates,
     })
 }
 
@@ -232,12 +239,12 @@ fn open(
         return Err("the connector asked for no endpoint to listen on".to_string());
     }
     for endpoint in &endpoints {
-        if endpoint.kind != EndpointKind::PORT && endpoint.kind != EndpointKind::SHARED {
-            return Err(format!(
-                "the connector asked for an endpoint of kind {} that this berth does not know; \
-                 upgrade berth",
-                endpoint.kind.0
-            ));
+        if endpoint.listen().is_none() {
+            return Err(
+                "the connector asked for a kind of endpoint that this berth does not know; \
+                 upgrade berth"
+                    .to_string(),
+            );
         }
     }
     Ok((endpoints, opened.listener))

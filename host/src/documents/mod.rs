@@ -2,6 +2,7 @@
 //! show one with its history and the answer sent (retries run through `crate::intake`).
 
 mod dates;
+pub mod evidence;
 mod view;
 
 pub use dates::{format as format_date, parse as parse_date};

@@ -68,3 +68,42 @@ impl<M: EncodeMetric> EncodeMetric for Announced<M> {
         self.0.metric_type()
     }
 }
+
+/// One certificate's labels and end of validity (Unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateExpiry {
+    pub process: String,
+    pub role: String,
+    pub subject: String,
+    pub not_after: i64,
+}
+
+/// `berth_certificate_expiry_seconds{process,role,subject}`: the certificates are replaced on
+/// each apply, and the seconds left are worked out from the clock at each scrape, so the value
+/// never goes stale between deployments.
+#[derive(Debug, Default)]
+pub struct CertificateExpiries(pub Arc<std::sync::RwLock<Vec<CertificateExpiry>>>);
+
+impl EncodeMetric for CertificateExpiries {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let certificates = self.0.read().unwrap_or_else(|p| p.into_inner());
+        for c in certificates.iter() {
+            let labels = [
+                ("process", c.process.as_str()),
+                ("role", c.role.as_str()),
+                ("subject", c.subject.as_str()),
+            ];
+            encoder
+                .encode_family(&labels)?
+                .encode_gauge(&(c.not_after - now))?;
+        }
+        Ok(())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Gauge
+    }
+}

@@ -29,7 +29,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Metric, Registry};
 
-use computed::{Announced, ListenerStates, Uptime, STATES, UNKNOWN_STATE};
+pub use computed::CertificateExpiry;
+use computed::{Announced, CertificateExpiries, ListenerStates, Uptime, STATES, UNKNOWN_STATE};
 use entries::{Capped, Table};
 
 /// The `Content-Type` of a `/metrics` answer.
@@ -122,6 +123,7 @@ pub struct Metrics {
     states: Arc<Table<AtomicUsize>>,
     plugin_load_failures: Gauge<u64, AtomicU64>,
     store_bytes: Gauge<u64, AtomicU64>,
+    certificates: Arc<std::sync::RwLock<Vec<CertificateExpiry>>>,
 }
 
 impl Default for Metrics {
@@ -193,6 +195,11 @@ impl Metrics {
         );
         let help = "Size of the message store on disk, in bytes.";
         register(r, "berth_store_bytes", help, store_bytes.clone());
+        let help = "Seconds until each certificate the deployment uses expires (notAfter), \
+                    negative once expired, by process, role and subject.";
+        let certificates = Arc::new(std::sync::RwLock::new(Vec::new()));
+        let expiries = CertificateExpiries(Arc::clone(&certificates));
+        register(r, "berth_certificate_expiry_seconds", help, expiries);
         let help = "Seconds since the host started.";
         register(r, "berth_uptime_seconds", help, Uptime(Instant::now()));
         Metrics {
@@ -203,6 +210,7 @@ impl Metrics {
             states,
             plugin_load_failures,
             store_bytes,
+            certificates,
         }
     }
 
@@ -266,6 +274,23 @@ impl Metrics {
 
     pub fn set_store_bytes(&self, bytes: u64) {
         self.store_bytes.set(bytes);
+    }
+
+    /// The certificates of the deployment just applied. One series per process, role and
+    /// subject: the same certificate in two files of one role (a renewal listed twice) keeps the
+    /// soonest end, which is the one to act on.
+    pub fn set_certificates(&self, certificates: Vec<CertificateExpiry>) {
+        let mut unique: Vec<CertificateExpiry> = Vec::with_capacity(certificates.len());
+        for c in certificates {
+            let same = unique
+                .iter_mut()
+                .find(|u| u.process == c.process && u.role == c.role && u.subject == c.subject);
+            match same {
+                Some(u) => u.not_after = u.not_after.min(c.not_after),
+                None => unique.push(c),
+            }
+        }
+        *self.certificates.write().unwrap_or_else(|p| p.into_inner()) = unique;
     }
 
     /// listening | paused | errored | stopped. Exported as `berth_listener_state{listener,state}`,

@@ -46,6 +46,7 @@ fn empty_render_is_valid_and_names_every_family() {
         "berth_listener_state",
         "berth_plugin_load_failures",
         "berth_store_bytes",
+        "berth_certificate_expiry_seconds",
         "berth_uptime_seconds",
     ] {
         assert!(text.contains(&format!("# HELP {name} ")), "{name}");
@@ -314,4 +315,40 @@ fn dispositions_past_the_cap_count_as_other() {
     assert_eq!(value(&s, "berth_as2_dispositions_total", &other), 7.0);
     let q = [("process", "q"), ("disposition", "processed")];
     assert_eq!(value(&s, "berth_as2_dispositions_total", &q), 1.0);
+}
+
+#[test]
+fn certificate_expiry_counts_down_from_the_clock_and_keeps_the_soonest() {
+    use super::CertificateExpiry;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let at = |role: &str, subject: &str, not_after| CertificateExpiry {
+        process: "in".into(),
+        role: role.into(),
+        subject: subject.into(),
+        not_after,
+    };
+    let m = Metrics::new();
+    m.set_certificates(vec![
+        at("partner-signature", "CN=new", now + 10 * 86_400),
+        at("partner-signature", "CN=old", now - 86_400),
+        at("partner-signature", "CN=new", now + 20 * 86_400),
+    ]);
+    let s = render(&m);
+    let name = "berth_certificate_expiry_seconds";
+    let new = value(&s, name, &[("process", "in"), ("subject", "CN=new")]);
+    assert!(
+        (10.0 * 86_400.0 - 5.0..=10.0 * 86_400.0).contains(&new),
+        "{new}"
+    );
+    let old = value(
+        &s,
+        name,
+        &[("role", "partner-signature"), ("subject", "CN=old")],
+    );
+    assert!((-86_400.0 - 5.0..=-86_400.0).contains(&old), "{old}");
+    m.set_certificates(Vec::new());
+    assert!(render(&m).iter().all(|sample| sample.name != name));
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use berth_connector_sdk::abi::{OpenSpec, OperationSpec, Problem};
 use berth_connector_sdk::abi_stable::std_types::{RResult, RString};
+use berth_connector_sdk::certs::{CertificateUse, Section};
 use berth_connector_sdk::module::{Opened, PluginModuleRef};
 
 /// A connector kind a plugin offers.
@@ -86,6 +87,31 @@ impl Plugin {
         let json = settings.to_string();
         match (self.module.claims())(kind.into(), json.as_str().into()) {
             RResult::ROk(claims) => Ok(claims.into_iter().map(RString::into_string).collect()),
+            RResult::RErr(e) => Err(e.into_string()),
+        }
+    }
+
+    /// The certificates a connection's or an operation's settings use; none from a plugin built
+    /// before the root module could report them.
+    pub fn certificates(
+        &self,
+        kind: &str,
+        section: Section,
+        settings: &serde_json::Value,
+        deployment_dir: &std::path::Path,
+    ) -> Result<Vec<CertificateUse>, String> {
+        let Some(report) = self.module.certificates() else {
+            return Ok(Vec::new());
+        };
+        let json = settings.to_string();
+        let dir = deployment_dir.display().to_string();
+        match report(
+            kind.into(),
+            section,
+            json.as_str().into(),
+            dir.as_str().into(),
+        ) {
+            RResult::ROk(uses) => Ok(uses.into_vec()),
             RResult::RErr(e) => Err(e.into_string()),
         }
     }

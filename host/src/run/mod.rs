@@ -1,6 +1,7 @@
 //! `berth run`: check the deployment, open the store, bind every listener, serve the admin API,
 //! watch the folder for changes, and stop gracefully on SIGINT or SIGTERM.
 
+pub mod certs;
 mod signal;
 
 use std::path::Path;
@@ -45,8 +46,14 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         intake
             .metrics()
             .set_plugin_load_failures(plan.refused_plugins as u64);
+        let certificates = certs::CertificateWatch::new(
+            Arc::clone(intake.metrics()),
+            settings.certificates.warn_days,
+        );
         let topology = Topology::new(dir.clone(), settings, intake.clone());
+        topology.watch_certificates(Arc::clone(&certificates));
         topology.apply(plan, None).await;
+        certificates.start_daily();
         let (bound, failed) = topology.bound().await;
         if bound == 0 && failed > 0 {
             anyhow::bail!("no listener could be bound; see the errors above");

@@ -8,11 +8,13 @@ use berth_process::{Diagnostic, YamlDoc};
 use serde::Deserialize;
 
 mod admin;
+mod certificates;
 mod limits;
 mod shared_server;
 mod store;
 
 pub use admin::AdminSettings;
+pub use certificates::CertificateSettings;
 pub use limits::Limits;
 pub use shared_server::{Authentication, SharedServer};
 pub use store::{StoreBackend, StoreSettings};
@@ -29,6 +31,9 @@ pub struct HostSettings {
     pub store: StoreSettings,
     #[serde(default)]
     pub admin: AdminSettings,
+    /// Expiry warnings for the certificates the deployment uses.
+    #[serde(default)]
+    pub certificates: CertificateSettings,
 }
 
 /// Read `DIR/berth.yaml`; defaults when it does not exist.
@@ -59,6 +64,9 @@ pub fn load(dir: &Path) -> Result<HostSettings, Diagnostic> {
     }
     if let Some((pointer, problem)) = settings.store.problem() {
         return Err(doc.diagnostic(pointer, problem));
+    }
+    if settings.certificates.warn_days == 0 {
+        return Err(doc.diagnostic("/certificates/warn_days", "must be at least 1 day"));
     }
     let limits = &settings.limits;
     if limits.max_connections == 0 {

@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use berth_connector_sdk::abi::EndpointKind;
+use berth_connector_sdk::abi::Listen;
 
 use super::fingerprint::fingerprint;
+use super::urls::{partner_urls, PartnerUrls};
 use super::{Group, GroupKey, Running, SharedRunning, Topology};
 use crate::deploy::{Plan, PlannedListener};
 use crate::server::{shared_server_targets, Endpoint, Mount, MountSlot, Router};
@@ -53,6 +54,7 @@ async fn start(topology: &Topology, planned: PlannedListener, print: u64) -> Gro
     let endpoints = port_endpoints(&planned);
     let shared_prefixes = shared_prefixes(&planned);
     let processes = names(&planned);
+    let urls = partner_urls(&planned, &topology.settings.shared_server);
     let (connection, kind) = (planned.connection.clone(), planned.kind.clone());
     let slot = Arc::new(MountSlot::new(Arc::new(mount_of(planned))));
     let mut group = Group {
@@ -62,11 +64,13 @@ async fn start(topology: &Topology, planned: PlannedListener, print: u64) -> Gro
         bindings: Vec::new(),
         shared_prefixes,
         processes,
+        partner_urls: urls,
         connection,
         kind,
         error: None,
     };
     bind(topology, &mut group).await;
+    log_partner_urls(&group.partner_urls);
     group
 }
 
@@ -87,6 +91,7 @@ async fn replace(
     }
     old.shared_prefixes = shared_prefixes(&planned);
     old.processes = processes;
+    old.partner_urls = partner_urls(&planned, &topology.settings.shared_server);
     old.fingerprint = print;
     old.slot.replace(Arc::new(mount_of(planned)));
     let rebind = forced || old.error.is_some() || old.endpoints != endpoints;
@@ -98,6 +103,7 @@ async fn replace(
         bind(topology, &mut old).await;
     }
     tracing::info!(listeners = %old.processes.join(", "), "redeployed");
+    log_partner_urls(&old.partner_urls);
     old
 }
 
@@ -108,7 +114,8 @@ async fn bind(topology: &Topology, group: &mut Group) {
         let router = Arc::new(Router::Single(Arc::clone(&group.slot)));
         match topology.server.bind(endpoint, router).await {
             Ok(binding) => {
-                tracing::info!(url = %binding.url, "listening: {description}");
+                let (url, on) = (endpoint.partner_url(), &binding.url);
+                tracing::info!(%url, %on, "listening: {description}");
                 group.bindings.push(binding);
             }
             Err(error) => {
@@ -116,6 +123,14 @@ async fn bind(topology: &Topology, group: &mut Group) {
                 group.error = Some(error);
             }
         }
+    }
+}
+
+/// One line per process with the exact URLs its partners send to: what an operator gives a
+/// new partner.
+fn log_partner_urls(urls: &PartnerUrls) {
+    for (listener, urls) in urls {
+        tracing::info!(%listener, urls = %urls.join(" "), "partners send to {}", urls.join(" and "));
     }
 }
 
@@ -204,7 +219,8 @@ async fn bind_shared_server(
             .await
         {
             Ok(binding) => {
-                tracing::info!(url = %binding.url, "listening: {description}");
+                let (url, on) = (target.partner_url(), &binding.url);
+                tracing::info!(%url, %on, "listening: {description}");
                 shared.bindings.push(binding);
             }
             Err(error) => {
@@ -220,8 +236,7 @@ fn port_endpoints(planned: &PlannedListener) -> Vec<Endpoint> {
     planned
         .endpoints
         .iter()
-        .filter(|e| e.kind == EndpointKind::PORT)
-        .map(Endpoint::of_plugin)
+        .filter_map(Endpoint::of_plugin)
         .collect()
 }
 
@@ -229,8 +244,10 @@ fn shared_prefixes(planned: &PlannedListener) -> Vec<String> {
     planned
         .endpoints
         .iter()
-        .filter(|e| e.kind == EndpointKind::SHARED)
-        .map(|e| e.path_prefix.to_string())
+        .filter_map(|e| match e.listen()? {
+            Listen::Shared { path_prefix } => Some(path_prefix.to_string()),
+            Listen::Port { .. } => None,
+        })
         .collect()
 }
 

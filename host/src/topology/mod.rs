@@ -12,6 +12,7 @@ mod apply;
 mod fingerprint;
 #[cfg(test)]
 mod tests;
+mod urls;
 mod view;
 pub mod watch;
 
@@ -39,6 +40,8 @@ struct Group {
     bindings: Vec<Binding>,
     shared_prefixes: Vec<String>,
     processes: Vec<String>,
+    /// What partners send to, per process.
+    partner_urls: urls::PartnerUrls,
     connection: Option<String>,
     kind: String,
     /// Why the group's ports are not bound.
@@ -66,6 +69,8 @@ pub struct Topology {
     /// The last deployment that could not be applied, and when.
     deploy_error: Mutex<Option<(String, SystemTime)>>,
     started: SystemTime,
+    /// Told about the certificates of each applied deployment (expiry gauge and warnings).
+    certificates: std::sync::OnceLock<Arc<crate::run::certs::CertificateWatch>>,
 }
 
 /// Why an operator's request was refused.
@@ -96,6 +101,7 @@ impl Topology {
             running: tokio::sync::Mutex::new(Running::default()),
             deploy_error: Mutex::new(None),
             started: SystemTime::now(),
+            certificates: std::sync::OnceLock::new(),
         })
     }
 
@@ -157,8 +163,16 @@ impl Topology {
             .map(|(key, _)| key.clone())
     }
 
+    /// Report the certificates of every deployment applied from now on to `watch`.
+    pub fn watch_certificates(&self, watch: Arc<crate::run::certs::CertificateWatch>) {
+        let _ = self.certificates.set(watch);
+    }
+
     /// Apply a checked plan; `restart` forces that group to be reopened and rebound.
     pub async fn apply(&self, plan: Plan, restart: Option<GroupKey>) {
+        if let Some(watch) = self.certificates.get() {
+            watch.update(&plan.certificates);
+        }
         let mut running = self.running.lock().await;
         apply::apply(self, &mut running, plan, restart).await;
     }

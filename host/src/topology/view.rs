@@ -14,6 +14,7 @@ pub struct ListenerView {
     pub name: String,
     pub connector: String,
     pub connection: Option<String>,
+    /// The exact URLs partners send to (scheme, host, port and path).
     pub urls: Vec<String>,
     pub state: String,
     pub error: Option<String>,
@@ -26,21 +27,8 @@ pub struct ListenerView {
 impl Topology {
     pub async fn listeners(&self) -> Vec<ListenerView> {
         let running = self.running.lock().await;
-        let shared_urls: Vec<String> = running
-            .shared
-            .as_ref()
-            .map(|s| s.bindings.iter().map(|b| b.url.clone()).collect())
-            .unwrap_or_default();
-        let base_url = self.settings.shared_server.base_url.clone();
         let mut views = Vec::new();
         for group in running.groups.values() {
-            let mut urls: Vec<String> = group.bindings.iter().map(|b| b.url.clone()).collect();
-            for prefix in &group.shared_prefixes {
-                urls.extend(shared_urls.iter().map(|u| format!("{u}{prefix}")));
-                if let Some(base) = &base_url {
-                    urls.push(format!("{}{prefix}", base.trim_end_matches('/')));
-                }
-            }
             for name in &group.processes {
                 let status = self.status.of(name);
                 let error = status.error();
@@ -48,7 +36,7 @@ impl Topology {
                     name: name.clone(),
                     connector: group.kind.clone(),
                     connection: group.connection.clone(),
-                    urls: urls.clone(),
+                    urls: group.partner_urls.get(name).cloned().unwrap_or_default(),
                     state: status.state().as_str().to_string(),
                     error_at: error.as_ref().map(|(_, at)| {
                         let millis = at

@@ -8,6 +8,7 @@
 mod answer;
 mod ipfilter;
 mod partner;
+pub mod report;
 mod request;
 pub mod rollover;
 pub mod settings;
@@ -32,8 +33,14 @@ pub fn open_shared(
     context: OpenContext,
     operations: Vec<(String, As2Operation)>,
 ) -> Result<(Vec<Endpoint>, As2Listener), String> {
+    let names = operation_names(&operations);
     let partners = load_partners(&context, operations)?;
-    let endpoint = Endpoint::shared(AS2_PATH, max_body(&partners)).spooling_above(SPOOL_ABOVE);
+    let mut endpoint = Endpoint::shared(AS2_PATH, max_body(&partners)).spooling_above(SPOOL_ABOVE);
+    for name in &names {
+        endpoint = endpoint
+            .with_partner_path(name, AS2_PATH)
+            .with_partner_path(name, ACCOUNT_PATH);
+    }
     Ok((
         vec![endpoint],
         As2Listener::new(partners, true, context.log),
@@ -46,6 +53,7 @@ pub fn open_legacy(
     connection: LegacyConnection,
     operations: Vec<(String, As2Operation)>,
 ) -> Result<(Vec<Endpoint>, As2Listener), String> {
+    let names = operation_names(&operations);
     let partners = load_partners(&context, operations)?;
     let max = max_body(&partners);
     let mut endpoints = vec![
@@ -58,7 +66,24 @@ pub fn open_legacy(
                 .spooling_above(SPOOL_ABOVE),
         );
     }
+    // Every partner pair of the connection sends to `/as2`, on each port.
+    let endpoints = endpoints
+        .into_iter()
+        .map(|endpoint| {
+            names
+                .iter()
+                .fold(endpoint, |e, name| e.with_partner_path(name, AS2_PATH))
+        })
+        .collect();
     Ok((endpoints, As2Listener::new(partners, false, context.log)))
+}
+
+/// The shared server's second form, as operators give it to partners: any one path segment
+/// after `/as2/` names the account (it ends up in the `as2.account_id` property).
+const ACCOUNT_PATH: &str = "/as2/{account-id}";
+
+fn operation_names(operations: &[(String, As2Operation)]) -> Vec<String> {
+    operations.iter().map(|(name, _)| name.clone()).collect()
 }
 
 /// Messages above this size reach us in a file the host wrote as they arrived: an encrypted one

@@ -224,25 +224,98 @@ async function allListeners(verb) {
 
 // --- documents -----------------------------------------------------------------------------
 
-function documentsQuery() {
+const DOCUMENTS_REFRESH_MS = 5000;
+const PAGE = 50;
+// The rows shown, by document id, and where "Show older documents" continues.
+const documentRows = new Map();
+let olderCursor = null;
+
+function documentsQuery(cursor) {
   const params = new URLSearchParams();
   const value = $('search-value').value.trim();
-  if (value) params.append('property', $('search-property').value + '=' + value);
+  const property = $('search-property').value.trim();
+  if (value && property) params.append('property', property + '=' + value);
   if ($('search-process').value) params.set('process', $('search-process').value);
   if ($('search-state').value) params.set('state', $('search-state').value);
-  params.set('limit', '50');
+  if ($('search-since').value) params.set('since', $('search-since').value);
+  if ($('search-until').value) params.set('until', $('search-until').value);
+  params.set('limit', String(PAGE));
+  if (cursor) params.set('cursor', cursor);
   return '/api/documents?' + params.toString();
 }
 
+function showOlder(cursor) {
+  olderCursor = cursor || null;
+  $('documents-older').hidden = !olderCursor;
+}
+
+// A new search: the first page, replacing what was shown.
 async function searchDocuments() {
   if (!token()) return;
   try {
-    const documents = await api('GET', documentsQuery());
-    $('document-rows').replaceChildren(...documents.map(documentRow));
-    $('documents-empty').hidden = documents.length > 0;
+    const page = await api('GET', documentsQuery());
+    documentRows.clear();
+    const rows = page.documents.map((doc) => {
+      const row = documentRow(doc);
+      documentRows.set(doc.id, row);
+      return row;
+    });
+    $('document-rows').replaceChildren(...rows);
+    $('documents-empty').hidden = rows.length > 0;
+    showOlder(page.next_cursor);
     clearError();
   } catch (e) {
     showError(e);
+  }
+}
+
+// The next page below the rows shown; the cursor keeps its place while documents arrive.
+async function olderDocuments() {
+  if (!olderCursor) return;
+  try {
+    const page = await api('GET', documentsQuery(olderCursor));
+    for (const doc of page.documents) {
+      if (documentRows.has(doc.id)) continue;
+      const row = documentRow(doc);
+      documentRows.set(doc.id, row);
+      $('document-rows').append(row);
+    }
+    showOlder(page.next_cursor);
+    clearError();
+  } catch (e) {
+    showError(e);
+  }
+}
+
+// While the list is open: new documents appear on top and shown ones update their state,
+// without losing the older pages already loaded.
+let refreshingDocuments = false;
+
+async function refreshDocuments() {
+  if (!token() || !$('detail').hidden || refreshingDocuments) return;
+  refreshingDocuments = true;
+  try {
+    const page = await api('GET', documentsQuery());
+    const body = $('document-rows');
+    let before = body.firstChild;
+    for (const doc of page.documents) {
+      const row = documentRow(doc);
+      const old = documentRows.get(doc.id);
+      documentRows.set(doc.id, row);
+      if (old) {
+        old.replaceWith(row);
+        before = row.nextSibling;
+      } else {
+        body.insertBefore(row, before);
+      }
+    }
+    if (documentRows.size === page.documents.length) showOlder(page.next_cursor);
+    $('documents-empty').hidden = documentRows.size > 0;
+    clearError('refresh');
+  } catch (e) {
+    showError(e, 'refresh');
+  } finally {
+    refreshingDocuments = false;
   }
 }
 
@@ -300,6 +373,41 @@ function renderDocument(doc) {
   $('detail-answer-summary').className = 'badge state-' + (answer ? 'answer' : 'none');
   $('detail-answer').textContent = answer ? answer.text : '';
   $('detail-answer').hidden = !answer || !answer.text;
+  const base = '/api/documents/' + encodeURIComponent(doc.id) + '/';
+  $('download-payload').href = base + 'payload';
+  $('download-raw').href = base + 'raw';
+  $('download-answer').href = base + 'answer';
+  $('download-answer').hidden = !answer;
+}
+
+// The API wants the token in a header, which a plain link cannot send: fetch the file, then
+// hand it to the browser under the name berth gives it (Content-Disposition).
+async function download(event) {
+  event.preventDefault();
+  const link = event.currentTarget;
+  try {
+    const response = await fetch(link.getAttribute('href'), {
+      headers: { Authorization: 'Bearer ' + token() },
+      cache: 'no-store',
+    });
+    if (!response.ok) {
+      const text = await response.text();
+      let reason = text;
+      try { reason = JSON.parse(text).error || text; } catch (e) { /* not JSON */ }
+      throw new ApiError(response.status, link.textContent + ': ' + reason);
+    }
+    const disposition = response.headers.get('Content-Disposition') || '';
+    const named = /filename="([^"]*)"/.exec(disposition);
+    const url = URL.createObjectURL(await response.blob());
+    const save = el('a', { href: url, download: named ? named[1] : 'evidence' });
+    document.body.append(save);
+    save.click();
+    save.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    clearError();
+  } catch (e) {
+    showError(e);
+  }
 }
 
 async function retryDocument() {
@@ -358,6 +466,8 @@ function init() {
     listenerRows.forEach((row) => row.tr.remove());
     listenerRows.clear();
     $('document-rows').replaceChildren();
+    documentRows.clear();
+    showOlder(null);
     askForToken();
   });
   $('error-close').addEventListener('click', () => clearError());
@@ -372,6 +482,10 @@ function init() {
     searchDocuments();
   });
   $('retry').addEventListener('click', retryDocument);
+  $('documents-older').addEventListener('click', olderDocuments);
+  for (const id of ['download-payload', 'download-raw', 'download-answer']) {
+    $(id).addEventListener('click', download);
+  }
   window.addEventListener('hashchange', () => {
     if (takeFragmentToken()) return start();
     const fromDetail = !$('detail').hidden;
@@ -379,6 +493,7 @@ function init() {
     if (fromDetail && $('detail').hidden) searchDocuments();
   });
   setInterval(refreshListeners, REFRESH_MS);
+  setInterval(refreshDocuments, DOCUMENTS_REFRESH_MS);
   takeFragmentToken();
   if (!token()) {
     askForToken();

@@ -75,7 +75,7 @@ async fn a_changed_port_is_rebound() {
     assert_eq!(listening_socket(old), None);
     assert_eq!(post(new, "/orders", "3").await.unwrap(), (200, "v1".into()));
     let listener = live.topology.listener("orders").await.unwrap();
-    assert_eq!(listener.urls, [format!("http://127.0.0.1:{new}")]);
+    assert_eq!(listener.urls, [format!("http://127.0.0.1:{new}/orders")]);
     assert_eq!(listener.state, "listening");
 }
 
