@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use berth_process::{load_deployment, Runner};
-use berth_store::{Query, Store, StoreError, StoreReader, StoredPayload};
+use berth_store::{Query, Store, StoreError, StoreOptions, StoredPayload};
 
 use super::args::DocumentsCommand;
 use crate::deploy::deployment_dir;
@@ -21,10 +21,9 @@ pub fn run(dir: &Path, command: DocumentsCommand) -> anyhow::Result<ExitCode> {
         settings.store.enabled,
         "the message store is off in berth.yaml: no documents are kept"
     );
-    let data_dir = dir.join(&settings.store.data_dir);
-    // Listing and showing read beside a running berth; retrying writes, so it needs the store
-    // to itself.
-    let reader = || StoreReader::open(&data_dir).map_err(anyhow::Error::from);
+    // Listing and showing read beside a running berth; retrying writes, so it needs the
+    // embedded store to itself (a PostgreSQL store takes writers side by side).
+    let reader = || crate::store::open_reader(&dir, &settings.store);
     // The store is reached through futures (a server database would be); one thread runs them.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -96,10 +95,11 @@ pub fn run(dir: &Path, command: DocumentsCommand) -> anyhow::Result<ExitCode> {
         }
         DocumentsCommand::Retry { ids, failed } => {
             anyhow::ensure!(failed || !ids.is_empty(), "name document ids, or --failed");
-            let store = match Store::open(&data_dir) {
+            let (config, place) = crate::store::backend(&dir, &settings.store)?;
+            let store = match Store::open_backend(&config, StoreOptions::default()) {
                 Err(StoreError::Locked { .. }) => anyhow::bail!(
-                    "berth is running on {}: stop it to retry documents from the command line",
-                    data_dir.display()
+                    "berth is running on the message store {place}: stop it to retry documents \
+                     from the command line"
                 ),
                 other => other?,
             };

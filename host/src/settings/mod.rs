@@ -17,7 +17,7 @@ pub use admin::AdminSettings;
 pub use certificates::CertificateSettings;
 pub use limits::Limits;
 pub use shared_server::{Authentication, SharedServer};
-pub use store::StoreSettings;
+pub use store::{StoreBackend, StoreSettings};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,6 +61,9 @@ pub fn load(dir: &Path) -> Result<HostSettings, Diagnostic> {
     };
     if let Some((pointer, problem)) = settings.shared_server.problems().into_iter().next() {
         return Err(doc.diagnostic(&pointer, problem));
+    }
+    if let Some((pointer, problem)) = settings.store.problem() {
+        return Err(doc.diagnostic(pointer, problem));
     }
     if settings.certificates.warn_days == 0 {
         return Err(doc.diagnostic("/certificates/warn_days", "must be at least 1 day"));

@@ -16,6 +16,10 @@ pub enum StoreError {
     /// The backend's database refused or failed a statement.
     #[error("message store database: {0}")]
     Db(#[source] Arc<dyn std::error::Error + Send + Sync>),
+    /// The backend's database cannot be reached (refused, down, timed out): the document was
+    /// not stored, and the partner should be told to try again later (a 503), not refused.
+    #[error("the message store's database is unreachable: {0}")]
+    Unavailable(#[source] Arc<dyn std::error::Error + Send + Sync>),
     #[error("message store: {context}: {source}")]
     Io {
         context: String,

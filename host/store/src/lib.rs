@@ -13,6 +13,9 @@
 //! through one writer thread that commits whatever is queued in one transaction (group
 //! commit), so that concurrent requests share fsyncs.
 //!
+//! The server backend, `postgres/`, keeps everything (large payloads too, in chunks) in a
+//! PostgreSQL database that several nodes share; see [`PgConfig`].
+//!
 //! Payloads and raw requests go in as [`Payload`] (bytes, or a file to adopt) and come back as
 //! [`StoredPayload`] (bytes when small, otherwise a handle that opens a reader), so that a large
 //! one never has to sit whole in memory.
@@ -21,6 +24,7 @@ mod backend;
 mod clock;
 mod error;
 mod payload;
+mod postgres;
 mod sqlite;
 mod store;
 mod types;
@@ -28,6 +32,7 @@ mod types;
 pub use backend::{Backend, BackendRead, BoxFuture};
 pub use error::StoreError;
 pub use payload::{Payload, PayloadSource, StoredPayload};
+pub use postgres::PgConfig;
 pub use store::{BackendConfig, Store, StoreReader};
 pub use types::{
     Answer, Finish, NewDocument, Query, Received, State, StoreOptions, StoredDocument, Summary,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::backend::{Backend, BackendRead};
 use crate::error::StoreError;
 use crate::payload::StoredPayload;
+use crate::postgres::{self, PgConfig};
 use crate::sqlite;
 use crate::types::{
     Answer, Finish, NewDocument, Query, Received, StoreOptions, StoredDocument, Summary,
@@ -19,6 +20,9 @@ pub enum BackendConfig {
     /// The embedded store: SQLite (WAL, `synchronous=FULL`) in `DATA_DIR/store.sqlite` and
     /// payloads larger than [`StoreOptions::inline_limit`] in `DATA_DIR/payloads/`.
     Sqlite { data_dir: PathBuf },
+    /// A PostgreSQL database, shared by the nodes of a cluster: everything in it, large
+    /// payloads in chunks. The database must exist; berth creates and migrates its tables.
+    Postgres(PgConfig),
 }
 
 impl BackendConfig {
@@ -56,6 +60,7 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let backend: Arc<dyn Backend> = match config {
             BackendConfig::Sqlite { data_dir } => Arc::new(sqlite::open(data_dir, options)?),
+            BackendConfig::Postgres(config) => Arc::new(postgres::open(config, options)?),
         };
         Ok(Store { backend })
     }
@@ -159,6 +164,7 @@ impl StoreReader {
     pub fn open_backend(config: &BackendConfig) -> Result<StoreReader, StoreError> {
         let backend: Arc<dyn BackendRead> = match config {
             BackendConfig::Sqlite { data_dir } => Arc::new(sqlite::open_reader(data_dir)?),
+            BackendConfig::Postgres(config) => Arc::new(postgres::open_reader(config)?),
         };
         Ok(StoreReader { backend })
     }

@@ -1,0 +1,197 @@
+//! The PostgreSQL backend behind the store's traits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::chunks::Placed;
+use super::pool::{connect, Db, Owner, PgConfig};
+use super::write::{Change, Insert};
+use super::{read, schema, write};
+use crate::backend::{Backend, BackendRead, BoxFuture};
+use crate::clock::now_millis;
+use crate::error::StoreError;
+use crate::payload::StoredPayload;
+use crate::types::{
+    Answer, Finish, NewDocument, Query, Received, StoreOptions, StoredDocument, Summary,
+};
+
+/// Connections of a host: enough for the documents in flight to commit side by side (each
+/// receipt holds one for its transaction), few enough for several nodes on one server's
+/// default `max_connections` (100).
+const HOST_CONNECTIONS: usize = 16;
+/// The read-only view of the command line lists and shows one thing at a time.
+const READER_CONNECTIONS: usize = 2;
+
+/// The store of a host on PostgreSQL.
+pub(crate) struct PgStore {
+    db: Arc<Db>,
+    inline_limit: usize,
+    // Dropped last: stops the runtime the pool's connections run on.
+    _owner: Arc<Owner>,
+}
+
+/// The read-only view: never writes, never migrates.
+pub(crate) struct PgReader {
+    db: Arc<Db>,
+    _owner: Arc<Owner>,
+}
+
+/// Connects, and creates or migrates the schema (waiting for another node doing the same).
+/// The database must be reachable: a host does not start on a store it cannot write.
+pub(crate) fn open(config: &PgConfig, options: StoreOptions) -> Result<PgStore, StoreError> {
+    let (db, owner) = connect(config, HOST_CONNECTIONS)?;
+    let pool = db.pool.clone();
+    off_runtime(|| {
+        db.block_on(async move {
+            let mut client = pool.get().await?;
+            schema::migrate(&mut client).await
+        })
+    })?;
+    Ok(PgStore {
+        db,
+        inline_limit: options.inline_limit,
+        _owner: owner,
+    })
+}
+
+/// Connects for reading; the schema must exist and be one this code reads.
+pub(crate) fn open_reader(config: &PgConfig) -> Result<PgReader, StoreError> {
+    let (db, owner) = connect(config, READER_CONNECTIONS)?;
+    let pool = db.pool.clone();
+    off_runtime(|| {
+        db.block_on(async move {
+            let client = pool.get().await?;
+            schema::check(&client).await
+        })
+    })?;
+    Ok(PgReader { db, _owner: owner })
+}
+
+/// Runs a blocking start-up step on a thread of its own, since opening may be called from
+/// inside a runtime (a test, the command line) where blocking a worker is not allowed.
+fn off_runtime<T: Send>(f: impl FnOnce() -> Result<T, StoreError> + Send) -> Result<T, StoreError> {
+    std::thread::scope(|s| {
+        s.spawn(f)
+            .join()
+            .unwrap_or_else(|_| Err(StoreError::Closed))
+    })
+}
+
+impl PgStore {
+    async fn receive(&self, doc: NewDocument) -> Result<Received, StoreError> {
+        let payload = Placed::of(doc.payload, self.inline_limit).await?;
+        let raw = match doc.raw {
+            Some(raw) => Some(Placed::of(raw, self.inline_limit).await?),
+            None => None,
+        };
+        let insert = Insert {
+            id: doc.id,
+            process: doc.process,
+            received_at: now_millis(),
+            payload,
+            raw,
+            properties: doc.properties,
+            duplicate_key: doc.duplicate_key,
+            duplicate_window: doc.duplicate_window,
+        };
+        self.db.run(write::receive(self.db.clone(), insert)).await
+    }
+
+    async fn change(&self, id: &str, change: Change) -> Result<(), StoreError> {
+        let work = write::change(self.db.clone(), id.to_string(), change, now_millis());
+        self.db.run(work).await
+    }
+}
+
+fn reads_get<'a>(
+    db: &'a Arc<Db>,
+    id: &str,
+) -> BoxFuture<'a, Result<Option<StoredDocument>, StoreError>> {
+    Box::pin(db.run(read::get(db.clone(), id.to_string())))
+}
+
+fn reads_raw<'a>(
+    db: &'a Arc<Db>,
+    id: &str,
+) -> BoxFuture<'a, Result<Option<StoredPayload>, StoreError>> {
+    Box::pin(db.run(read::raw(db.clone(), id.to_string())))
+}
+
+fn reads_query<'a>(
+    db: &'a Arc<Db>,
+    filter: &Query,
+) -> BoxFuture<'a, Result<Vec<Summary>, StoreError>> {
+    Box::pin(db.run(read::query(db.clone(), filter.clone())))
+}
+
+impl BackendRead for PgStore {
+    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<StoredDocument>, StoreError>> {
+        reads_get(&self.db, id)
+    }
+
+    fn raw<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<StoredPayload>, StoreError>> {
+        reads_raw(&self.db, id)
+    }
+
+    fn query<'a>(&'a self, filter: &'a Query) -> BoxFuture<'a, Result<Vec<Summary>, StoreError>> {
+        reads_query(&self.db, filter)
+    }
+}
+
+impl BackendRead for PgReader {
+    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<StoredDocument>, StoreError>> {
+        reads_get(&self.db, id)
+    }
+
+    fn raw<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<StoredPayload>, StoreError>> {
+        reads_raw(&self.db, id)
+    }
+
+    fn query<'a>(&'a self, filter: &'a Query) -> BoxFuture<'a, Result<Vec<Summary>, StoreError>> {
+        reads_query(&self.db, filter)
+    }
+}
+
+impl Backend for PgStore {
+    fn receive(&self, doc: NewDocument) -> BoxFuture<'_, Result<Received, StoreError>> {
+        Box::pin(PgStore::receive(self, doc))
+    }
+
+    fn conclude<'a>(
+        &'a self,
+        id: &'a str,
+        finish: Finish,
+        answer: Option<Answer>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.change(id, Change::Conclude { finish, answer }))
+    }
+
+    fn record_answer<'a>(
+        &'a self,
+        id: &'a str,
+        answer: Answer,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.change(id, Change::Answer(answer)))
+    }
+
+    fn mark_for_retry<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.change(id, Change::Retry))
+    }
+
+    fn unfinished(&self) -> BoxFuture<'_, Result<Vec<StoredDocument>, StoreError>> {
+        Box::pin(self.db.run(read::unfinished(self.db.clone())))
+    }
+
+    fn purge(
+        &self,
+        older_than: Duration,
+        include_failed: bool,
+    ) -> BoxFuture<'_, Result<u64, StoreError>> {
+        let age = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+        let before = now_millis().saturating_sub(age);
+        Box::pin(
+            self.db
+                .run(write::purge(self.db.clone(), before, include_failed)),
+        )
+    }
+}

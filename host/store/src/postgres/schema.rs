@@ -1,0 +1,135 @@
+//! The schema and its migrations, recorded in a `schema_version` table. Several nodes may start
+//! at once on an empty database: each migrates inside a transaction that first takes a
+//! transaction-scoped advisory lock, so one creates the schema and the others then find it.
+
+use deadpool_postgres::Object as Client;
+
+use crate::error::StoreError;
+
+/// The advisory lock key that serialises migrations ("berth" in ASCII).
+const MIGRATION_LOCK: i64 = 0x0062_6572_7468;
+
+/// Migration `i` brings the schema from version `i` to `i + 1`. Append only: a released
+/// migration never changes, since databases in the field have already run it.
+const MIGRATIONS: &[&str] = &[
+    // 1: documents, their properties, history and large contents.
+    //
+    // A document's row holds its small payload and raw request (PostgreSQL moves values over
+    // 2 KB out of line by itself, and an update of the row's state keeps them where they are);
+    // larger ones are chunks. Properties, history and chunks are keyed by the document's seq
+    // and go with it (ON DELETE CASCADE), so that a purge is one statement.
+    //
+    // Duplicates: `UNIQUE (process, duplicate_key)` is what refuses a second original of a
+    // message, whichever node receives it; NULL keys (no key, or a resend) never conflict.
+    "CREATE TABLE documents (
+        seq             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id              TEXT NOT NULL UNIQUE,
+        process         TEXT NOT NULL,
+        state           TEXT NOT NULL,
+        received_at     BIGINT NOT NULL,
+        updated_at      BIGINT NOT NULL,
+        -- Inline content; NULL when chunked (the flag) or for a resend.
+        payload         BYTEA,
+        payload_len     BIGINT NOT NULL,
+        payload_chunked BOOLEAN NOT NULL DEFAULT FALSE,
+        raw             BYTEA,
+        -- NULL when the document has no raw request.
+        raw_len         BIGINT,
+        raw_chunked     BOOLEAN NOT NULL DEFAULT FALSE,
+        duplicate_key   TEXT,
+        duplicate_of    TEXT,
+        error           TEXT,
+        answer_summary  TEXT,
+        answer_bytes    BYTEA,
+        CONSTRAINT documents_duplicate_key UNIQUE (process, duplicate_key)
+    );
+    CREATE INDEX documents_process ON documents (process, seq);
+    CREATE INDEX documents_received_at ON documents (received_at);
+    CREATE INDEX documents_unfinished ON documents (seq) WHERE state = 'received';
+    CREATE INDEX documents_failed ON documents (seq) WHERE state = 'failed';
+    CREATE TABLE properties (
+        seq   BIGINT NOT NULL REFERENCES documents ON DELETE CASCADE,
+        n     INT NOT NULL,
+        name  TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (seq, n)
+    );
+    CREATE TABLE history (
+        seq   BIGINT NOT NULL REFERENCES documents ON DELETE CASCADE,
+        n     INT NOT NULL,
+        at    BIGINT NOT NULL,
+        event TEXT NOT NULL,
+        PRIMARY KEY (seq, n)
+    );
+    -- kind 0: the payload, 1: the raw request; n counts chunks from 0.
+    CREATE TABLE payload_chunks (
+        seq   BIGINT NOT NULL REFERENCES documents ON DELETE CASCADE,
+        kind  SMALLINT NOT NULL,
+        n     INT NOT NULL,
+        bytes BYTEA NOT NULL,
+        PRIMARY KEY (seq, kind, n)
+    );
+    -- Payloads are mostly encrypted or compressed already: do not spend CPU trying again.
+    ALTER TABLE payload_chunks ALTER COLUMN bytes SET STORAGE EXTERNAL;",
+];
+
+/// The version this code writes.
+pub(crate) const CURRENT: i64 = MIGRATIONS.len() as i64;
+
+/// Creates or upgrades the schema, all migrations in one transaction under the advisory lock.
+pub(crate) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+        .await?;
+    let found: Option<i64> = tx
+        .query_one("SELECT MAX(version) FROM schema_version", &[])
+        .await?
+        .get(0);
+    let found = found.unwrap_or(0);
+    if found > CURRENT {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            known: CURRENT,
+        });
+    }
+    if found == CURRENT {
+        return Ok(());
+    }
+    for sql in MIGRATIONS.iter().skip(found as usize) {
+        tx.batch_execute(sql).await?;
+    }
+    tx.execute("DELETE FROM schema_version", &[]).await?;
+    tx.execute(
+        "INSERT INTO schema_version (version) VALUES ($1)",
+        &[&CURRENT],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// For the read-only view: the schema must exist (a host has run) and be one this code reads.
+pub(crate) async fn check(client: &Client) -> Result<(), StoreError> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !exists {
+        return Err(StoreError::NotFound(
+            "no message store in this database (berth has not run with it yet)".into(),
+        ));
+    }
+    let found: Option<i64> = client
+        .query_one("SELECT MAX(version) FROM schema_version", &[])
+        .await?
+        .get(0);
+    match found.unwrap_or(0) {
+        found if found > CURRENT => Err(StoreError::SchemaTooNew {
+            found,
+            known: CURRENT,
+        }),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,11 @@
+//! The store's promises checked against both backends, the embedded SQLite one and PostgreSQL
+//! (a real server, one for this whole test binary, a fresh database per test).
+
+#[path = "../common/mod.rs"]
+mod common;
+mod fixture;
+
+mod duplicates;
+mod lifecycle;
+mod payloads;
+mod postgres_only;
