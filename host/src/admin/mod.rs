@@ -10,7 +10,7 @@ pub mod token;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -31,7 +31,6 @@ pub type Answer = http::Response<body::Body>;
 pub struct Admin {
     pub topology: Arc<Topology>,
     pub intake: Intake,
-    data_dir: PathBuf,
     token: String,
 }
 
@@ -41,7 +40,6 @@ impl Admin {
         Ok(Admin {
             topology,
             intake,
-            data_dir: data_dir.to_path_buf(),
             token: token::load_or_create(data_dir)?,
         })
     }
@@ -125,11 +123,13 @@ async fn metrics(admin: &Admin) -> Answer {
             .metrics()
             .set_listener_state(&listener.name, &listener.state);
     }
-    let store_bytes: u64 = ["store.sqlite", "store.sqlite-wal"]
-        .iter()
-        .filter_map(|f| std::fs::metadata(admin.data_dir.join(f)).ok())
-        .map(|m| m.len())
-        .sum();
+    let store_bytes = match admin.intake.store() {
+        Some(store) => store.size_bytes().await.unwrap_or_else(|error| {
+            tracing::warn!(%error, "cannot measure the message store");
+            0
+        }),
+        None => 0,
+    };
     admin.intake.metrics().set_store_bytes(store_bytes);
     let mut answer = http::Response::new(body::full(admin.intake.metrics().render()));
     answer.headers_mut().insert(

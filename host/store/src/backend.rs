@@ -84,4 +84,7 @@ pub trait Backend: BackendRead {
         older_than: Duration,
         include_failed: bool,
     ) -> BoxFuture<'_, Result<u64, StoreError>>;
+
+    /// The room the store's database takes, in bytes (the `berth_store_bytes` gauge).
+    fn size_bytes(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
 }

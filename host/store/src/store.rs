@@ -145,6 +145,11 @@ impl Store {
     ) -> Result<u64, StoreError> {
         self.backend.purge(older_than, include_failed).await
     }
+
+    /// The room the store's database takes, in bytes.
+    pub async fn size_bytes(&self) -> Result<u64, StoreError> {
+        self.backend.size_bytes().await
+    }
 }
 
 /// A read-only view of a store that another process may hold open (a running berth): what the

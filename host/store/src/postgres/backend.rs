@@ -194,4 +194,8 @@ impl Backend for PgStore {
                 .run(write::purge(self.db.clone(), before, include_failed)),
         )
     }
+
+    fn size_bytes(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(self.db.run(read::size_bytes(self.db.clone())))
+    }
 }

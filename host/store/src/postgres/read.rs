@@ -238,3 +238,12 @@ fn content(
         StoredPayload::memory(inline.unwrap_or_default().into())
     }
 }
+
+/// The database's size on disk, as PostgreSQL counts it.
+pub(crate) async fn size_bytes(db: Arc<Db>) -> Result<u64, StoreError> {
+    let client = db.pool.get().await?;
+    let row = client
+        .query_one("SELECT pg_database_size(current_database())", &[])
+        .await?;
+    Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+}

@@ -1,7 +1,7 @@
 //! The embedded backend behind the store's traits: durable receipt, outcomes, recovery,
 //! listings and retention on SQLite and the payload folder.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +27,7 @@ pub(crate) struct SqliteStore {
     reads: Arc<Reads>,
     payloads: PayloadDir,
     inline_limit: usize,
+    data_dir: PathBuf,
     _lock: DirLock,
 }
 
@@ -51,6 +52,7 @@ pub(crate) fn open(data_dir: &Path, options: StoreOptions) -> Result<SqliteStore
         }),
         payloads,
         inline_limit: options.inline_limit,
+        data_dir: data_dir.to_path_buf(),
         _lock: lock,
     })
 }
@@ -264,6 +266,21 @@ impl Backend for SqliteStore {
         include_failed: bool,
     ) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(SqliteStore::purge(self, older_than, include_failed))
+    }
+
+    fn size_bytes(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
+        // The database and its write-ahead log; payload files are counted by the file system.
+        let files = [
+            self.data_dir.join(sql::DB_FILE),
+            self.data_dir.join(format!("{}-wal", sql::DB_FILE)),
+        ];
+        Box::pin(async move {
+            Ok(files
+                .iter()
+                .filter_map(|f| std::fs::metadata(f).ok())
+                .map(|m| m.len())
+                .sum())
+        })
     }
 }
 

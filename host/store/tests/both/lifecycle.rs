@@ -7,7 +7,7 @@ use berth_store::{Answer, Finish, Query, Received, State, StoreError};
 use crate::common::{doc, read};
 use crate::fixture::Fixture;
 
-crate::both!(lifecycle, listings, purge, read_only_view);
+crate::both!(lifecycle, listings, purge, read_only_view, size);
 
 fn answer(summary: &str) -> Answer {
     Answer {
@@ -206,4 +206,24 @@ async fn read_only_view(f: &Fixture) {
         reader.raw("nope").await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// The size the `berth_store_bytes` gauge shows: the database's own, above zero once it holds a
+/// document, and growing as documents arrive.
+async fn size(f: &Fixture) {
+    let store = f.open();
+    store.receive(doc("a", "orders")).await.unwrap();
+    let first = store.size_bytes().await.unwrap();
+    assert!(first > 0, "an open store with a document takes room");
+    for n in 0..200 {
+        store
+            .receive(doc(&format!("more-{n}"), "orders"))
+            .await
+            .unwrap();
+    }
+    let later = store.size_bytes().await.unwrap();
+    assert!(
+        later > first,
+        "{later} after 200 more documents, {first} before"
+    );
 }
