@@ -300,6 +300,12 @@ pub struct Endpoint {
     /// stream large messages (AS2 decrypts from the file) set it; the host's peak memory for
     /// a large message is then what the connector makes of it, not the message itself.
     pub spool_above_bytes: u64,
+    /// Accept obsolete line folding in request heads (a field value continued on a line that
+    /// starts with a space or tab), replacing each fold with a space as RFC 9112 section 5.2
+    /// allows, instead of refusing the request with 400. Older AS2 products fold long headers.
+    /// Off by default: unfolding follows every request's framing, which costs a little on each
+    /// request. The shared web server always unfolds (it serves the AS2 Shared Server).
+    pub unfold_folded_headers: bool,
 }
 
 impl Endpoint {
@@ -331,7 +337,14 @@ impl Endpoint {
             partner_paths: RVec::new(),
             max_body_bytes,
             spool_above_bytes: 0,
+            unfold_folded_headers: false,
         }
+    }
+
+    /// Accept folded header lines on this endpoint (see [`Endpoint::unfold_folded_headers`]).
+    pub fn unfolding_folded_headers(mut self) -> Self {
+        self.unfold_folded_headers = true;
+        self
     }
 
     /// Spool bodies larger than `bytes` to a file (see [`Endpoint::spool_above_bytes`]).

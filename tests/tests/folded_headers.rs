@@ -278,16 +278,25 @@ steps:
       body: "stored ${http.query.id} from [${http.header.x-partner:-unknown}]\n"
 "#;
 
-/// The HTTP Server connector gets folded heads unfolded too (the unfolding is the host's, on
-/// every port): the process sees the value with each fold as one space, and the bodies of the
-/// requests on the connection, fixed-length or chunked, arrive byte for byte.
+/// The HTTP Server connector unfolds folded heads when its connection says so: the process
+/// sees the value with each fold as one space, and the bodies of the requests on the
+/// connection, fixed-length or chunked, arrive byte for byte. Without the setting a folded head
+/// gets 400, logged with the peer.
 #[test]
 fn the_http_server_connector_sees_folded_fields_unfolded_and_bodies_untouched() {
+    let strict_port = free_port();
     let port = free_port();
     let deployment = Deployment::new();
     deployment
-        .http_connection("inbound", port, "")
-        .write("processes/orders.yaml", ORDERS);
+        .http_connection("strict", strict_port, "")
+        .http_connection("inbound", port, "unfold_folded_headers: true")
+        .write("processes/orders.yaml", ORDERS)
+        .write(
+            "processes/strict.yaml",
+            &ORDERS
+                .replace("name: orders", "name: strict")
+                .replace("connection: inbound", "connection: strict"),
+        );
     let berth = deployment.start();
     let first_body = b"line one\r\n folded-looking MIME line\r\n\tand a tab\r\n";
     let mut requests = format!(
@@ -301,6 +310,13 @@ fn the_http_server_connector_sees_folded_fields_unfolded_and_bodies_untouched() 
     requests.extend_from_slice(
         b"POST /orders?id=2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nX-Partner:\r\n Beta\r\n\
           Connection: close\r\n\r\n4\r\n\r\n x\r\n3\r\n\r\n\t\r\n0\r\n\r\n",
+    );
+    let refused = exchange(strict_port, &requests);
+    assert!(refused.starts_with("HTTP/1.1 400"), "{refused}");
+    logged(
+        &berth,
+        &["refused a malformed request head", "peer=127.0.0.1:"],
+        1,
     );
     let answer = exchange(port, &requests);
     assert_eq!(

@@ -90,10 +90,13 @@ impl Connector for HttpServerLegacy {
             .map(|(_, op)| op.max_body_bytes)
             .max()
             .unwrap_or(0);
-        let endpoint = operations.iter().fold(
-            Endpoint::port(&connection.address, connection.port, tls, max_body),
-            |endpoint, (name, op)| endpoint.with_partner_path(name, &op.path),
-        );
+        let mut endpoint = Endpoint::port(&connection.address, connection.port, tls, max_body);
+        if connection.unfold_folded_headers {
+            endpoint = endpoint.unfolding_folded_headers();
+        }
+        let endpoint = operations.iter().fold(endpoint, |endpoint, (name, op)| {
+            endpoint.with_partner_path(name, &op.path)
+        });
         let listener = HttpListener::new(operations, connection.basic_auth, context.log);
         Ok((vec![endpoint], listener))
     }

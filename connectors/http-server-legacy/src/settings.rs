@@ -22,6 +22,12 @@ pub struct HttpConnection {
     /// Require HTTP basic authentication on every request.
     #[serde(default)]
     pub basic_auth: Option<BasicAuth>,
+    /// Accept header lines a client folded (a value continued on a line starting with a space
+    /// or tab, obsolete since RFC 7230) by reading each fold as one space, instead of answering
+    /// 400. Off by default: unfolding follows every request's framing, a small cost on each
+    /// request that only clients still folding need.
+    #[serde(default)]
+    pub unfold_folded_headers: bool,
 }
 
 fn default_address() -> String {

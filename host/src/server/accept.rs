@@ -132,6 +132,7 @@ async fn serve<S>(
     let in_flight = InFlight::default();
     let stream = IdleCutoff::new(stream, header_timeout, in_flight.clone());
     let remote = peer.remote_addr.clone();
+    let unfold = router.unfolds();
     let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
         let shared = Arc::clone(&shared);
         let router = Arc::clone(&router);
@@ -170,7 +171,7 @@ async fn serve<S>(
         watcher.watch(builder.serve_connection(io, service)).await
     } else {
         // Folded header lines are unfolded before hyper parses the head (see `unfold`).
-        let io = TokioIo::new(Unfold::new(stream, report.clone()));
+        let io = TokioIo::new(Unfold::new(stream, report.clone(), unfold));
         let mut builder = http1::Builder::new();
         // No header read timeout (and so no timer) for hyper: `IdleCutoff` bounds the time to a
         // complete head without a timer per request.

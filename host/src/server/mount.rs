@@ -32,6 +32,8 @@ pub struct Mount {
     pub spool_above_bytes: u64,
     /// The processes this listener may submit to, by name.
     pub processes: HashMap<String, Arc<ProcessDef>>,
+    /// Unfold obsolete line folding in request heads on this listener's own ports.
+    pub unfold_headers: bool,
 }
 
 impl Mount {

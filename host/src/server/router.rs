@@ -45,6 +45,17 @@ impl Router {
         }
     }
 
+    /// Whether a new connection's request heads are unfolded (see `unfold`): on the shared web
+    /// server always (it serves the AS2 Shared Server, whose partners may fold), on a port of
+    /// its own when its connector asked. Read once per connection; a redeploy that changes it
+    /// applies to the next connections.
+    pub fn unfolds(&self) -> bool {
+        match self {
+            Router::Single(slot) => slot.get().unfold_headers,
+            Router::Prefixes { .. } => true,
+        }
+    }
+
     pub fn route(&self, path: &str) -> Option<Arc<Mount>> {
         match self {
             Router::Single(slot) => Some(slot.get()),
@@ -106,6 +117,7 @@ mod tests {
             max_body_bytes: 0,
             spool_above_bytes: 0,
             processes: HashMap::new(),
+            unfold_headers: false,
         })
     }
 

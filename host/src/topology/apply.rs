@@ -257,6 +257,7 @@ fn names(planned: &PlannedListener) -> Vec<String> {
 
 fn mount_of(planned: PlannedListener) -> Mount {
     Mount {
+        unfold_headers: planned.endpoints.iter().any(|e| e.unfold_folded_headers),
         label: planned.label(),
         listener: planned.listener,
         blocking: planned.blocking,

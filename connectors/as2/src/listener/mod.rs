@@ -57,13 +57,16 @@ pub fn open_legacy(
     let partners = load_partners(&context, operations)?;
     let max = max_body(&partners);
     let mut endpoints = vec![
-        Endpoint::port(&connection.address, connection.port, None, max).spooling_above(SPOOL_ABOVE),
+        Endpoint::port(&connection.address, connection.port, None, max)
+            .spooling_above(SPOOL_ABOVE)
+            .unfolding_folded_headers(),
     ];
     if let Some(tls) = &connection.tls {
         let files = tls.files.resolve(&context)?;
         endpoints.push(
             Endpoint::port(&connection.address, tls.port, Some(files), max)
-                .spooling_above(SPOOL_ABOVE),
+                .spooling_above(SPOOL_ABOVE)
+                .unfolding_folded_headers(),
         );
     }
     // Every partner pair of the connection sends to `/as2`, on each port.

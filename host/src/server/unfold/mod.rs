@@ -56,10 +56,15 @@ pub struct Unfold<S> {
 }
 
 impl<S> Unfold<S> {
-    pub fn new(inner: S, report: Report) -> Self {
+    /// `enabled: false` passes every byte through untouched (a listener that refuses folds).
+    pub fn new(inner: S, report: Report, enabled: bool) -> Self {
         Self {
             inner,
-            scanner: Scanner::default(),
+            scanner: if enabled {
+                Scanner::default()
+            } else {
+                Scanner::passing_through()
+            },
             held: [0; 2],
             held_len: 0,
             report,

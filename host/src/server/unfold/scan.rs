@@ -128,6 +128,14 @@ impl Default for Scanner {
 
 impl Scanner {
     /// True once nothing more will be rewritten on this connection.
+    /// A scanner that rewrites nothing: every read passes straight through.
+    pub fn passing_through() -> Self {
+        Self {
+            state: State::Passthrough,
+            ..Self::default()
+        }
+    }
+
     pub fn passthrough(&self) -> bool {
         matches!(self.state, State::Passthrough)
     }

@@ -49,7 +49,7 @@ fn run(reads: Vec<Vec<u8>>, room: usize, stall: bool) -> (Vec<u8>, Seen) {
         stall,
         stalled: false,
     };
-    let mut reader = Unfold::new(inner, report.clone());
+    let mut reader = Unfold::new(inner, report.clone(), true);
     let mut cx = Context::from_waker(Waker::noop());
     let mut out = Vec::new();
     let mut storage = vec![0u8; room];
@@ -233,7 +233,7 @@ async fn hyper_reads_unfolded_fields_and_untouched_bodies_through_it() {
             ))
         }
     });
-    let io = hyper_util::rt::TokioIo::new(Unfold::new(server, Report::default()));
+    let io = hyper_util::rt::TokioIo::new(Unfold::new(server, Report::default(), true));
     let connection =
         tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(io, service));
     let requests: &[u8] = b"POST /1 HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n\tb\r\n  c\r\n\
@@ -274,4 +274,24 @@ async fn hyper_reads_unfolded_fields_and_untouched_bodies_through_it() {
         assert_eq!(got_folded.unwrap(), folded);
         assert_eq!(&got_body[..], body);
     }
+}
+
+/// A listener whose connector did not ask for unfolding gets the bytes as sent: hyper then
+/// refuses a folded head itself.
+#[tokio::test]
+async fn a_reader_that_does_not_unfold_passes_every_byte_through() {
+    let sent: &[u8] = b"POST / HTTP/1.1\r\nSubject: a\r\n folded\r\nContent-Length: 0\r\n\r\n";
+    let (mut client, server) = tokio::io::duplex(1024);
+    tokio::io::AsyncWriteExt::write_all(&mut client, sent)
+        .await
+        .unwrap();
+    drop(client);
+    let report = Report::default();
+    let mut reader = Unfold::new(server, report.clone(), false);
+    let mut got = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut got)
+        .await
+        .unwrap();
+    assert_eq!(got, sent);
+    assert_eq!(report.seen().folds, 0);
 }
