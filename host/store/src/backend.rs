@@ -45,9 +45,13 @@ pub trait BackendRead: Send + Sync {
     fn query<'a>(&'a self, filter: &'a Query) -> BoxFuture<'a, Result<Vec<Summary>, StoreError>>;
 }
 
-/// A store that the host writes: everything of [`BackendRead`] and the writes of a document's
-/// lifecycle. Dropping the last reference finishes the writes already queued.
-pub trait Backend: BackendRead {
+/// A store that the host writes: its read side (the same one the read-only view uses) and the
+/// writes of a document's lifecycle. Dropping the last reference finishes the writes already
+/// queued.
+pub trait Backend: Send + Sync {
+    /// The reads, as the read-only view makes them.
+    fn reads(&self) -> &dyn BackendRead;
+
     /// Stores a received document durably, or records it as a resend of the document with the
     /// same `duplicate_key` among the process's last `duplicate_window` documents (see
     /// [`Received`]). A document whose id is taken is refused with

@@ -116,17 +116,17 @@ impl Store {
 
     /// One document with its payload handle, properties, history and answer.
     pub async fn get(&self, id: &str) -> Result<Option<StoredDocument>, StoreError> {
-        self.backend.get(id).await
+        self.backend.reads().get(id).await
     }
 
     /// The raw request kept as evidence, if the connector gave one.
     pub async fn raw(&self, id: &str) -> Result<Option<StoredPayload>, StoreError> {
-        self.backend.raw(id).await
+        self.backend.reads().raw(id).await
     }
 
     /// A listing, newest first.
     pub async fn query(&self, filter: &Query) -> Result<Vec<Summary>, StoreError> {
-        self.backend.query(filter).await
+        self.backend.reads().query(filter).await
     }
 
     /// Puts a failed document back to `received`, so that it runs again (now, by the caller,

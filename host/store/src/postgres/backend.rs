@@ -25,6 +25,7 @@ const READER_CONNECTIONS: usize = 2;
 /// The store of a host on PostgreSQL.
 pub(crate) struct PgStore {
     db: Arc<Db>,
+    reader: PgReader,
     inline_limit: usize,
     // Dropped last: stops the runtime the pool's connections run on.
     _owner: Arc<Owner>,
@@ -48,6 +49,10 @@ pub(crate) fn open(config: &PgConfig, options: StoreOptions) -> Result<PgStore, 
         })
     })?;
     Ok(PgStore {
+        reader: PgReader {
+            db: db.clone(),
+            _owner: owner.clone(),
+        },
         db,
         inline_limit: options.inline_limit,
         _owner: owner,
@@ -103,56 +108,25 @@ impl PgStore {
     }
 }
 
-fn reads_get<'a>(
-    db: &'a Arc<Db>,
-    id: &str,
-) -> BoxFuture<'a, Result<Option<StoredDocument>, StoreError>> {
-    Box::pin(db.run(read::get(db.clone(), id.to_string())))
-}
-
-fn reads_raw<'a>(
-    db: &'a Arc<Db>,
-    id: &str,
-) -> BoxFuture<'a, Result<Option<StoredPayload>, StoreError>> {
-    Box::pin(db.run(read::raw(db.clone(), id.to_string())))
-}
-
-fn reads_query<'a>(
-    db: &'a Arc<Db>,
-    filter: &Query,
-) -> BoxFuture<'a, Result<Vec<Summary>, StoreError>> {
-    Box::pin(db.run(read::query(db.clone(), filter.clone())))
-}
-
-impl BackendRead for PgStore {
-    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<StoredDocument>, StoreError>> {
-        reads_get(&self.db, id)
-    }
-
-    fn raw<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<StoredPayload>, StoreError>> {
-        reads_raw(&self.db, id)
-    }
-
-    fn query<'a>(&'a self, filter: &'a Query) -> BoxFuture<'a, Result<Vec<Summary>, StoreError>> {
-        reads_query(&self.db, filter)
-    }
-}
-
 impl BackendRead for PgReader {
     fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<StoredDocument>, StoreError>> {
-        reads_get(&self.db, id)
+        Box::pin(self.db.run(read::get(self.db.clone(), id.to_string())))
     }
 
     fn raw<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<StoredPayload>, StoreError>> {
-        reads_raw(&self.db, id)
+        Box::pin(self.db.run(read::raw(self.db.clone(), id.to_string())))
     }
 
     fn query<'a>(&'a self, filter: &'a Query) -> BoxFuture<'a, Result<Vec<Summary>, StoreError>> {
-        reads_query(&self.db, filter)
+        Box::pin(self.db.run(read::query(self.db.clone(), filter.clone())))
     }
 }
 
 impl Backend for PgStore {
+    fn reads(&self) -> &dyn BackendRead {
+        &self.reader
+    }
+
     fn receive(&self, doc: NewDocument) -> BoxFuture<'_, Result<Received, StoreError>> {
         Box::pin(PgStore::receive(self, doc))
     }

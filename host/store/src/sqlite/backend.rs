@@ -24,7 +24,7 @@ use crate::types::{
 pub(crate) struct SqliteStore {
     // Field order is drop order: the writer finishes its queue before the lock is released.
     writer: Writer,
-    reads: Arc<Reads>,
+    reader: SqliteReader,
     payloads: PayloadDir,
     inline_limit: usize,
     data_dir: PathBuf,
@@ -46,10 +46,12 @@ pub(crate) fn open(data_dir: &Path, options: StoreOptions) -> Result<SqliteStore
     let writer = Writer::start(conn, next_seq, options.max_batch)?;
     Ok(SqliteStore {
         writer,
-        reads: Arc::new(Reads {
-            readers: Readers::new(data_dir.to_path_buf(), options.busy_timeout),
-            payloads: payloads.clone(),
-        }),
+        reader: SqliteReader {
+            reads: Arc::new(Reads {
+                readers: Readers::new(data_dir.to_path_buf(), options.busy_timeout),
+                payloads: payloads.clone(),
+            }),
+        },
         payloads,
         inline_limit: options.inline_limit,
         data_dir: data_dir.to_path_buf(),
@@ -203,21 +205,11 @@ impl SqliteStore {
     }
 }
 
-impl BackendRead for SqliteStore {
-    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<StoredDocument>, StoreError>> {
-        self.reads.get(id)
-    }
-
-    fn raw<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<StoredPayload>, StoreError>> {
-        self.reads.raw(id)
-    }
-
-    fn query<'a>(&'a self, filter: &'a Query) -> BoxFuture<'a, Result<Vec<Summary>, StoreError>> {
-        self.reads.query(filter)
-    }
-}
-
 impl Backend for SqliteStore {
+    fn reads(&self) -> &dyn BackendRead {
+        &self.reader
+    }
+
     fn receive(&self, doc: NewDocument) -> BoxFuture<'_, Result<Received, StoreError>> {
         Box::pin(SqliteStore::receive(self, doc))
     }
@@ -256,7 +248,7 @@ impl Backend for SqliteStore {
     }
 
     fn unfinished(&self) -> BoxFuture<'_, Result<Vec<StoredDocument>, StoreError>> {
-        let reads = self.reads.clone();
+        let reads = self.reader.reads.clone();
         Box::pin(blocking(move || reads.unfinished()))
     }
 
