@@ -113,6 +113,35 @@ impl Deployment {
             .expect("run berth")
     }
 
+    /// `berth documents ARGS --dir DIR`, with the store its berth.yaml names (a
+    /// `BERTH_STORE_URL` in the test's environment would point it elsewhere).
+    pub fn documents_command(&self, args: &[&str]) -> Output {
+        Command::new(berth_binary())
+            .arg("documents")
+            .args(args)
+            .arg("--dir")
+            .arg(self.path())
+            .env_remove("BERTH_STORE_URL")
+            .output()
+            .expect("run berth documents")
+    }
+
+    /// `berth documents ARGS`, which must succeed: its output.
+    pub fn berth_documents(&self, args: &[&str]) -> String {
+        let output = self.documents_command(args);
+        let text = output_text(&output);
+        assert!(output.status.success(), "{args:?}: {text}");
+        text
+    }
+
+    /// `berth documents ARGS`, which must fail: its output.
+    pub fn berth_documents_fails(&self, args: &[&str]) -> String {
+        let output = self.documents_command(args);
+        let text = output_text(&output);
+        assert!(!output.status.success(), "{args:?} succeeded: {text}");
+        text
+    }
+
     /// Start `berth run` and wait until it is ready (or has exited).
     pub fn start(&self) -> Berth {
         Berth::start(self.path(), &[])
@@ -226,6 +255,15 @@ pub fn client() -> reqwest::blocking::Client {
 }
 
 /// stdout and stderr of a finished command, as text.
+/// The id of the first document a `berth documents list` printed (the line after the header).
+pub fn first_listed_id(listing: &str) -> &str {
+    listing
+        .lines()
+        .nth(1)
+        .and_then(|line| line.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no document listed: {listing}"))
+}
+
 pub fn output_text(output: &Output) -> String {
     format!(
         "{}{}",

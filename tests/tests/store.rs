@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use berth_e2e::{client, free_port, output_text, Deployment};
+use berth_e2e::{client, first_listed_id, free_port, Deployment};
 
 fn process(name_template: &str) -> String {
     format!(
@@ -49,13 +49,7 @@ fn documents_are_listed_shown_and_failed_ones_retried() {
     assert!(by_name.contains("file_name=po-77.edi"), "{by_name}");
     assert!(by_name.contains("answer: 200"), "{by_name}");
 
-    let id = by_name
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap();
+    let id = first_listed_id(&by_name);
     let shown = deployment.berth_documents(&["show", id]);
     assert!(shown.contains("state      processed"), "{shown}");
     assert!(shown.contains("http.query.name = b.edi"), "{shown}");
@@ -160,36 +154,6 @@ fn a_kill_in_the_middle_of_traffic_loses_no_acknowledged_document() {
     assert!(missing_in_store.is_empty(), "{missing_in_store:?}");
     assert!(missing_files.is_empty(), "{missing_files:?}");
     assert!(acknowledged.len() >= CLIENTS * PER_CLIENT / 2);
-}
-
-trait DocumentsCli {
-    fn documents_command(&self, args: &[&str]) -> std::process::Output;
-
-    fn berth_documents(&self, args: &[&str]) -> String {
-        let output = self.documents_command(args);
-        let text = output_text(&output);
-        assert!(output.status.success(), "{args:?}: {text}");
-        text
-    }
-
-    fn berth_documents_fails(&self, args: &[&str]) -> String {
-        let output = self.documents_command(args);
-        let text = output_text(&output);
-        assert!(!output.status.success(), "{args:?} succeeded: {text}");
-        text
-    }
-}
-
-impl DocumentsCli for Deployment {
-    fn documents_command(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new(berth_e2e::berth_binary())
-            .arg("documents")
-            .args(args)
-            .arg("--dir")
-            .arg(self.path())
-            .output()
-            .unwrap()
-    }
 }
 
 #[test]

@@ -10,23 +10,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use berth_e2e::postgres::{write_secret, PgServer};
-use berth_e2e::{berth_binary, client, free_port, output_text, Deployment};
+use berth_e2e::{berth_binary, client, first_listed_id, free_port, output_text, Deployment};
 use common::*;
 use serde_json::json;
-
-fn berth_documents(deployment: &Deployment, args: &[&str]) -> String {
-    let output = Command::new(berth_binary())
-        .arg("documents")
-        .args(args)
-        .arg("--dir")
-        .arg(deployment.path())
-        .env_remove("BERTH_STORE_URL")
-        .output()
-        .unwrap();
-    let text = output_text(&output);
-    assert!(output.status.success(), "{args:?}: {text}");
-    text
-}
 
 #[test]
 fn documents_and_as2_messages_are_stored_in_postgres() {
@@ -92,7 +78,7 @@ fn documents_and_as2_messages_are_stored_in_postgres() {
     assert_eq!(berth.log().matches("AS2-RECEIVED|").count(), 1);
 
     // Listed beside the running host, from PostgreSQL: nothing went to the deployment folder.
-    let list = berth_documents(&deployment, &["list"]);
+    let list = deployment.berth_documents(&["list"]);
     assert!(list.contains("3 documents"), "{list}");
     assert!(list.contains("duplicate"), "{list}");
     // (data/ still holds the admin token.)
@@ -104,30 +90,15 @@ fn documents_and_as2_messages_are_stored_in_postgres() {
         ),
         "duplicate|1\nprocessed|2"
     );
-    let as2 = berth_documents(
-        &deployment,
-        &["list", "--process", "partner", "--state", "processed"],
-    );
+    let as2 = deployment.berth_documents(&["list", "--process", "partner", "--state", "processed"]);
     assert!(as2.contains("1 document\n"), "{as2}");
-    let id = as2
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap();
-    let shown = berth_documents(&deployment, &["show", id]);
+    let id = first_listed_id(&as2);
+    let shown = deployment.berth_documents(&["show", id]);
     assert!(shown.contains("state      processed"), "{shown}");
     assert!(shown.contains("answer     processed"), "{shown}");
-    let http = berth_documents(&deployment, &["list", "--process", "inbox"]);
-    let id = http
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap();
-    let shown = berth_documents(&deployment, &["show", id]);
+    let http = deployment.berth_documents(&["list", "--process", "inbox"]);
+    let id = first_listed_id(&http);
+    let shown = deployment.berth_documents(&["show", id]);
     assert!(shown.contains("payload    17 bytes"), "{shown}");
     assert!(shown.contains("| stored"), "{shown}");
     assert!(shown.contains("answer     200"), "{shown}");
