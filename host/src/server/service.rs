@@ -166,10 +166,8 @@ async fn serve(
                 .insert(http::header::RETRY_AFTER, HeaderValue::from_static("60"));
             answer
         }
-        Answer::ConnectorFailed => text(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the connector failed on this request",
-        ),
+        // Logged by the intake.
+        Answer::ConnectorFailed => failed_answer(),
     }
 }
 
@@ -186,6 +184,11 @@ fn too_large(mount: &Mount, peer: &Peer) -> HttpResponse {
 
 fn connector_failed(mount: &Mount, error: &str) -> HttpResponse {
     tracing::error!(listener = %mount.label, %error, "connector failed on a request");
+    failed_answer()
+}
+
+/// What the sender gets when the connector failed: the reason is in the log, not the answer.
+fn failed_answer() -> HttpResponse {
     text(
         StatusCode::INTERNAL_SERVER_ERROR,
         "the connector failed on this request",
