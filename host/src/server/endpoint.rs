@@ -62,7 +62,8 @@ impl Endpoint {
     }
 }
 
-fn bracket(host: &str) -> String {
+/// An IPv6 address in brackets, as URLs and socket addresses write it; others as they are.
+pub fn bracket(host: &str) -> String {
     if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]")
     } else {

@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
-pub use endpoint::{partner_host, Endpoint};
+pub use endpoint::{bracket, partner_host, Endpoint};
 pub use mount::{Incoming, Mount};
 pub use router::{MountSlot, Router};
 pub use shared_server::targets as shared_server_targets;
@@ -159,13 +159,5 @@ impl Server {
     /// After every binding is closed: let the connections finish.
     pub async fn drain(&self, grace: Duration) {
         self.connections.drain(grace).await;
-    }
-}
-
-fn bracket(address: &str) -> String {
-    if address.contains(':') && !address.starts_with('[') {
-        format!("[{address}]")
-    } else {
-        address.to_string()
     }
 }

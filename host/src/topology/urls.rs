@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use berth_connector_sdk::abi::Listen;
 
 use crate::deploy::PlannedListener;
-use crate::server::{partner_host, Endpoint};
+use crate::server::{bracket, partner_host, Endpoint};
 use crate::settings::SharedServer;
 
 /// Process name → the URLs its partners send to, in the connector's order.
@@ -57,10 +57,7 @@ pub fn shared_bases(shared: &SharedServer) -> Vec<String> {
     if let Some(base) = &shared.base_url {
         return vec![base.trim_end_matches('/').to_string()];
     }
-    let mut host = partner_host(&shared.address);
-    if host.contains(':') {
-        host = format!("[{host}]");
-    }
+    let host = bracket(&partner_host(&shared.address));
     let mut bases = vec![format!("http://{host}:{}", shared.port)];
     if let Some(tls) = &shared.tls {
         bases.push(format!("https://{host}:{}", tls.port));
