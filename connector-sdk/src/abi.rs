@@ -147,6 +147,11 @@ pub struct Response {
     pub status: u16,
     pub headers: RVec<OwnedHeader>,
     pub body: RVec<u8>,
+    /// Send the document's payload as the body, from where the host stores it, instead of
+    /// `body` (which is then empty): what a `Returned` with `body_is_payload` asks for, so that
+    /// a payload too large to hold is streamed back rather than loaded. Only meaningful in an
+    /// answer to a submitted document; [`Response::from_outcome`] carries it over.
+    pub body_is_payload: bool,
     /// The answer to keep beside the document as evidence (an MDN), when it differs from the
     /// response body or when the answer travels asynchronously.
     pub evidence: ROption<RVec<u8>>,
@@ -217,7 +222,11 @@ impl OutcomeKind {
 pub struct Returned {
     pub status: u16,
     pub headers: RVec<OwnedHeader>,
+    /// The body, unless `body_is_payload`.
     pub body: RVec<u8>,
+    /// The body is the document's payload, too large to hand over in memory: `body` is empty,
+    /// and an answer with [`Response::body_is_payload`] makes the host stream the payload.
+    pub body_is_payload: bool,
 }
 
 /// The fate of a submitted document, given back to the connector so it can answer.

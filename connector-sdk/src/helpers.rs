@@ -29,6 +29,7 @@ impl Response {
             status,
             headers: headers.into(),
             body: body.into(),
+            body_is_payload: false,
             evidence: ROption::RNone,
             deliveries: RVec::new(),
             summary: ROption::RNone,
@@ -46,11 +47,14 @@ impl Response {
         let error = || outcome.error.as_ref().map_or("", |e| e.as_str());
         match outcome.kind {
             OutcomeKind::ACCEPTED => match outcome.returned.as_ref().into_option() {
-                Some(returned) => Self::new(
-                    returned.status,
-                    returned.headers.to_vec(),
-                    returned.body.to_vec(),
-                ),
+                Some(returned) => Self {
+                    body_is_payload: returned.body_is_payload,
+                    ..Self::new(
+                        returned.status,
+                        returned.headers.to_vec(),
+                        returned.body.to_vec(),
+                    )
+                },
                 None => Self::empty(200),
             },
             OutcomeKind::DUPLICATE => match outcome.stored_answer.as_ref().into_option() {
@@ -135,9 +139,20 @@ mod tests {
             status: 201,
             headers: vec![OwnedHeader::new("x-a", "b")].into(),
             body: b"made".to_vec().into(),
+            body_is_payload: false,
         });
         let made = Response::from_outcome(&returned);
         assert_eq!((made.status, made.body.as_slice()), (201, &b"made"[..]));
+        assert!(!made.body_is_payload);
+        let mut large = outcome(OutcomeKind::ACCEPTED);
+        large.returned = ROption::RSome(crate::abi::Returned {
+            status: 200,
+            headers: RVec::new(),
+            body: RVec::new(),
+            body_is_payload: true,
+        });
+        let streamed = Response::from_outcome(&large);
+        assert!(streamed.body_is_payload && streamed.body.is_empty());
         assert_eq!(made.headers[0].name.as_str(), "x-a");
         let mut duplicate = outcome(OutcomeKind::DUPLICATE);
         duplicate.stored_answer = ROption::RSome(b"first".to_vec().into());

@@ -7,14 +7,15 @@
 //! - `topology`: which listeners run and on which ports; binds through `server`.
 //! - `server`: HTTP in and out; hands submitted documents to `intake`.
 //! - `intake`: a received document's lifecycle (store, run, record, answer); no HTTP.
-//! - `deploy`, `plugins`, `store`, `status`, `metrics`, `outbound`, `body`, `settings`:
-//!   leaves the layers above share.
+//! - `deploy`, `plugins`, `store`, `status`, `metrics`, `outbound`, `body`, `disk`,
+//!   `settings`: leaves the layers above share.
 
 pub mod admin;
 pub mod body;
 pub mod cert;
 pub mod cli;
 pub mod deploy;
+pub mod disk;
 pub mod documents;
 pub mod ids;
 pub mod intake;

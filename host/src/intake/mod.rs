@@ -24,7 +24,7 @@ use berth_connector_sdk::abi::{Outcome, OutcomeKind, Response, Submission};
 use berth_connector_sdk::abi_stable::std_types::{ROption, RString};
 use berth_connector_sdk::module::PendingBox;
 use berth_process::{Document, ProcessDef, Properties, RunOutcome, Runner};
-use berth_store::{NewDocument, Payload, Received, Store};
+use berth_store::{NewDocument, Payload, Received, Store, StoredPayload};
 use bytes::Bytes;
 use tracing::Instrument;
 
@@ -73,9 +73,15 @@ pub struct Arrival<'a> {
 }
 
 /// What became of an arrival, for the server to answer with.
+// Moved once per request; boxing the large variant would add an allocation to every answer.
+#[allow(clippy::large_enum_variant)]
 pub enum Answer {
-    /// The connector's answer.
-    Connector(Response),
+    /// The connector's answer; `payload` is set when its body is the document's payload, too
+    /// large to have been handed over in memory, for the server to stream from the store.
+    Connector {
+        response: Response,
+        payload: Option<StoredPayload>,
+    },
     /// The listener is paused: nothing was stored; the sender should send again later.
     Paused,
     /// The connector failed to answer (already logged).
@@ -171,7 +177,7 @@ impl Intake {
         if let Some(property) = message_id {
             span.record("message_id", property.value.as_str());
         }
-        let (outcome, stored) = self
+        let (outcome, stored, large) = self
             .store_and_run(&id, process, submission, body, evidence)
             .instrument(span)
             .await;
@@ -197,7 +203,8 @@ impl Intake {
                 }
                 self.conclude(stored, Some(&response));
                 self.queue_deliveries(listener, &mut response);
-                Answer::Connector(response)
+                let payload = large.filter(|_| response.body_is_payload);
+                Answer::Connector { response, payload }
             }
             Err(error) => {
                 self.conclude(stored, None);
@@ -208,7 +215,9 @@ impl Intake {
     }
 
     /// Store (when the store is on) and run a submitted document. The second value is what
-    /// `conclude` records once the connector has answered: `None` when nothing was stored.
+    /// `conclude` records once the connector has answered: `None` when nothing was stored. The
+    /// third is the payload when it is kept outside memory and a `return` step made it the
+    /// answer's body, for the server to stream.
     async fn store_and_run(
         &self,
         id: &str,
@@ -216,7 +225,7 @@ impl Intake {
         submission: Submission,
         body: &Body,
         evidence: &(dyn Fn(bool) -> Bytes + Sync),
-    ) -> (Outcome, Option<record::Stored>) {
+    ) -> (Outcome, Option<record::Stored>, Option<StoredPayload>) {
         let Submission {
             document,
             duplicate_key,
@@ -225,19 +234,15 @@ impl Intake {
         } = submission;
         let payload_is_body = document.payload_is_request_body;
         let payload = if payload_is_body {
-            match body.bytes().await {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    tracing::error!(process = %process.name, error = %e, "cannot read a spooled body");
-                    let refusal = "the message could not be read back; send again later";
-                    return (record::refused(id, refusal), None);
-                }
-            }
+            // A spooled body stays in its file: the store links it, steps stream it.
+            body.payload()
         } else {
             // Adopted, not copied: the plugin's allocation is freed by the plugin's own code
             // when the last reference goes (a 200 MB payload stays one 200 MB buffer).
-            Bytes::from_owner(document.payload)
+            StoredPayload::memory(Bytes::from_owner(document.payload))
         };
+        // Kept for the answer only when not in memory, so the small-payload path copies nothing.
+        let large = payload.in_memory().is_none().then(|| payload.clone());
         // Copied once, into one buffer, from the plugin's list (which the plugin then frees).
         let properties = Properties::from_strs(
             document
@@ -254,18 +259,46 @@ impl Intake {
                 properties,
             };
             let outcome = self.run(process, document).await;
-            return (record::to_outcome(id, outcome).0, None);
+            return (record::to_outcome(id, outcome).0, None, large);
         };
-        // A spooled request already is its evidence (see `server::spool`): the store links the
-        // file rather than holding it in memory.
+        // The evidence is the request as received, without the body when the body is the
+        // payload (stored once, not twice). A spooled body is in a file of its own: the
+        // payload file itself, or copied by the kernel after its head when the evidence needs
+        // it whole.
+        let mut evidence_file = None;
         let raw = match body {
             Body::Memory(_) => Payload::Bytes(evidence(!payload_is_body)),
-            Body::Spooled(file) => Payload::File(file.path.clone()),
+            Body::Spooled(file) if payload_is_body => Payload::Bytes(file.head.clone()),
+            Body::Spooled(file) => {
+                let file = std::sync::Arc::clone(file);
+                let written = tokio::task::spawn_blocking(move || file.evidence_file())
+                    .await
+                    .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+                match written {
+                    Ok(written) => Payload::File(evidence_file.insert(written).0.clone()),
+                    Err(error) => {
+                        tracing::error!(process = %process.name, %error, "cannot keep a spooled request as evidence");
+                        let refusal = "the message could not be kept; send again later";
+                        return (record::refused(id, refusal), None, None);
+                    }
+                }
+            }
+        };
+        // The plugin's bytes, or the spool file, which the store takes over by a link (or
+        // streams into chunks).
+        let stored_payload = match (payload.in_memory(), payload.path()) {
+            (Some(bytes), _) => Payload::Bytes(bytes.clone()),
+            (None, Some(path)) => Payload::File(path.to_path_buf()),
+            (None, None) => {
+                tracing::error!(process = %process.name, "a received payload is neither in memory nor in a file");
+                let refusal = "the message could not be kept; send again later";
+                return (record::refused(id, refusal), None, None);
+            }
         };
         let new = NewDocument {
             id: id.to_string(),
             process: process.name.clone(),
-            payload: Payload::Bytes(payload.clone()),
+            payload: stored_payload,
             properties: properties
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -277,7 +310,9 @@ impl Intake {
             },
             duplicate_key,
         };
-        match store.receive(new).await {
+        let received = store.receive(new).await;
+        drop(evidence_file);
+        match received {
             Ok(Received::New) => {}
             Ok(Received::Duplicate {
                 original_id,
@@ -291,12 +326,12 @@ impl Intake {
                     stored_answer: answer.map(Into::into).into(),
                     error: ROption::RNone,
                 };
-                return (outcome, None);
+                return (outcome, None, None);
             }
             Err(error) => {
                 tracing::error!(process = %process.name, %error, "cannot store a received document; refusing it");
                 let refusal = "the message store is unavailable; send again later";
-                return (record::refused(id, refusal), None);
+                return (record::refused(id, refusal), None, None);
             }
         }
         let document = Document {
@@ -308,7 +343,7 @@ impl Intake {
         // `conclude`): one write instead of two.
         let outcome = self.run(process, document).await;
         let (outcome, finish) = record::to_outcome(id, outcome);
-        (outcome, Some(record::Stored::new(id, finish)))
+        (outcome, Some(record::Stored::new(id, finish)), large)
     }
 
     /// Run a document's steps; a failure is logged here, once.

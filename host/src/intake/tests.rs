@@ -137,7 +137,7 @@ impl Fixture {
 
 fn status_of(answer: &Answer) -> u16 {
     match answer {
-        Answer::Connector(response) => response.status,
+        Answer::Connector { response, .. } => response.status,
         Answer::Paused => 503,
         Answer::ConnectorFailed => 500,
     }

@@ -51,14 +51,10 @@ impl Mount {
                     value: RSlice::from(value.as_bytes()),
                 })
                 .collect();
-            let (body, body_file, body_offset) = match &incoming.body {
-                Body::Memory(bytes) => (&bytes[..], None, 0),
-                Body::Spooled(file) => (
-                    &[][..],
-                    // `spool::create` accepts UTF-8 paths only.
-                    file.path.to_str(),
-                    file.body_offset,
-                ),
+            let (body, body_file) = match &incoming.body {
+                Body::Memory(bytes) => (&bytes[..], None),
+                // `spool::create` accepts UTF-8 paths only; the file holds the body alone.
+                Body::Spooled(file) => (&[][..], file.path.to_str()),
             };
             let request = Request {
                 method: RStr::from(incoming.parts.method.as_str()),
@@ -67,7 +63,7 @@ impl Mount {
                 headers: RSlice::from(headers.as_slice()),
                 body: RSlice::from(body),
                 body_file: body_file.map(RStr::from).into(),
-                body_offset,
+                body_offset: 0,
                 body_len: incoming.body.len(),
                 remote_addr: RStr::from(incoming.remote_addr.as_str()),
                 client_certificate: match incoming.client_certificate.is_empty() {

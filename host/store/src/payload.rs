@@ -121,6 +121,15 @@ impl StoredPayload {
         }
     }
 
+    /// The content itself when it is in memory (the fast path takes it without a copy), or
+    /// the handle back when the store keeps it elsewhere.
+    pub fn into_memory(self) -> Result<Bytes, StoredPayload> {
+        match self.0 {
+            Repr::Memory(bytes) => Ok(bytes),
+            stored => Err(StoredPayload(stored)),
+        }
+    }
+
     /// The local file that holds the content, if it is one.
     pub fn path(&self) -> Option<&Path> {
         match &self.0 {
@@ -167,5 +176,11 @@ impl StoredPayload {
         tokio::task::spawn_blocking(move || this.bytes())
             .await
             .map_err(|e| StoreError::io("reading a stored payload", std::io::Error::other(e)))?
+    }
+}
+
+impl From<Bytes> for StoredPayload {
+    fn from(bytes: Bytes) -> Self {
+        StoredPayload::memory(bytes)
     }
 }

@@ -40,7 +40,12 @@ pub(crate) fn open(data_dir: &Path, options: StoreOptions) -> Result<SqliteStore
     let payloads = PayloadDir::open(data_dir)?;
     let mut conn = sql::open_writer(data_dir, options.busy_timeout)?;
     sql::migrate(&mut conn)?;
-    payloads.sweep(&sql::referenced_files(&conn)?)?;
+    let swept = payloads.sweep(&sql::referenced_files(&conn)?)?;
+    if swept > 0 {
+        // Written before a crash, or by a receipt cut off before its commit: no document
+        // names them, so no answer ever promised them.
+        tracing::info!(dir = %data_dir.display(), files = swept, "removed payload files no stored document names");
+    }
     sync_dir(data_dir)?;
     let next_seq = sql::max_seq(&conn)?;
     let writer = Writer::start(conn, next_seq, options.max_batch)?;
