@@ -436,9 +436,16 @@ function takeFragmentToken() {
 
 function route() {
   const match = /^#\/documents\/(.+)$/.exec(location.hash);
-  $('overview').hidden = !!match;
+  const partners = location.hash === '#/partners';
+  $('overview').hidden = !!match || partners;
   $('detail').hidden = !match;
+  $('partners').hidden = !partners;
+  const current = (link, on) => (on ? link.setAttribute('aria-current', 'page') : link.removeAttribute('aria-current'));
+  current($('nav-overview'), !match && !partners);
+  current($('nav-partners'), partners);
   if (match) showDocument(decodeURIComponent(match[1]));
+  if (partners) showPartners(); // partners.js
+  if (!$('overview').hidden) refreshTraffic(); // charts.js
 }
 
 function start() {
@@ -468,6 +475,7 @@ function init() {
     $('document-rows').replaceChildren();
     documentRows.clear();
     showOlder(null);
+    forgetTraffic();
     askForToken();
   });
   $('error-close').addEventListener('click', () => clearError());
@@ -492,6 +500,8 @@ function init() {
     route();
     if (fromDetail && $('detail').hidden) searchDocuments();
   });
+  initCharts();
+  initPartners();
   setInterval(refreshListeners, REFRESH_MS);
   setInterval(refreshDocuments, DOCUMENTS_REFRESH_MS);
   takeFragmentToken();
