@@ -7,8 +7,8 @@ mod body;
 mod documents;
 mod evidence;
 mod partners;
-mod traffic;
 pub mod token;
+mod traffic;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

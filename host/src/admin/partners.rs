@@ -54,7 +54,9 @@ pub async fn partners(admin: &Admin) -> Answer {
         if let Value::Object(fields) = &mut value {
             fields.insert(
                 "documents_today".into(),
-                json!(store.as_ref().map(|_| today.get(&pair.process).copied().unwrap_or(0))),
+                json!(store
+                    .as_ref()
+                    .map(|_| today.get(&pair.process).copied().unwrap_or(0))),
             );
             fields.insert("last".into(), json!(last));
             fields.insert("last_unusual".into(), json!(unusual));

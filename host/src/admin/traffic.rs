@@ -18,10 +18,12 @@ const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 60 * MINUTE_MS;
 const MAX_HOURS: i64 = 24;
 
-/// Whether an answer is an AS2 disposition other than `processed` (a warning, an error, a
-/// failure). HTTP answers are summed up by their status code, which is no disposition.
+/// Whether an answer is an AS2 disposition other than plain `processed`: one with a modifier
+/// (`processed/warning: ...`, `processed/error: ...`) or a `failed/...` one (RFC 4130's
+/// disposition types). HTTP answers are summed up by their status code and a resend's replayed
+/// MDN as `duplicate: ...`; neither is a disposition of its own.
 pub fn unusual_disposition(summary: &str) -> bool {
-    summary != "processed" && !summary.bytes().all(|b| b.is_ascii_digit())
+    summary.starts_with("processed/") || summary.starts_with("failed/")
 }
 
 #[derive(Serialize)]
@@ -125,8 +127,7 @@ pub async fn traffic(admin: &Admin, query: &str, peer: SocketAddr) -> Answer {
             name: view.name,
         };
         for count in counts.iter().filter(|c| c.process == traffic.name) {
-            let Some(minute) = usize::try_from(count.bucket).ok().filter(|m| *m < minutes)
-            else {
+            let Some(minute) = usize::try_from(count.bucket).ok().filter(|m| *m < minutes) else {
                 continue;
             };
             traffic.documents[minute] += count.count;
@@ -167,7 +168,12 @@ mod tests {
         ] {
             assert!(super::unusual_disposition(unusual), "{unusual}");
         }
-        for usual in ["processed", "200", "500"] {
+        for usual in [
+            "processed",
+            "200",
+            "500",
+            "duplicate: the first MDN sent again",
+        ] {
             assert!(!super::unusual_disposition(usual), "{usual}");
         }
     }
