@@ -133,8 +133,7 @@ async function main(page, pageErrors) {
   await shoot(page, 'overview-24h');
 
   step('the partners page, by keyboard');
-  await page.evaluate(() => document.activeElement.blur());
-  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.getByTestId('nav-overview').focus();
   await tabTo(page, 'nav-partners', 'the "Partners and certificates" link');
   await page.keyboard.press('Enter');
   await page.getByTestId('partners-page').waitFor({ state: 'visible', timeout: TIMEOUT_MS });

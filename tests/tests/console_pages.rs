@@ -348,6 +348,38 @@ fn the_console_charts_traffic_lists_partners_and_certificates_and_hands_out_evid
         "the downloaded MDN is the one answered"
     );
 
+    // The same data through the API; a query it cannot read is refused and logged with why and
+    // from where.
+    let api_certificates = admin.json("/api/certificates");
+    let api_soon = api_certificates["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["file"] == "keys/soon.pem")
+        .expect("the API lists the certificate");
+    assert_eq!(
+        (api_soon["days_left"].as_i64(), api_soon["status"].as_str()),
+        (Some(10), Some("expiring"))
+    );
+    let api_partners = admin.json("/api/partners");
+    assert_eq!(api_partners["partners"].as_array().unwrap().len(), 2);
+    let refused = client()
+        .get(format!("{}/api/traffic?hours=99", admin.url))
+        .bearer_auth(&admin.token)
+        .send()
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    berth.wait_for_log("bad request refused", Duration::from_secs(10));
+    let log = berth.log();
+    let logged = log
+        .lines()
+        .find(|l| l.contains("bad request refused"))
+        .unwrap_or_else(|| panic!("the 400 is not logged:\n{log}"));
+    assert!(
+        logged.contains("hours `99`") && logged.contains("peer") && logged.contains("127.0.0.1:"),
+        "{logged}"
+    );
+
     for page in ["overview", "overview-24h", "partners", "document"] {
         for width in ["1280", "390"] {
             let file = out.join(format!("{page}-{width}.png"));

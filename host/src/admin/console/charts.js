@@ -104,10 +104,12 @@ function chartWidth(holder) {
 }
 
 function chartOptions(holder) {
-  const marker = (color) => ({
+  // A failure is a large dot and an unusual answer a small one, so that a minute with both
+  // (an AS2 message whose process failed) shows one inside the other.
+  const marker = (color, size) => ({
     stroke: color, fill: color, width: 0,
     paths: () => null,
-    points: { show: true, size: 8, stroke: color, fill: color },
+    points: { show: true, size, stroke: color, fill: color },
   });
   return {
     width: chartWidth(holder),
@@ -116,7 +118,11 @@ function chartOptions(holder) {
     tzDate: (seconds) => uPlot.tzDate(new Date(seconds * 1000), 'Etc/UTC'),
     legend: { show: false },
     cursor: { drag: { x: false, y: false } },
-    scales: { y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+    scales: {
+      // Each bar covers its minute, so the axis runs to the end of the last one.
+      x: { time: true, range: (u, min, max) => [min, max + 60] },
+      y: { range: (u, min, max) => [0, Math.max(1, max)] },
+    },
     axes: [
       { stroke: '#5d6677', grid: { stroke: '#eceff3' },
         // 24-hour UTC clock times, as operators read log lines.
@@ -129,8 +135,8 @@ function chartOptions(holder) {
       {},
       { label: 'documents', stroke: COLORS.documents, fill: 'rgba(31, 95, 191, 0.25)', width: 1,
         paths: uPlot.paths.bars({ size: [0.9, 12], align: 1 }), points: { show: false } },
-      { label: 'failed', ...marker(COLORS.failed) },
-      { label: 'other answer', ...marker(COLORS.unusual) },
+      { label: 'failed', ...marker(COLORS.failed, 12) },
+      { label: 'other answer', ...marker(COLORS.unusual, 6) },
     ],
   };
 }

@@ -39,7 +39,8 @@ function lastMessage(pair) {
   if (!last) return el('span', { class: 'muted', text: 'none yet' });
   const state = el('span');
   badge(state, last.state);
-  const answer = last.answer
+  // The answer when it says more than the state (an MDN's disposition, an HTTP status).
+  const answer = last.answer && last.answer !== last.state
     ? el('span', { class: 'badge ' + (pair.last_unusual ? 'state-paused' : 'state-answer'),
       'data-testid': 'partner-disposition', text: last.answer })
     : null;
