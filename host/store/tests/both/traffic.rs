@@ -18,6 +18,9 @@ fn answer(summary: &str) -> Answer {
     }
 }
 
+/// A document to receive: its id, its process, and its outcome and answer once concluded.
+type Planned = (&'static str, &'static str, Option<(Finish, &'static str)>);
+
 /// (process, bucket, state, answer) → count, for comparing without caring about order.
 type Counts = BTreeMap<(String, i64, &'static str, Option<String>), u64>;
 
@@ -25,7 +28,7 @@ async fn traffic_counts(f: &Fixture) {
     let store = f.open();
     // orders: three processed with a 200, one failed with a 500, one still running;
     // as2: one `processed` MDN and one error disposition.
-    let plan: [(&str, &str, Option<(Finish, &str)>); 7] = [
+    let plan: [Planned; 7] = [
         ("o1", "orders", Some((Finish::Processed, "200"))),
         ("o2", "orders", Some((Finish::Processed, "200"))),
         ("o3", "orders", Some((Finish::Processed, "200"))),
