@@ -22,7 +22,14 @@ async function refreshTraffic() {
     renderTraffic(await api('GET', '/api/traffic?hours=' + trafficHours));
     clearError('traffic');
   } catch (e) {
-    showError(e, 'traffic');
+    if (e.status === 409) {
+      // The message store is off (store.enabled: false): nothing to chart, and no error either.
+      forgetTraffic();
+      $('traffic-empty').textContent = 'No traffic to show: the message store is off.';
+      $('traffic-empty').hidden = false;
+    } else {
+      showError(e, 'traffic');
+    }
   } finally {
     refreshingTraffic = false;
   }
@@ -43,6 +50,7 @@ function renderTraffic(traffic) {
     holder.append(card.card); // keeps the API's order
     drawListener(card, traffic, listener);
   }
+  $('traffic-empty').textContent = 'No listeners.';
   $('traffic-empty').hidden = traffic.listeners.length > 0;
 }
 

@@ -476,6 +476,7 @@ function init() {
     documentRows.clear();
     showOlder(null);
     forgetTraffic();
+    forgetPartners();
     askForToken();
   });
   $('error-close').addEventListener('click', () => clearError());

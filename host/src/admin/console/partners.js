@@ -99,6 +99,11 @@ function renderCertificates(body) {
   $('certificates-empty').hidden = rows.length > 0;
 }
 
+function forgetPartners() {
+  $('partner-rows').replaceChildren();
+  $('certificate-rows').replaceChildren();
+}
+
 function initPartners() {
   setInterval(showPartners, PARTNERS_REFRESH_MS);
 }
