@@ -91,12 +91,12 @@ fn hours(query: &str) -> Result<i64, String> {
 }
 
 pub async fn traffic(admin: &Admin, query: &str, peer: SocketAddr) -> Answer {
-    let Some(store) = admin.intake.store().cloned() else {
-        return error(StatusCode::CONFLICT, "the message store is off");
-    };
     let hours = match hours(query) {
         Ok(hours) => hours,
         Err(message) => return bad_request(peer, &message),
+    };
+    let Some(store) = admin.intake.store().cloned() else {
+        return error(StatusCode::CONFLICT, "the message store is off");
     };
     // Whole minutes, the current one last, so that a chart's points do not shift between
     // refreshes within a minute.
