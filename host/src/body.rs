@@ -1,10 +1,10 @@
 //! A request body as the host holds it once read: in memory, or in a spool file that holds the
 //! body alone (see `server::spool`), so that the file itself can become the document's stored
 //! payload. The server makes one; the intake takes the payload from it and hands the store the
-//! evidence.
+//! evidence (the head, then the file when the body is not the payload).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::{self, File};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -48,38 +48,9 @@ pub struct SpoolFile {
     pub head: Bytes,
 }
 
-impl SpoolFile {
-    /// The request as evidence, head then body, in a new file beside the spool file (removed
-    /// when the returned guard goes, once the store has adopted it). The body is copied by
-    /// the kernel (`copy_file_range`), never through this process's memory. Blocks.
-    pub fn evidence_file(&self) -> io::Result<Removed> {
-        let mut name = self.path.clone().into_os_string();
-        name.push(".raw");
-        let path = PathBuf::from(name);
-        let mut out = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
-        // From here on the file is the guard's to remove, whatever happens next.
-        let guard = Removed(path);
-        out.write_all(&self.head)?;
-        io::copy(&mut File::open(&self.path)?, &mut out)?;
-        Ok(guard)
-    }
-}
-
 impl Drop for SpoolFile {
     fn drop(&mut self) {
         remove(&self.path);
-    }
-}
-
-/// A file removed when this goes.
-pub struct Removed(pub PathBuf);
-
-impl Drop for Removed {
-    fn drop(&mut self) {
-        remove(&self.0);
     }
 }
 
@@ -125,7 +96,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_spooled_body_is_a_payload_file_and_evidence_adds_its_head() {
+    fn a_spooled_body_is_a_payload_file_kept_while_a_handle_lives() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("1-0.request");
         std::fs::write(&path, b"the body").unwrap();
@@ -138,14 +109,6 @@ mod tests {
         let payload = body.payload();
         assert_eq!(payload.path(), Some(path.as_path()));
         assert_eq!(&payload.bytes().unwrap()[..], b"the body");
-        let evidence = file.evidence_file().unwrap();
-        assert_eq!(
-            std::fs::read(&evidence.0).unwrap(),
-            b"POST /x HTTP/1.1\r\n\r\nthe body"
-        );
-        let evidence_path = evidence.0.clone();
-        drop(evidence);
-        assert!(!evidence_path.exists());
         drop((body, file));
         assert!(path.exists(), "the payload handle keeps the file");
         drop(payload);

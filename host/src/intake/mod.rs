@@ -262,27 +262,15 @@ impl Intake {
             return (record::to_outcome(id, outcome).0, None, large);
         };
         // The evidence is the request as received, without the body when the body is the
-        // payload (stored once, not twice). A spooled body is in a file of its own: the
-        // payload file itself, or copied by the kernel after its head when the evidence needs
-        // it whole.
-        let mut evidence_file = None;
+        // payload (stored once, not twice). A spooled body is in a file of its own, which the
+        // store keeps after the head (linked, not copied) when the evidence needs it.
         let raw = match body {
             Body::Memory(_) => Payload::Bytes(evidence(!payload_is_body)),
             Body::Spooled(file) if payload_is_body => Payload::Bytes(file.head.clone()),
-            Body::Spooled(file) => {
-                let file = std::sync::Arc::clone(file);
-                let written = tokio::task::spawn_blocking(move || file.evidence_file())
-                    .await
-                    .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-                match written {
-                    Ok(written) => Payload::File(evidence_file.insert(written).0.clone()),
-                    Err(error) => {
-                        tracing::error!(process = %process.name, %error, "cannot keep a spooled request as evidence");
-                        let refusal = "the message could not be kept; send again later";
-                        return (record::refused(id, refusal), None, None);
-                    }
-                }
-            }
+            Body::Spooled(file) => Payload::HeadAndFile {
+                head: file.head.clone(),
+                file: file.path.clone(),
+            },
         };
         // The plugin's bytes, or the spool file, which the store takes over by a link (or
         // streams into chunks).
@@ -310,9 +298,7 @@ impl Intake {
             },
             duplicate_key,
         };
-        let received = store.receive(new).await;
-        drop(evidence_file);
-        match received {
+        match store.receive(new).await {
             Ok(Received::New) => {}
             Ok(Received::Duplicate {
                 original_id,
