@@ -47,6 +47,13 @@ pub struct Request<'a> {
     pub body_offset: u64,
     /// The body's length in bytes, in memory or in the file.
     pub body_len: u64,
+    /// Set when the body was spooled: an empty file the host created for this request, on the
+    /// disk of its store, for a connector that unwraps a large body (decrypts, decompresses)
+    /// to write the document's payload into as it goes, instead of into memory; it then
+    /// submits [`Document::from_payload_file`], and the host takes the file over as the stored
+    /// payload (linked, not copied). The file is the host's: write it during `handle`, never
+    /// keep its name beyond the call; unused, it is removed with the request.
+    pub payload_file: ROption<RStr<'a>>,
     /// The peer's address, `ip:port`.
     pub remote_addr: RStr<'a>,
     /// The TLS client certificate (DER), when the peer presented one.
@@ -176,12 +183,26 @@ pub struct Property {
 #[repr(C)]
 #[derive(StableAbi, Clone, Debug)]
 pub struct Document {
-    /// The document's bytes. Ignored when `payload_is_request_body` is set.
+    /// The document's bytes, when `payload_from` is [`PayloadFrom::BYTES`].
     pub payload: RVec<u8>,
-    /// The payload is exactly the request body: the host uses the bytes it already holds instead
-    /// of a copy, which matters for large messages.
-    pub payload_is_request_body: bool,
+    /// Where the payload is.
+    pub payload_from: PayloadFrom,
     pub properties: RVec<Property>,
+}
+
+/// Where a document's payload is. Integer-tagged so that later SDKs can add places.
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PayloadFrom(pub u8);
+
+impl PayloadFrom {
+    /// In [`Document::payload`].
+    pub const BYTES: Self = Self(0);
+    /// Exactly the request body: the host uses what it already holds (bytes or spool file)
+    /// instead of a copy.
+    pub const REQUEST_BODY: Self = Self(1);
+    /// In the request's [`Request::payload_file`], which the connector wrote.
+    pub const PAYLOAD_FILE: Self = Self(2);
 }
 
 /// What a connector asks of the host for one request: submit a document to an operation's

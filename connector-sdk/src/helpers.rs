@@ -2,7 +2,7 @@
 
 use abi_stable::std_types::{ROption, RString, RVec};
 
-use crate::abi::{Document, Outcome, OutcomeKind, OwnedHeader, Property, Response};
+use crate::abi::{Document, Outcome, OutcomeKind, OwnedHeader, PayloadFrom, Property, Response};
 
 impl Response {
     /// A response with no body.
@@ -100,7 +100,7 @@ impl Document {
     pub fn from_request_body(properties: Vec<Property>) -> Self {
         Self {
             payload: RVec::new(),
-            payload_is_request_body: true,
+            payload_from: PayloadFrom::REQUEST_BODY,
             properties: properties.into(),
         }
     }
@@ -109,7 +109,17 @@ impl Document {
     pub fn with_payload(payload: Vec<u8>, properties: Vec<Property>) -> Self {
         Self {
             payload: payload.into(),
-            payload_is_request_body: false,
+            payload_from: PayloadFrom::BYTES,
+            properties: properties.into(),
+        }
+    }
+
+    /// A document whose payload the connector wrote into the request's
+    /// [`crate::abi::Request::payload_file`] (a large one, unwrapped as it streamed).
+    pub fn from_payload_file(properties: Vec<Property>) -> Self {
+        Self {
+            payload: RVec::new(),
+            payload_from: PayloadFrom::PAYLOAD_FILE,
             properties: properties.into(),
         }
     }
@@ -190,6 +200,7 @@ mod tests {
             body_file: ROption::RSome(path.to_str().unwrap().into()),
             body_offset: 20,
             body_len: 8,
+            payload_file: ROption::RNone,
             remote_addr: "127.0.0.1:1".into(),
             client_certificate: ROption::RNone,
             secure: false,

@@ -35,8 +35,41 @@ impl Body {
     pub fn payload(&self) -> StoredPayload {
         match self {
             Body::Memory(bytes) => StoredPayload::memory(bytes.clone()),
-            Body::Spooled(file) => StoredPayload::stored(Arc::new(Spooled(Arc::clone(file)))),
+            Body::Spooled(file) => StoredPayload::stored(Arc::new(Spooled {
+                file: Arc::clone(file),
+                len: file.len,
+            })),
         }
+    }
+}
+
+impl SpoolFile {
+    /// An empty file beside the spool file `beside`, for a connector to write the payload into
+    /// (removed when the last handle goes, like the spool file; a start's sweep removes it
+    /// after a crash, since it carries the same process id).
+    pub async fn create_beside(beside: &Path) -> io::Result<SpoolFile> {
+        let mut name = beside.as_os_str().to_owned();
+        name.push(".payload");
+        let path = PathBuf::from(name);
+        tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .await?;
+        Ok(SpoolFile {
+            path,
+            len: 0,
+            head: Bytes::new(),
+        })
+    }
+
+    /// This file, as a connector left it, as a document's payload (measured now).
+    pub async fn payload(self: &Arc<Self>) -> io::Result<StoredPayload> {
+        let len = tokio::fs::metadata(&self.path).await?.len();
+        Ok(StoredPayload::stored(Arc::new(Spooled {
+            file: Arc::clone(self),
+            len,
+        })))
     }
 }
 
@@ -62,9 +95,12 @@ fn remove(path: &Path) {
     }
 }
 
-/// A spool file as a payload handle.
+/// A spool file as a payload handle of `len` bytes.
 #[derive(Debug)]
-struct Spooled(Arc<SpoolFile>);
+struct Spooled {
+    file: Arc<SpoolFile>,
+    len: u64,
+}
 
 impl std::fmt::Debug for SpoolFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -77,17 +113,18 @@ impl std::fmt::Debug for SpoolFile {
 
 impl PayloadSource for Spooled {
     fn len(&self) -> u64 {
-        self.0.len
+        self.len
     }
 
     fn open(&self) -> Result<Box<dyn Read + Send>, StoreError> {
-        File::open(&self.0.path)
+        let path = &self.file.path;
+        File::open(path)
             .map(|f| Box::new(f) as Box<dyn Read + Send>)
-            .map_err(|e| StoreError::io(format!("reading {}", self.0.path.display()), e))
+            .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))
     }
 
     fn path(&self) -> Option<&Path> {
-        Some(&self.0.path)
+        Some(&self.file.path)
     }
 }
 

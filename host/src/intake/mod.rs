@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use berth_connector_sdk::abi::{Outcome, OutcomeKind, Response, Submission};
+use berth_connector_sdk::abi::{Outcome, OutcomeKind, PayloadFrom, Response, Submission};
 use berth_connector_sdk::abi_stable::std_types::{ROption, RString};
 use berth_connector_sdk::module::PendingBox;
 use berth_process::{Document, ProcessDef, Properties, RunOutcome, Runner};
@@ -28,7 +28,7 @@ use berth_store::{NewDocument, Payload, Received, Store, StoredPayload};
 use bytes::Bytes;
 use tracing::Instrument;
 
-use crate::body::Body;
+use crate::body::{Body, SpoolFile};
 use crate::ids::new_document_id;
 use crate::metrics::Metrics;
 use crate::outbound::Outbound;
@@ -68,6 +68,8 @@ pub struct Arrival<'a> {
     /// The request's body: the payload when the connector says so, and the evidence file when
     /// it was spooled.
     pub body: &'a Body,
+    /// The file offered to the connector for its payload (with a spooled body).
+    pub payload_file: Option<&'a Arc<SpoolFile>>,
     /// The request as evidence (head, then the body when asked), built only when stored.
     pub evidence: &'a (dyn Fn(bool) -> Bytes + Sync),
 }
@@ -153,6 +155,7 @@ impl Intake {
             pending,
             blocking,
             body,
+            payload_file,
             evidence,
         } = arrival;
         let status = self.inner.status.of(&process.name);
@@ -178,7 +181,7 @@ impl Intake {
             span.record("message_id", property.value.as_str());
         }
         let (outcome, stored, large) = self
-            .store_and_run(&id, process, submission, body, evidence)
+            .store_and_run(&id, process, submission, (body, payload_file), evidence)
             .instrument(span)
             .await;
         let fate = match outcome.kind {
@@ -223,7 +226,7 @@ impl Intake {
         id: &str,
         process: &ProcessDef,
         submission: Submission,
-        body: &Body,
+        (body, payload_file): (&Body, Option<&Arc<SpoolFile>>),
         evidence: &(dyn Fn(bool) -> Bytes + Sync),
     ) -> (Outcome, Option<record::Stored>, Option<StoredPayload>) {
         let Submission {
@@ -232,14 +235,26 @@ impl Intake {
             duplicate_window,
             ..
         } = submission;
-        let payload_is_body = document.payload_is_request_body;
-        let payload = if payload_is_body {
+        let payload_is_body = document.payload_from == PayloadFrom::REQUEST_BODY;
+        let payload = match document.payload_from {
             // A spooled body stays in its file: the store links it, steps stream it.
-            body.payload()
-        } else {
+            PayloadFrom::REQUEST_BODY => Ok(body.payload()),
             // Adopted, not copied: the plugin's allocation is freed by the plugin's own code
             // when the last reference goes (a 200 MB payload stays one 200 MB buffer).
-            StoredPayload::memory(Bytes::from_owner(document.payload))
+            PayloadFrom::BYTES => Ok(StoredPayload::memory(Bytes::from_owner(document.payload))),
+            PayloadFrom::PAYLOAD_FILE => match payload_file {
+                Some(file) => file.payload().await.map_err(|e| e.to_string()),
+                None => Err("the connector's payload is in the host's payload file, which is offered with spooled bodies only".to_string()),
+            },
+            other => Err(format!("the connector's payload is in a place this berth does not know ({})", other.0)),
+        };
+        let payload = match payload {
+            Ok(payload) => payload,
+            Err(error) => {
+                tracing::error!(process = %process.name, %error, "cannot take a submitted payload");
+                let refusal = "the message could not be taken; send again later";
+                return (record::refused(id, refusal), None, None);
+            }
         };
         // Kept for the answer only when not in memory, so the small-payload path copies nothing.
         let large = payload.in_memory().is_none().then(|| payload.clone());

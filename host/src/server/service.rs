@@ -19,7 +19,7 @@ use super::mount::{Incoming, Mount};
 use super::response_body::ResponseBody;
 use super::spool::{read_body, BodyError, SpoolPolicy};
 use super::Shared;
-use crate::body::Body;
+use crate::body::{Body, SpoolFile};
 use crate::intake::{Answer, Arrival};
 
 pub type HttpResponse = http::Response<ResponseBody>;
@@ -127,9 +127,24 @@ async fn serve(
         }
     };
     seen.bytes_in = body.len() as u64;
+    // A large body may unwrap into a large payload: the connector gets a file to write it to.
+    let payload_file = match &body {
+        Body::Memory(_) => None,
+        Body::Spooled(file) => match SpoolFile::create_beside(&file.path).await {
+            Ok(created) => Some(Arc::new(created)),
+            Err(e) => {
+                tracing::error!(listener = %mount.label, error = %e, "cannot create a payload file");
+                return text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the message could not be received here; send again later",
+                );
+            }
+        },
+    };
     let incoming = Arc::new(Incoming {
         parts,
         body,
+        payload_file,
         remote_addr: peer.remote_addr,
         client_certificate: peer.client_certificate,
         secure: peer.secure,
@@ -172,6 +187,7 @@ async fn serve(
         pending,
         blocking: mount.blocking,
         body: &incoming.body,
+        payload_file: incoming.payload_file.as_ref(),
         evidence: &evidence,
     };
     match intake.receive(arrival).await {
