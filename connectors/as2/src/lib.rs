@@ -35,6 +35,7 @@ pub mod micalg;
 pub mod mime;
 pub mod receive;
 mod receive_stream;
+pub mod stream;
 pub mod unwrap;
 
 #[cfg(test)]
