@@ -135,7 +135,7 @@ pub(crate) fn cms(cx: &mut Cx<'_>, input: &mut dyn Read, part: &MimePart) -> Res
                         decrypt(cx, id, &mut stream, reopen)
                     }
                     cms::OID_SIGNED_DATA => signed(cx, id, &mut stream),
-                    OID_COMPRESSED_DATA => compressed(cx, id, &mut stream),
+                    OID_COMPRESSED_DATA => compressed(cx, id, hinted, &mut stream),
                     other => Err(Fail::layer(
                         id,
                         ProcessingError::UnexpectedProcessingError,
@@ -332,10 +332,17 @@ fn signed(cx: &mut Cx<'_>, id: usize, der: &mut dyn Read) -> Result<(), Fail> {
     cx.conclude(id, outcome, layer, |recorded| recorded.signature = facts)
 }
 
-fn compressed(cx: &mut Cx<'_>, id: usize, der: &mut dyn Read) -> Result<(), Fail> {
+/// `hinted` is the disposition of a structure that does not parse (in memory the whole DER is
+/// parsed before it is decompressed).
+fn compressed(
+    cx: &mut Cx<'_>,
+    id: usize,
+    hinted: ProcessingError,
+    der: &mut dyn Read,
+) -> Result<(), Fail> {
     cx.depth += 1;
     let own = |d: String| Fail::layer(id, ProcessingError::DecompressionFailed, d);
-    let own_cms = |e: CmsError| own(e.to_string());
+    let own_cms = |e: CmsError| Fail::cms(id, hinted, e);
     let encap = match Encap::compressed(&mut *der) {
         Ok(e) => e,
         Err(CompressedStart::Unsupported(alg)) => {
@@ -345,12 +352,13 @@ fn compressed(cx: &mut Cx<'_>, id: usize, der: &mut dyn Read) -> Result<(), Fail
         Err(CompressedStart::Failed(StreamDecryptError::Io(e))) => {
             return Err(from_reader(e, &own_cms))
         }
+        Err(CompressedStart::Failed(StreamDecryptError::Cms(e))) => return Err(own_cms(e)),
         Err(CompressedStart::Failed(e)) => return Err(own(e.to_string())),
     };
     let max = cx.limits.max_decompressed_size;
     let inflate_error = |e: io::Error| {
         if let Some(CmsIo(c)) = e.get_ref().and_then(|i| i.downcast_ref::<CmsIo>()) {
-            own(c.to_string())
+            own_cms(c.clone())
         } else if e.kind() == io::ErrorKind::FileTooLarge {
             own(CompressError::TooLarge(max).to_string())
         } else {
