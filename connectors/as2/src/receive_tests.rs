@@ -1,4 +1,5 @@
 use super::*;
+use crate::stream::tests::receive_both as receive;
 use crate::mdn::parse_mdn;
 
 fn headers(extra: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {

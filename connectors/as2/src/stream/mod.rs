@@ -28,6 +28,9 @@ mod multipart;
 mod receive;
 mod verify;
 
+#[cfg(test)]
+pub(crate) mod tests;
+
 pub use receive::{receive_to, ReceivedMeta};
 
 use std::io::{self, Read, Write};
