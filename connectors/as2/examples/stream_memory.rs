@@ -38,26 +38,51 @@ fn run(mib: u64) -> Result<(), Box<dyn std::error::Error>> {
     let d = dir.path();
     for who in ["us", "partner"] {
         openssl(&[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
             &format!("/CN={who}"),
-            "-keyout", &path(d, &format!("{who}.key")),
-            "-out", &path(d, &format!("{who}.pem")),
+            "-keyout",
+            &path(d, &format!("{who}.key")),
+            "-out",
+            &path(d, &format!("{who}.pem")),
         ])?;
     }
     let payload_digest = write_compressed_entity(&d.join("compressed.msg"), mib << 20)?;
     let signed_digest = file_digest(&d.join("compressed.msg"))?;
     openssl(&[
-        "cms", "-sign", "-binary", "-md", "sha256",
-        "-in", &path(d, "compressed.msg"),
-        "-signer", &path(d, "partner.pem"),
-        "-inkey", &path(d, "partner.key"),
-        "-out", &path(d, "signed.msg"),
+        "cms",
+        "-sign",
+        "-binary",
+        "-md",
+        "sha256",
+        "-in",
+        &path(d, "compressed.msg"),
+        "-signer",
+        &path(d, "partner.pem"),
+        "-inkey",
+        &path(d, "partner.key"),
+        "-out",
+        &path(d, "signed.msg"),
     ])?;
     std::fs::remove_file(d.join("compressed.msg"))?;
     openssl(&[
-        "cms", "-encrypt", "-binary", "-stream", "-aes-256-cbc", "-outform", "DER",
-        "-in", &path(d, "signed.msg"),
-        "-out", &path(d, "body.der"),
+        "cms",
+        "-encrypt",
+        "-binary",
+        "-stream",
+        "-aes-256-cbc",
+        "-outform",
+        "DER",
+        "-in",
+        &path(d, "signed.msg"),
+        "-out",
+        &path(d, "body.der"),
         &path(d, "us.pem"),
     ])?;
     std::fs::remove_file(d.join("signed.msg"))?;
@@ -104,17 +129,29 @@ fn run(mib: u64) -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(
         meta.security.layers,
         [
-            Layer::Encrypted { authenticated: false },
-            Layer::Signed { alg: Some(berth_as2::micalg::MicAlg::Sha256), detached: true },
+            Layer::Encrypted {
+                authenticated: false
+            },
+            Layer::Signed {
+                alg: Some(berth_as2::micalg::MicAlg::Sha256),
+                detached: true
+            },
             Layer::Compressed,
         ]
     );
     assert_eq!(meta.payload_len, mib << 20);
     assert_eq!(meta.file_name.as_deref(), Some("large.x12"));
     assert_eq!(meta.mime_type, "application/edi-x12");
-    assert_eq!(file_digest(&d.join("payload.out"))?, payload_digest, "payload differs");
+    assert_eq!(
+        file_digest(&d.join("payload.out"))?,
+        payload_digest,
+        "payload differs"
+    );
     let mic = meta.mic.ok_or("no MIC")?;
-    assert_eq!(mic.digest, signed_digest, "MIC differs from the signed entity's digest");
+    assert_eq!(
+        mic.digest, signed_digest,
+        "MIC differs from the signed entity's digest"
+    );
     println!(
         "{mib} MiB payload ({:.0} MiB message): peak RSS {} KiB before, {} KiB after, growth {:.1} MiB; {:.1} s",
         len as f64 / 1048576.0,
@@ -133,7 +170,12 @@ fn path(dir: &Path, name: &str) -> String {
 fn openssl(args: &[&str]) -> Result<(), Box<dyn std::error::Error>> {
     let out = Command::new("openssl").args(args).output()?;
     if !out.status.success() {
-        return Err(format!("openssl {}: {}", args[0], String::from_utf8_lossy(&out.stderr)).into());
+        return Err(format!(
+            "openssl {}: {}",
+            args[0],
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
     }
     Ok(())
 }
@@ -151,11 +193,7 @@ fn vm_hwm() -> Result<u64, Box<dyn std::error::Error>> {
         .lines()
         .find(|l| l.starts_with("VmHWM:"))
         .ok_or("no VmHWM")?;
-    Ok(line
-        .split_whitespace()
-        .nth(1)
-        .ok_or("bad VmHWM")?
-        .parse()?)
+    Ok(line.split_whitespace().nth(1).ok_or("bad VmHWM")?.parse()?)
 }
 
 fn file_digest(path: &Path) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
@@ -182,8 +220,12 @@ fn write_compressed_entity(path: &Path, size: u64) -> Result<Vec<u8>, Box<dyn st
           Content-Transfer-Encoding: binary\r\n\r\n",
     )?;
     let oid = |dotted: &[u8]| [&[0x06, dotted.len() as u8][..], dotted].concat();
-    let compressed_data = oid(&[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x10, 0x01, 0x09]);
-    let zlib = oid(&[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x10, 0x03, 0x08]);
+    let compressed_data = oid(&[
+        0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x10, 0x01, 0x09,
+    ]);
+    let zlib = oid(&[
+        0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x10, 0x03, 0x08,
+    ]);
     let data = oid(&[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x01]);
     out.write_all(&[0x30, 0x80])?;
     out.write_all(&compressed_data)?;
@@ -194,7 +236,13 @@ fn write_compressed_entity(path: &Path, size: u64) -> Result<Vec<u8>, Box<dyn st
     out.write_all(&data)?;
     out.write_all(&[0xA0, 0x80, 0x24, 0x80])?;
     let mut hasher = Hasher::new(MessageDigest::sha256())?;
-    let mut zlib = ZlibEncoder::new(Segments { out: &mut out, buf: Vec::new() }, flate2::Compression::fast());
+    let mut zlib = ZlibEncoder::new(
+        Segments {
+            out: &mut out,
+            buf: Vec::new(),
+        },
+        flate2::Compression::fast(),
+    );
     zlib.write_all(
         b"Content-Type: application/edi-x12\r\nContent-Transfer-Encoding: binary\r\n\
           Content-Disposition: attachment; filename=\"large.x12\"\r\n\r\n",
@@ -207,7 +255,12 @@ fn write_compressed_entity(path: &Path, size: u64) -> Result<Vec<u8>, Box<dyn st
         state ^= state >> 7;
         state ^= state << 17;
         line.clear();
-        write!(line, "LIN+{written}++{:016}:EN'QTY+21:{}'\r\n", state % 10_000_000_000_000_000, state >> 54)?;
+        write!(
+            line,
+            "LIN+{written}++{:016}:EN'QTY+21:{}'\r\n",
+            state % 10_000_000_000_000_000,
+            state >> 54
+        )?;
         let take = line.len().min((size - written) as usize);
         hasher.update(&line[..take])?;
         zlib.write_all(&line[..take])?;
@@ -232,7 +285,8 @@ impl<W: Write> Segments<'_, W> {
             return Ok(());
         }
         let n = self.buf.len();
-        self.out.write_all(&[0x04, 0x83, (n >> 16) as u8, (n >> 8) as u8, n as u8])?;
+        self.out
+            .write_all(&[0x04, 0x83, (n >> 16) as u8, (n >> 8) as u8, n as u8])?;
         self.out.write_all(&self.buf)?;
         self.buf.clear();
         Ok(())

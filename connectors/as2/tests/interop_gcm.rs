@@ -18,8 +18,8 @@ use berth_as2::headers::As2Headers;
 mod both;
 
 use berth_as2::receive::{receive_body, Body, PartnerSettings, Received, Rejection};
-use both::receive_both;
 use berth_as2::unwrap::{Layer, Limits};
+use both::receive_both;
 use openssl::pkey::PKey;
 use openssl::x509::X509;
 

@@ -106,7 +106,12 @@ fn encrypted_messages_decrypt_while_streaming() {
         Cipher::aes_128_gcm(),
     ] {
         let (mut headers, body) = request(&signed_encrypted(300_000, cipher), &RECEIPT);
-        let in_memory = accepted(receive_both(&headers, &body, &settings(), &Limits::default()));
+        let in_memory = accepted(receive_both(
+            &headers,
+            &body,
+            &settings(),
+            &Limits::default(),
+        ));
         let base64_streamed = accepted(streamed(&headers, &body));
         same(&in_memory, &base64_streamed);
         let body = binary(&mut headers, &body);
@@ -131,7 +136,12 @@ fn other_layers_are_read_whole_and_unwrapped_as_usual() {
         false,
     ));
     let (headers, body) = request(&message, &RECEIPT);
-    let in_memory = accepted(receive_both(&headers, &body, &settings(), &Limits::default()));
+    let in_memory = accepted(receive_both(
+        &headers,
+        &body,
+        &settings(),
+        &Limits::default(),
+    ));
     let from_stream = accepted(streamed(&headers, &body));
     same(&in_memory, &from_stream);
     assert_eq!(&from_stream.payload[..], &payload[..]);

@@ -19,6 +19,12 @@ const MAX_BUFFERED: usize = 4 << 20;
 
 type Result<T> = std::result::Result<T, StreamDecryptError>;
 
+/// An opened encapsulated content: its frame, content type, `[0]` frame and content.
+type Opened = (Frame, Vec<u8>, Frame, Octets);
+
+/// Digests of a content by algorithm.
+pub(crate) type DigestList = Vec<(MicAlg, Vec<u8>)>;
+
 /// Which structure, with the fields kept for after the content.
 enum Kind {
     Compressed,
@@ -85,10 +91,7 @@ impl<R: Read> Encap<R> {
     }
 
     /// The encapContentInfo, up to the start of its content; `None` when it has none.
-    fn open_encap(
-        src: &mut Source<R>,
-        body: Frame,
-    ) -> Result<Option<(Frame, Vec<u8>, Frame, Octets)>> {
+    fn open_encap(src: &mut Source<R>, body: Frame) -> Result<Option<Opened>> {
         let h = src.require(body, "encapContentInfo")?;
         expect(&h, TAG_SEQUENCE, "encapContentInfo")?;
         let encap = src.enter(&h, "encapContentInfo")?;
@@ -187,7 +190,7 @@ impl<R: Read> Encap<R> {
 
     /// After the end: the digests of the content and, for a SignedData, the structure
     /// without its content (what `verify::verify` takes).
-    pub(crate) fn finish(self) -> (Vec<(MicAlg, Vec<u8>)>, Option<Vec<u8>>) {
+    pub(crate) fn finish(self) -> (DigestList, Option<Vec<u8>>) {
         let detached = match self.kind {
             Kind::Signed {
                 version,

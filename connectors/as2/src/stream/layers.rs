@@ -211,7 +211,7 @@ fn decrypt(
         Ok(s) => s,
         Err(StreamDecryptError::Unsupported(_)) => return Err(Fail::Fallback),
         Err(StreamDecryptError::Cms(e)) => return Err(own(e)),
-        Err(StreamDecryptError::Io(e)) => return Err(from_reader(e, &own)),
+        Err(StreamDecryptError::Io(e)) => return Err(from_reader(e, own)),
     };
     let authenticated = stream.authenticated();
     // Only the outermost decryption's entity makes a MIC, and only when it is not signed.
@@ -223,10 +223,10 @@ fn decrypt(
             canonical: outermost.then(|| Canonical::new(&[cx.requested])),
             keep: cx.plan.decrypted,
         },
-        own: |e| from_reader(e, &own),
+        own: |e| from_reader(e, own),
     };
     let inner = inner(cx, &mut tee);
-    let own_end = drain(&mut tee, |e| from_reader(e, &own));
+    let own_end = drain(&mut tee, |e| from_reader(e, own));
     let mic = tee
         .inner
         .canonical
@@ -279,16 +279,16 @@ fn signed(cx: &mut Cx<'_>, id: usize, der: &mut dyn Read) -> Result<(), Fail> {
     extra.extend(cx.plan.algs(ordinal, false));
     let encap = match Encap::signed(&mut *der, &extra) {
         Ok(e) => e,
-        Err(StreamDecryptError::Io(e)) => return Err(from_reader(e, &own)),
+        Err(StreamDecryptError::Io(e)) => return Err(from_reader(e, own)),
         Err(StreamDecryptError::Cms(e)) => return Err(own(e)),
         Err(StreamDecryptError::Unsupported(m)) => return Err(own(CmsError::Malformed(m))),
     };
     let mut encap = Owned {
         inner: encap,
-        own: |e| from_reader(e, &own),
+        own: |e| from_reader(e, own),
     };
     let inner = inner(cx, &mut encap);
-    let own_end = drain(&mut encap, |e| from_reader(e, &own));
+    let own_end = drain(&mut encap, |e| from_reader(e, own));
     let checked = match own_end {
         Err(f) => Err(f),
         Ok(()) => {
@@ -350,7 +350,7 @@ fn compressed(
         }
         Err(CompressedStart::NoContent) => return Err(own(CompressError::NoContent.to_string())),
         Err(CompressedStart::Failed(StreamDecryptError::Io(e))) => {
-            return Err(from_reader(e, &own_cms))
+            return Err(from_reader(e, own_cms))
         }
         Err(CompressedStart::Failed(StreamDecryptError::Cms(e))) => return Err(own_cms(e)),
         Err(CompressedStart::Failed(e)) => return Err(own(e.to_string())),
@@ -377,7 +377,7 @@ fn compressed(
     let own_end = drain(&mut inflated, inflate_error);
     // What follows the zlib stream up to the end of the structure.
     let mut encap = inflated.inner.inner.into_inner();
-    let structure = drain(&mut encap, |e| from_reader(e, &own_cms));
+    let structure = drain(&mut encap, |e| from_reader(e, own_cms));
     let outcome = Fail::outermost([inner, own_end, structure]);
     cx.conclude(id, outcome, Layer::Compressed, |_| {})
 }

@@ -56,7 +56,12 @@ pub(crate) fn unwrap_both(
         .iter()
         .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
         .collect();
-    headers.extend(entity.headers.iter().map(|h| (h.name.clone(), h.value.clone())));
+    headers.extend(
+        entity
+            .headers
+            .iter()
+            .map(|h| (h.name.clone(), h.value.clone())),
+    );
     let headers = As2Headers::parse(&headers).expect("AS2 headers");
     let body = entity.body();
     for turn in 0..7 {
@@ -75,7 +80,11 @@ pub(crate) fn unwrap_both(
                 assert_eq!(s.error, ProcessingError::UnexpectedProcessingError);
             }
             (Err(m), Err(s)) => {
-                assert_eq!(m.error, s.error, "{turn}: {} / streamed: {}", m.detail, s.detail);
+                assert_eq!(
+                    m.error, s.error,
+                    "{turn}: {} / streamed: {}",
+                    m.detail, s.detail
+                );
                 assert_eq!(
                     m.cms_error.as_ref().map(std::mem::discriminant),
                     s.cms_error.as_ref().map(std::mem::discriminant),
@@ -162,7 +171,11 @@ fn multipart_parts_agree_with_split_multipart_at_every_split() {
                     assert_eq!(got.second, parts.get(1).copied().unwrap_or(b""), "{text:?}");
                     assert_eq!(got.raw[0].1, MicAlg::Sha1.digest(parts[0]), "{text:?}");
                     let canonical = canonical_entity(parts[0]);
-                    assert_eq!(got.canonical[0].1, MicAlg::Sha1.digest(&canonical), "{text:?}");
+                    assert_eq!(
+                        got.canonical[0].1,
+                        MicAlg::Sha1.digest(&canonical),
+                        "{text:?}"
+                    );
                 }
                 Err(e) => assert_eq!(got.err().as_ref(), Some(e), "{text:?}"),
             }
@@ -209,7 +222,12 @@ fn canonical_digest_agrees_with_canonical_entity_at_every_split() {
             let mut c = Canonical::new(&[MicAlg::Sha256]);
             c.update(&entity[..split]);
             c.update(&entity[split..]);
-            assert_eq!(c.finish()[0].1, want, "{:?} at {split}", String::from_utf8_lossy(entity));
+            assert_eq!(
+                c.finish()[0].1,
+                want,
+                "{:?} at {split}",
+                String::from_utf8_lossy(entity)
+            );
         }
     }
 }

@@ -94,7 +94,11 @@ pub fn agree(
             assert_eq!(m.properties, s.properties, "{at}");
             assert_eq!(m.security.layers, s.security.layers, "{at}");
             assert_eq!(m.security.signature_alg, s.security.signature_alg, "{at}");
-            assert_eq!(der(m.security.signer.as_ref()), der(s.security.signer.as_ref()), "{at}");
+            assert_eq!(
+                der(m.security.signer.as_ref()),
+                der(s.security.signer.as_ref()),
+                "{at}"
+            );
             assert_eq!(m.context.mic, s.context.mic, "{at}: MIC");
         }
         (Err(Rejection::Failed(m)), Err(Rejection::Failed(s))) => {
