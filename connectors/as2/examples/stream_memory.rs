@@ -2,7 +2,9 @@
 //! encrypted and compressed AS2 message: prints the growth of this process's peak RSS
 //! (VmHWM in /proc/self/status) while the message is unwrapped into a file.
 //!
-//! `cargo run --release -p berth-as2 --example stream_memory -- [MiB...]` (default 256). The
+//! `cargo run --release -p berth-as2 --example stream_memory -- [--compare] [MiB...]` (default
+//! 256); `--compare` then also unwraps the message with `receive::receive_body`, the path
+//! that streams the decryption only, and prints its growth for contrast. The
 //! message is built in a temporary directory with the `openssl` command (`cms -sign`,
 //! `cms -encrypt`), around a CompressedData written here as streaming BER; nothing is kept.
 
@@ -14,6 +16,7 @@ use std::time::Instant;
 
 use berth_as2::certs::KeyPair;
 use berth_as2::headers::As2Headers;
+use berth_as2::receive::{receive_body, Body, PartnerSettings};
 use berth_as2::stream::unwrap_to;
 use berth_as2::unwrap::{Layer, Limits, UnwrapKeys};
 use flate2::write::ZlibEncoder;
@@ -22,18 +25,21 @@ use openssl::pkey::PKey;
 use openssl::x509::X509;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let sizes: Vec<u64> = std::env::args()
-        .skip(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let compare = args.iter().any(|a| a == "--compare");
+    let sizes: Vec<u64> = args
+        .iter()
+        .filter(|a| *a != "--compare")
         .map(|a| a.parse())
         .collect::<Result<_, _>>()?;
     let sizes = if sizes.is_empty() { vec![256] } else { sizes };
     for mib in sizes {
-        run(mib)?;
+        run(mib, compare)?;
     }
     Ok(())
 }
 
-fn run(mib: u64) -> Result<(), Box<dyn std::error::Error>> {
+fn run(mib: u64, compare: bool) -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let d = dir.path();
     for who in ["us", "partner"] {
@@ -160,6 +166,25 @@ fn run(mib: u64) -> Result<(), Box<dyn std::error::Error>> {
         (after - before) as f64 / 1024.0,
         elapsed.as_secs_f64()
     );
+    if compare {
+        let settings = PartnerSettings {
+            decryption_keys: decryption_keys.to_vec(),
+            partner_certificates: partner_certificates.to_vec(),
+            ..PartnerSettings::default()
+        };
+        let started = Instant::now();
+        let body = Body::Stream { open: &open, len };
+        let received = receive_body(headers, body, &settings, &limits)
+            .map_err(|e| format!("{e:?}"))?;
+        let elapsed = started.elapsed();
+        let peak = vm_hwm()?;
+        assert_eq!(received.payload.len() as u64, mib << 20);
+        println!(
+            "  receive_body (decryption streamed, the rest in memory): growth {:.1} MiB; {:.1} s",
+            (peak - after) as f64 / 1024.0,
+            elapsed.as_secs_f64()
+        );
+    }
     Ok(())
 }
 
