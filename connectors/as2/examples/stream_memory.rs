@@ -174,8 +174,8 @@ fn run(mib: u64, compare: bool) -> Result<(), Box<dyn std::error::Error>> {
         };
         let started = Instant::now();
         let body = Body::Stream { open: &open, len };
-        let received = receive_body(headers, body, &settings, &limits)
-            .map_err(|e| format!("{e:?}"))?;
+        let received =
+            receive_body(headers, body, &settings, &limits).map_err(|e| format!("{e:?}"))?;
         let elapsed = started.elapsed();
         let peak = vm_hwm()?;
         assert_eq!(received.payload.len() as u64, mib << 20);

@@ -443,8 +443,8 @@ impl ContentAlg {
 
 #[cfg(test)]
 #[path = "envelope_fixtures.rs"]
-mod fixtures;
+pub(crate) mod fixtures;
 
 #[cfg(test)]
 #[path = "envelope_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -14,12 +14,12 @@ use std::ops::Range;
 use std::os::raw::{c_int, c_uint, c_void};
 use std::sync::OnceLock;
 
-pub(super) struct Keys {
-    pub(super) ours: KeyPair,
-    pub(super) stranger: KeyPair,
+pub(crate) struct Keys {
+    pub(crate) ours: KeyPair,
+    pub(crate) stranger: KeyPair,
 }
 
-pub(super) fn keys() -> &'static Keys {
+pub(crate) fn keys() -> &'static Keys {
     static KEYS: OnceLock<Keys> = OnceLock::new();
     KEYS.get_or_init(|| Keys {
         ours: keypair("us"),

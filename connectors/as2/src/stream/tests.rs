@@ -231,3 +231,42 @@ fn canonical_digest_agrees_with_canonical_entity_at_every_split() {
         }
     }
 }
+
+#[test]
+fn gcm_with_authenticated_attributes_is_checked_by_reading_the_body_again() {
+    use crate::envelope::fixtures::keys;
+    use crate::envelope::tests::auth_enveloped_with_attrs;
+    let entity =
+        b"Content-Type: application/edi-x12\r\nContent-Transfer-Encoding: binary\r\n\r\nUNB+1'";
+    let der = auth_enveloped_with_attrs(entity, &keys().ours, 16, 0);
+    let settings = PartnerSettings {
+        decryption_keys: vec![keys().ours.clone()],
+        ..PartnerSettings::default()
+    };
+    let headers: Vec<(String, Vec<u8>)> = [
+        ("AS2-From", "a"),
+        ("AS2-To", "b"),
+        (
+            "Content-Type",
+            "application/pkcs7-mime; smime-type=authenveloped-data",
+        ),
+        ("Content-Transfer-Encoding", "binary"),
+    ]
+    .iter()
+    .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+    .collect();
+    let r = receive_both(&headers, &der, &settings, &Limits::default()).unwrap();
+    assert_eq!(r.payload, &b"UNB+1'"[..]);
+    let mut tampered = der.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    let Err(Rejection::Failed(f)) =
+        receive_both(&headers, &tampered, &settings, &Limits::default())
+    else {
+        panic!("a wrong tag was accepted");
+    };
+    assert_eq!(
+        f.disposition,
+        crate::disposition::Disposition::Error(ProcessingError::DecryptionFailed)
+    );
+}
