@@ -192,3 +192,111 @@ fn failures_get_the_same_dispositions() {
         Disposition::Error(ProcessingError::UnexpectedProcessingError)
     );
 }
+
+/// `stream::receive_to` over `body`, counting how often it was opened.
+fn to_sink(
+    headers: &[(String, Vec<u8>)],
+    body: &[u8],
+    sink: &mut dyn std::io::Write,
+) -> (Result<berth_as2::stream::ReceivedMeta, Rejection>, usize) {
+    let opened = std::cell::Cell::new(0);
+    let open = || {
+        opened.set(opened.get() + 1);
+        Ok(Box::new(Cursor::new(body)) as Box<dyn Read + '_>)
+    };
+    let parsed = As2Headers::parse(headers).unwrap();
+    let len = body.len() as u64;
+    let r =
+        berth_as2::stream::receive_to(parsed, &open, len, &settings(), &Limits::default(), sink);
+    (r, opened.get())
+}
+
+#[test]
+fn a_signer_using_another_digest_than_micalg_announced_is_read_again() {
+    let signed = sign(
+        &edi_entity(b"UNB+UNOA'"),
+        &keys().partner,
+        MessageDigest::sha384(),
+        "sha-256",
+        false,
+    );
+    let encrypted = encrypt(&signed, &keys().ours, Cipher::aes_128_cbc(), false);
+    for message in [signed, encrypted] {
+        let (headers, body) = request(&message, &RECEIPT);
+        let in_memory = accepted(receive_both(
+            &headers,
+            &body,
+            &settings(),
+            &Limits::default(),
+        ));
+        let mut sink = Vec::new();
+        let (streamed, opened) = to_sink(&headers, &body, &mut sink);
+        let streamed = streamed.unwrap();
+        assert_eq!(opened, 2, "the digest is computed by a second pass");
+        assert_eq!(sink, b"UNB+UNOA'", "the payload is written once");
+        assert_eq!(streamed.mic(), in_memory.mic());
+        assert_eq!(
+            streamed.mic().unwrap().alg,
+            berth_as2::micalg::MicAlg::Sha384
+        );
+    }
+}
+
+#[test]
+fn a_well_formed_message_is_read_once() {
+    let (headers, body) = request(&signed_encrypted(50_000, Cipher::aes_256_cbc()), &RECEIPT);
+    let mut sink = Vec::new();
+    let (streamed, opened) = to_sink(&headers, &body, &mut sink);
+    assert!(streamed.is_ok());
+    assert_eq!(opened, 1);
+}
+
+/// A sink that refuses every write, as a full disk does.
+struct Full;
+
+impl std::io::Write for Full {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::other("no space left"))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failing_spool_or_sink_is_our_failure() {
+    let (headers, body) = request(&signed_encrypted(1000, Cipher::aes_256_cbc()), &RECEIPT);
+    let (result, _) = to_sink(&headers, &body, &mut Full);
+    let detail = match result {
+        Err(Rejection::Failed(f)) => {
+            assert_eq!(
+                f.disposition,
+                Disposition::Error(ProcessingError::UnexpectedProcessingError)
+            );
+            f.detail
+        }
+        other => panic!("{other:?}"),
+    };
+    assert!(detail.contains("no space left"), "{detail}");
+    let open = || Err(std::io::Error::other("disk gone"));
+    let parsed = As2Headers::parse(&headers).unwrap();
+    let result = berth_as2::stream::receive_to(
+        parsed,
+        &open,
+        body.len() as u64,
+        &settings(),
+        &Limits::default(),
+        &mut Vec::new(),
+    );
+    assert_eq!(
+        failed_with_meta(result),
+        Disposition::Error(ProcessingError::UnexpectedProcessingError)
+    );
+}
+
+fn failed_with_meta(r: Result<berth_as2::stream::ReceivedMeta, Rejection>) -> Disposition {
+    match r {
+        Err(Rejection::Failed(f)) => f.disposition,
+        other => panic!("expected an error disposition, got {other:?}"),
+    }
+}

@@ -3,7 +3,7 @@
 //! signature: a few KB), further ones are counted. A delimiter split across reads is found
 //! because each line start is held until it can no longer be one.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 
 use crate::micalg::MicAlg;
 use crate::mime::MimeError;
@@ -41,7 +41,11 @@ pub(crate) struct Parts {
 
 /// The first part of a multipart body, as a reader.
 pub(crate) struct Multipart<'a> {
-    input: BufReader<&'a mut dyn Read>,
+    input: &'a mut dyn Read,
+    /// Input read and not yet processed: `buf[start..end]`.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
     delim: Vec<u8>,
     mode: Mode,
     line: Line,
@@ -56,6 +60,8 @@ pub(crate) struct Multipart<'a> {
     error: Option<MimeError>,
     /// Parts seen when the closing delimiter came.
     count: usize,
+    /// The structure ended (closing delimiter, end of input or an error).
+    ended: bool,
 }
 
 impl<'a> Multipart<'a> {
@@ -75,7 +81,10 @@ impl<'a> Multipart<'a> {
             return Err(MimeError::InvalidBoundary(boundary.to_string()));
         }
         Ok(Multipart {
-            input: BufReader::with_capacity(64 * 1024, input),
+            input,
+            buf: vec![0; 64 * 1024],
+            start: 0,
+            end: 0,
             delim: format!("--{boundary}").into_bytes(),
             mode: Mode::Preamble,
             line: Line::Start(Vec::new()),
@@ -87,6 +96,7 @@ impl<'a> Multipart<'a> {
             canonical: (!canonical_algs.is_empty()).then(|| Canonical::new(canonical_algs)),
             error: None,
             count: 0,
+            ended: false,
         })
     }
 
@@ -224,8 +234,21 @@ impl Multipart<'_> {
         if matches!(self.mode, Mode::Closed) || self.error.is_some() {
             return Ok(false);
         }
-        let buf = self.input.fill_buf()?.to_vec();
+        if self.start == self.end {
+            self.start = 0;
+            self.end = loop {
+                match self.input.read(&mut self.buf) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            };
+        }
+        // Taken while it is processed (the processing borrows `self`), given back after.
+        let whole = std::mem::take(&mut self.buf);
+        let buf = &whole[self.start..self.end];
         if buf.is_empty() {
+            self.buf = whole;
             if let Line::Start(cand) = std::mem::replace(&mut self.line, Line::Content) {
                 match self.delimiter(&cand) {
                     Some(kind) => self.delimiter_found(kind),
@@ -284,23 +307,28 @@ impl Multipart<'_> {
                 }
             }
         }
-        self.input.consume(i);
+        self.start += i;
+        self.buf = whole;
         Ok(true)
     }
 }
 
 impl Read for Multipart<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos >= self.out.len() {
+        loop {
+            if self.pos < self.out.len() {
+                let n = buf.len().min(self.out.len() - self.pos);
+                buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+                self.pos += n;
+                return Ok(n);
+            }
             self.out.clear();
             self.pos = 0;
-            if buf.is_empty() || !self.pump()? {
+            if buf.is_empty() || self.ended {
                 return Ok(0);
             }
+            // The last pump may still have produced content.
+            self.ended = !self.pump()?;
         }
-        let n = buf.len().min(self.out.len() - self.pos);
-        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
     }
 }
