@@ -205,13 +205,14 @@ pub(crate) fn streamed(
                 } else if let Some(sig) = &pass.facts.signature {
                     Some(sig.mic.clone())
                 } else if let Some(decrypted) = &pass.facts.decrypted {
-                    if decrypted.is_none() {
+                    // Asked for and still missing: the header block was too long to hash.
+                    if decrypted.is_none() && !plan.decrypted {
                         plan.decrypted = true;
                         continue;
                     }
                     decrypted.clone()
                 } else {
-                    if pass.body.is_none() {
+                    if pass.body.is_none() && !plan.body {
                         plan.body = true;
                         continue;
                     }
