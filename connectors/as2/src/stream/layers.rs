@@ -204,9 +204,15 @@ fn decrypt(
 ) -> Result<(), Fail> {
     cx.depth += 1;
     let own = |e: CmsError| Fail::cms(id, ProcessingError::DecryptionFailed, e);
-    let limits = envelope::Limits {
-        max_content: cx.max_content,
+    // The body's size bounds the plaintext of the outermost structure, as the DER's size does
+    // in memory. A nested one may be larger than the body (inside compression); a streamed
+    // decryption reserves nothing, so a forged length costs nothing there.
+    let max_content = if reopen.is_some() {
+        cx.max_content
+    } else {
+        usize::MAX
     };
+    let limits = envelope::Limits { max_content };
     let stream = match DecryptStream::open(&mut *der, cx.keys.decryption_keys, &limits, reopen) {
         Ok(s) => s,
         Err(StreamDecryptError::Unsupported(_)) => return Err(Fail::Fallback),
