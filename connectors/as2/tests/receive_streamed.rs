@@ -300,3 +300,64 @@ fn failed_with_meta(r: Result<berth_as2::stream::ReceivedMeta, Rejection>) -> Di
         other => panic!("expected an error disposition, got {other:?}"),
     }
 }
+
+/// A signature straight over the content digest (no signed attributes), detached and
+/// opaque: the streamed path checks it with the public key, as OpenSSL does in memory.
+#[test]
+fn signatures_without_signed_attributes_agree() {
+    use base64::engine::general_purpose::STANDARD;
+    use openssl::cms::{CMSOptions, CmsContentInfo};
+    let inner = edi_entity(b"UNB+UNOA:2'");
+    let partner = &keys().partner;
+    let sign_with = |flags| {
+        CmsContentInfo::sign(
+            Some(&partner.certificate),
+            Some(&partner.private_key),
+            None,
+            Some(&inner),
+            CMSOptions::BINARY | CMSOptions::NOATTR | flags,
+        )
+        .unwrap()
+        .to_der()
+        .unwrap()
+    };
+    let detached = sign_with(CMSOptions::DETACHED);
+    let mut body = b"--b\r\n".to_vec();
+    body.extend_from_slice(&inner);
+    body.extend_from_slice(b"\r\n--b\r\nContent-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+    body.extend_from_slice(STANDARD.encode(&detached).as_bytes());
+    body.extend_from_slice(b"\r\n--b--\r\n");
+    let multipart = entity(
+        &[(
+            "Content-Type",
+            "multipart/signed; micalg=sha-256; boundary=b",
+        )],
+        &body,
+    );
+    let opaque = entity(
+        &[
+            (
+                "Content-Type",
+                "application/pkcs7-mime; smime-type=signed-data",
+            ),
+            ("Content-Transfer-Encoding", "base64"),
+        ],
+        STANDARD.encode(sign_with(CMSOptions::empty())).as_bytes(),
+    );
+    for message in [multipart, opaque] {
+        let (headers, body) = request(&message, &RECEIPT);
+        let r = accepted(receive_both(
+            &headers,
+            &body,
+            &settings(),
+            &Limits::default(),
+        ));
+        assert_eq!(&r.payload[..], b"UNB+UNOA:2'");
+        // Tampered content: refused alike.
+        let mut tampered = body.clone();
+        if let Some(at) = tampered.windows(4).position(|w| w == b"UNOA") {
+            tampered[at] = b'X';
+            assert!(receive_both(&headers, &tampered, &settings(), &Limits::default()).is_err());
+        }
+    }
+}
