@@ -91,4 +91,10 @@ pub trait Backend: Send + Sync {
 
     /// The room the store's database takes, in bytes (the `berth_store_bytes` gauge).
     fn size_bytes(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
+
+    /// Whether the database answers, by the cheapest round trip: [`StoreError::Unavailable`]
+    /// when it cannot be reached. An embedded store is always there.
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
 }

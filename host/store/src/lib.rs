@@ -23,6 +23,7 @@
 mod backend;
 mod clock;
 mod error;
+mod health;
 mod payload;
 mod postgres;
 mod sqlite;

@@ -172,4 +172,8 @@ impl Backend for PgStore {
     fn size_bytes(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(self.db.run(read::size_bytes(self.db.clone())))
     }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.db.run(read::ping(self.db.clone())))
+    }
 }
