@@ -79,7 +79,7 @@ impl Store {
     /// Asks the database whether it answers (the cheapest round trip), noting the answer as
     /// every call does: for readiness checks, and to notice its return while no request comes.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.health.observe(self.backend.ping().await)
+        self.health.watch(self.backend.ping()).await
     }
 
     /// Stores a received document durably, or recognises it as a resend. When this returns
@@ -88,20 +88,22 @@ impl Store {
     /// on its blocking pool). If the future is dropped after the write was queued, the document
     /// may still be stored, and is then run at the next start.
     pub async fn receive(&self, doc: NewDocument) -> Result<Received, StoreError> {
-        self.health.observe(self.backend.receive(doc).await)
+        self.health.watch(self.backend.receive(doc)).await
     }
 
     /// Records how the document's process ended. Only a `received` document can finish.
     pub async fn finish(&self, id: &str, result: Finish) -> Result<(), StoreError> {
         self.health
-            .observe(self.backend.conclude(id, result, None).await)
+            .watch(self.backend.conclude(id, result, None))
+            .await
     }
 
     /// Keeps the answer sent to the partner (status and bytes, e.g. the MDN) as evidence and
     /// for replay to resends.
     pub async fn record_answer(&self, id: &str, answer: Answer) -> Result<(), StoreError> {
         self.health
-            .observe(self.backend.record_answer(id, answer).await)
+            .watch(self.backend.record_answer(id, answer))
+            .await
     }
 
     /// Records how the document's process ended and the answer the partner got, together:
@@ -125,35 +127,35 @@ impl Store {
         answer: Option<Answer>,
     ) -> Result<(), StoreError> {
         self.health
-            .observe(self.backend.conclude(id, finish, answer).await)
+            .watch(self.backend.conclude(id, finish, answer))
+            .await
     }
 
     /// The documents whose process has not finished, oldest first, with payload handles and
     /// properties: what the host runs again at start-up.
     pub async fn unfinished(&self) -> Result<Vec<StoredDocument>, StoreError> {
-        self.health.observe(self.backend.unfinished().await)
+        self.health.watch(self.backend.unfinished()).await
     }
 
     /// One document with its payload handle, properties, history and answer.
     pub async fn get(&self, id: &str) -> Result<Option<StoredDocument>, StoreError> {
-        self.health.observe(self.backend.reads().get(id).await)
+        self.health.watch(self.backend.reads().get(id)).await
     }
 
     /// The raw request kept as evidence, if the connector gave one.
     pub async fn raw(&self, id: &str) -> Result<Option<StoredPayload>, StoreError> {
-        self.health.observe(self.backend.reads().raw(id).await)
+        self.health.watch(self.backend.reads().raw(id)).await
     }
 
     /// A listing, newest first.
     pub async fn query(&self, filter: &Query) -> Result<Vec<Summary>, StoreError> {
-        self.health
-            .observe(self.backend.reads().query(filter).await)
+        self.health.watch(self.backend.reads().query(filter)).await
     }
 
     /// Puts a failed document back to `received`, so that it runs again (now, by the caller,
     /// or at the next start). Returns once committed.
     pub async fn mark_for_retry(&self, id: &str) -> Result<(), StoreError> {
-        self.health.observe(self.backend.mark_for_retry(id).await)
+        self.health.watch(self.backend.mark_for_retry(id)).await
     }
 
     /// Removes documents received longer ago than `older_than`, with their payloads.
@@ -165,12 +167,13 @@ impl Store {
         include_failed: bool,
     ) -> Result<u64, StoreError> {
         self.health
-            .observe(self.backend.purge(older_than, include_failed).await)
+            .watch(self.backend.purge(older_than, include_failed))
+            .await
     }
 
     /// The room the store's database takes, in bytes.
     pub async fn size_bytes(&self) -> Result<u64, StoreError> {
-        self.health.observe(self.backend.size_bytes().await)
+        self.health.watch(self.backend.size_bytes()).await
     }
 }
 
