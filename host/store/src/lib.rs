@@ -22,6 +22,7 @@
 
 mod backend;
 mod clock;
+mod copy;
 mod error;
 mod health;
 mod payload;
@@ -31,6 +32,7 @@ mod store;
 mod types;
 
 pub use backend::{Backend, BackendRead, BoxFuture};
+pub use copy::{DuplicateKeys, Imported};
 pub use error::StoreError;
 pub use payload::{Payload, PayloadSource, StoredPayload};
 pub use postgres::PgConfig;

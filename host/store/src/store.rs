@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{Backend, BackendRead};
+use crate::copy::{DuplicateKeys, Imported};
 use crate::error::StoreError;
 use crate::health::Health;
 use crate::payload::StoredPayload;
@@ -169,6 +170,28 @@ impl Store {
         self.health
             .watch(self.backend.purge(older_than, include_failed))
             .await
+    }
+
+    /// For a copy: the next `limit` documents after number `after` (0 for the first), oldest
+    /// first, as (number, id).
+    pub async fn export_ids(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        self.health
+            .watch(self.backend.export_ids(after, limit))
+            .await
+    }
+
+    /// For a copy: a document's duplicate keys.
+    pub async fn duplicate_keys(&self, id: &str) -> Result<Option<DuplicateKeys>, StoreError> {
+        self.health.watch(self.backend.duplicate_keys(id)).await
+    }
+
+    /// For a copy: writes a document from another store as it is, once committed.
+    pub async fn import(&self, doc: Imported) -> Result<(), StoreError> {
+        self.health.watch(self.backend.import(doc)).await
     }
 
     /// The room the store's database takes, in bytes.
