@@ -56,12 +56,14 @@ impl Readiness {
                     let reason = format!("store unavailable: {error}");
                     return (StatusCode::SERVICE_UNAVAILABLE, one_line(&reason));
                 }
+                // No answer in time: while the store's own calls succeed, the node is busy (its
+                // connections all at work), not cut off; taking it out would shift its load onto
+                // the others. Once a call finds the database unreachable, the node is not ready.
                 Err(_) => {
-                    let reason = format!(
-                        "store unavailable: no answer within {} ms",
-                        PING_TIMEOUT.as_millis()
-                    );
-                    return (StatusCode::SERVICE_UNAVAILABLE, reason);
+                    if let Some(cause) = store.unavailable() {
+                        let reason = format!("store unavailable: {cause}");
+                        return (StatusCode::SERVICE_UNAVAILABLE, one_line(&reason));
+                    }
                 }
             }
         }
