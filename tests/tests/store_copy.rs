@@ -213,4 +213,25 @@ fn an_embedded_store_moves_to_postgres_and_keeps_its_duplicates() {
     let returned = everything(&back);
     let on_pg = everything(&deployment);
     assert_eq!(returned, on_pg, "the way back changed something");
+
+    // Not into an embedded store berth runs on, even when told to append.
+    back.http_connection("inbound", free_port(), "")
+        .write("processes/inbox.yaml", INBOX);
+    let berth = back.start();
+    let (copied, text) = store_copy(
+        &back,
+        &[
+            "--from",
+            &pg_url,
+            "--password-file",
+            password_file,
+            "--append",
+        ],
+    );
+    assert!(!copied, "{text}");
+    assert!(
+        text.contains("berth is running on the embedded store"),
+        "{text}"
+    );
+    assert!(berth.terminate(Duration::from_secs(10)).success());
 }
