@@ -72,6 +72,14 @@ fn faults_at_start_name_the_setting_and_the_cause_never_the_password() {
     let text = run_fails(&deployment, Some("postgres://berth@127.0.0.1:notaport/x"));
     assert!(text.contains("BERTH_STORE_URL is not a valid"), "{text}");
 
+    // A URL naming a database that does not exist.
+    let right = server.password();
+    let missing = format!("postgres://{DB_USER}:{right}@127.0.0.1:{port}/no_such_db");
+    let text = run_fails(&deployment, Some(&missing));
+    assert!(text.contains("(BERTH_STORE_URL)"), "{text}");
+    assert!(text.contains("\"no_such_db\" does not exist"), "{text}");
+    assert!(!text.contains(right), "{text}");
+
     // A database a newer berth has migrated.
     let newer = server.create_database("newer");
     server.sql(
