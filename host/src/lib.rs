@@ -7,6 +7,7 @@
 //! - `topology`: which listeners run and on which ports; binds through `server`.
 //! - `server`: HTTP in and out; hands submitted documents to `intake`.
 //! - `intake`: a received document's lifecycle (store, run, record, answer); no HTTP.
+//! - `health`: readiness for load balancers, served by `admin`, drained by `run`.
 //! - `deploy`, `plugins`, `store`, `status`, `metrics`, `outbound`, `body`, `disk`,
 //!   `settings`: leaves the layers above share.
 
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod deploy;
 pub mod disk;
 pub mod documents;
+pub mod health;
 pub mod ids;
 pub mod intake;
 pub mod metrics;

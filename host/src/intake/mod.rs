@@ -24,7 +24,7 @@ use berth_connector_sdk::abi::{Outcome, OutcomeKind, PayloadFrom, Response, Subm
 use berth_connector_sdk::abi_stable::std_types::{ROption, RString};
 use berth_connector_sdk::module::PendingBox;
 use berth_process::{Document, ProcessDef, Properties, RunOutcome, Runner};
-use berth_store::{NewDocument, Payload, Received, Store, StoredPayload};
+use berth_store::{NewDocument, Payload, Received, Store, StoreError, StoredPayload};
 use bytes::Bytes;
 use tracing::Instrument;
 
@@ -88,6 +88,10 @@ pub enum Answer {
     Paused,
     /// The connector failed to answer (already logged).
     ConnectorFailed,
+    /// The host could not take the document (the store's database is unreachable, a spooled
+    /// body could not be read back): nothing was accepted, and whatever the connector made of
+    /// it, the sender is told to send again later, never that it was accepted.
+    Refused(String),
 }
 
 impl Intake {
@@ -184,6 +188,13 @@ impl Intake {
             .store_and_run(&id, process, submission, (body, payload_file), evidence)
             .instrument(span)
             .await;
+        let refused = (outcome.kind == OutcomeKind::REFUSED).then(|| {
+            outcome
+                .error
+                .as_ref()
+                .map_or("", |e| e.as_str())
+                .to_string()
+        });
         let fate = match outcome.kind {
             OutcomeKind::ACCEPTED => {
                 status.document_accepted();
@@ -199,7 +210,13 @@ impl Intake {
         self.inner
             .metrics
             .document(&process.name, fate, started.elapsed());
-        match call::complete(blocking, pending, outcome).await {
+        let completed = call::complete(blocking, pending, outcome).await;
+        if let Some(reason) = refused {
+            // The connector was told (so that it logs and lets go of the request), but the
+            // answer is the host's: a connector must not turn a refusal into an acceptance.
+            return Answer::Refused(reason);
+        }
+        match completed {
             Ok(mut response) => {
                 if let Some(summary) = response.summary.as_ref().into_option() {
                     self.inner.metrics.disposition(&process.name, summary);
@@ -330,7 +347,11 @@ impl Intake {
                 return (outcome, None, None);
             }
             Err(error) => {
-                tracing::error!(process = %process.name, %error, "cannot store a received document; refusing it");
+                // An unreachable database is logged by the store once per change of state,
+                // not here once per refused request.
+                if !matches!(error, StoreError::Unavailable(_)) {
+                    tracing::error!(process = %process.name, %error, "cannot store a received document; refusing it");
+                }
                 let refusal = "the message store is unavailable; send again later";
                 return (record::refused(id, refusal), None, None);
             }
@@ -372,9 +393,7 @@ impl Intake {
         let store = store.clone();
         tokio::spawn(async move {
             let record::Stored { id, finish } = stored;
-            if let Err(error) = store.conclude(&id, finish, answer).await {
-                tracing::error!(document = %id, %error, "cannot record the outcome and answer");
-            }
+            record::conclude(&store, &id, finish, answer).await;
         });
     }
 

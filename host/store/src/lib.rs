@@ -22,7 +22,9 @@
 
 mod backend;
 mod clock;
+mod copy;
 mod error;
+mod health;
 mod payload;
 mod postgres;
 mod sqlite;
@@ -31,6 +33,7 @@ mod traffic;
 mod types;
 
 pub use backend::{Backend, BackendRead, BoxFuture};
+pub use copy::{DuplicateKeys, Imported};
 pub use error::StoreError;
 pub use payload::{HeadThen, Payload, PayloadSource, StoredPayload};
 pub use postgres::PgConfig;

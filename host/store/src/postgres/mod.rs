@@ -23,6 +23,7 @@
 
 mod backend;
 mod chunks;
+mod import;
 mod pool;
 mod read;
 mod schema;
