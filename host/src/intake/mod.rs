@@ -12,6 +12,7 @@
 //! response, so this module is tested in-process.
 
 mod again;
+mod payload;
 mod record;
 #[cfg(test)]
 mod tests;
@@ -24,7 +25,7 @@ use berth_connector_sdk::abi::{Outcome, OutcomeKind, PayloadFrom, Response, Subm
 use berth_connector_sdk::abi_stable::std_types::{ROption, RString};
 use berth_connector_sdk::module::PendingBox;
 use berth_process::{Document, ProcessDef, Properties, RunOutcome, Runner};
-use berth_store::{NewDocument, Payload, Received, Store, StoreError, StoredPayload};
+use berth_store::{NewDocument, Received, Store, StoreError, StoredPayload};
 use bytes::Bytes;
 use tracing::Instrument;
 
@@ -253,19 +254,8 @@ impl Intake {
             ..
         } = submission;
         let payload_is_body = document.payload_from == PayloadFrom::REQUEST_BODY;
-        let payload = match document.payload_from {
-            // A spooled body stays in its file: the store links it, steps stream it.
-            PayloadFrom::REQUEST_BODY => Ok(body.payload()),
-            // Adopted, not copied: the plugin's allocation is freed by the plugin's own code
-            // when the last reference goes (a 200 MB payload stays one 200 MB buffer).
-            PayloadFrom::BYTES => Ok(StoredPayload::memory(Bytes::from_owner(document.payload))),
-            PayloadFrom::PAYLOAD_FILE => match payload_file {
-                Some(file) => file.payload().await.map_err(|e| e.to_string()),
-                None => Err("the connector's payload is in the host's payload file, which is offered with spooled bodies only".to_string()),
-            },
-            other => Err(format!("the connector's payload is in a place this berth does not know ({})", other.0)),
-        };
-        let payload = match payload {
+        let taken = payload::take(document.payload_from, document.payload, body, payload_file);
+        let payload = match taken.await {
             Ok(payload) => payload,
             Err(error) => {
                 tracing::error!(process = %process.name, %error, "cannot take a submitted payload");
@@ -293,27 +283,11 @@ impl Intake {
             let outcome = self.run(process, document).await;
             return (record::to_outcome(id, outcome).0, None, large);
         };
-        // The evidence is the request as received, without the body when the body is the
-        // payload (stored once, not twice). A spooled body is in a file of its own, which the
-        // store keeps after the head (linked, not copied) when the evidence needs it.
-        let raw = match body {
-            Body::Memory(_) => Payload::Bytes(evidence(!payload_is_body)),
-            Body::Spooled(file) if payload_is_body => Payload::Bytes(file.head.clone()),
-            Body::Spooled(file) => Payload::HeadAndFile {
-                head: file.head.clone(),
-                file: file.path.clone(),
-            },
-        };
-        // The plugin's bytes, or the spool file, which the store takes over by a link (or
-        // streams into chunks).
-        let stored_payload = match (payload.in_memory(), payload.path()) {
-            (Some(bytes), _) => Payload::Bytes(bytes.clone()),
-            (None, Some(path)) => Payload::File(path.to_path_buf()),
-            (None, None) => {
-                tracing::error!(process = %process.name, "a received payload is neither in memory nor in a file");
-                let refusal = "the message could not be kept; send again later";
-                return (record::refused(id, refusal), None, None);
-            }
+        let raw = payload::evidence(body, payload_is_body, evidence);
+        let Some(stored_payload) = payload::to_store(&payload) else {
+            tracing::error!(process = %process.name, "a received payload is neither in memory nor in a file");
+            let refusal = "the message could not be kept; send again later";
+            return (record::refused(id, refusal), None, None);
         };
         let new = NewDocument {
             id: id.to_string(),
