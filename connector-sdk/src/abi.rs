@@ -336,6 +336,15 @@ pub struct Endpoint {
     /// Off by default: unfolding follows every request's framing, which costs a little on each
     /// request. The shared web server always unfolds (it serves the AS2 Shared Server).
     pub unfold_folded_headers: bool,
+    /// AS2 Restart (draft-harding-as2-restart), the receiving side: a `POST` or `HEAD` that
+    /// carries the sender's transfer identifier (`ETag`) is a restartable transfer. The host
+    /// keeps a body cut off mid-transfer on the store's disk, keyed by the ETag and the
+    /// `AS2-From`/`AS2-To` pair, for this many seconds after its last byte; answers a `HEAD`
+    /// with the bytes received in `Content-Length`; appends a `POST` with `Content-Range` at
+    /// the right offset (416 otherwise); and hands the connector the whole body as one ordinary
+    /// `POST`, as if it had arrived in one piece. `0` (the default): off, an `ETag` means
+    /// nothing to the host.
+    pub restart_transfers_seconds: u64,
 }
 
 impl Endpoint {
@@ -368,7 +377,15 @@ impl Endpoint {
             max_body_bytes,
             spool_above_bytes: 0,
             unfold_folded_headers: false,
+            restart_transfers_seconds: 0,
         }
+    }
+
+    /// Keep cut-off transfers for AS2 Restart this many seconds (see
+    /// [`Endpoint::restart_transfers_seconds`]).
+    pub fn restarting_transfers(mut self, seconds: u64) -> Self {
+        self.restart_transfers_seconds = seconds;
+        self
     }
 
     /// Accept folded header lines on this endpoint (see [`Endpoint::unfold_folded_headers`]).

@@ -37,6 +37,8 @@ pub struct Mount {
     pub processes: HashMap<String, Arc<ProcessDef>>,
     /// Unfold obsolete line folding in request heads on this listener's own ports.
     pub unfold_headers: bool,
+    /// AS2 Restart: keep cut-off transfers this many seconds (0: off; see `restart`).
+    pub restart_transfers_seconds: u64,
 }
 
 impl Mount {

@@ -258,6 +258,12 @@ fn names(planned: &PlannedListener) -> Vec<String> {
 fn mount_of(planned: PlannedListener) -> Mount {
     Mount {
         unfold_headers: planned.endpoints.iter().any(|e| e.unfold_folded_headers),
+        restart_transfers_seconds: planned
+            .endpoints
+            .iter()
+            .map(|e| e.restart_transfers_seconds)
+            .max()
+            .unwrap_or(0),
         label: planned.label(),
         listener: planned.listener,
         blocking: planned.blocking,
