@@ -166,11 +166,13 @@ impl As2Listener {
         );
         match built {
             Ok(mdn) => respond(
-                mdn.map(|mdn| SentMdn::from_mdn(crate::ediint::announce_restart(mdn, partner.restart))),
+                mdn.map(|mdn| {
+                    SentMdn::from_mdn(crate::ediint::announce_restart(mdn, partner.restart))
+                }),
                 route,
                 fallback,
             )
-                .with_summary(disposition.to_string()),
+            .with_summary(disposition.to_string()),
             Err(e) => {
                 self.log.error(
                     &partner.process,

@@ -196,7 +196,10 @@ pub fn check_operation(op: &As2Operation) -> Vec<Problem> {
         problems.push(problem("/max_message_bytes", "must be at least 1"));
     }
     if op.as2_restart_max_age_seconds == 0 {
-        problems.push(problem("/as2_restart_max_age_seconds", "must be at least 1"));
+        problems.push(problem(
+            "/as2_restart_max_age_seconds",
+            "must be at least 1",
+        ));
     }
     if op.max_decompressed_bytes == 0 {
         problems.push(problem("/max_decompressed_bytes", "must be at least 1"));

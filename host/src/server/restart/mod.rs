@@ -122,7 +122,9 @@ pub async fn receive(
     if first != kept_len && first > 0 {
         let mut answer = refuse(
             StatusCode::RANGE_NOT_SATISFIABLE,
-            &format!("this transfer has {kept_len} bytes here; resume from byte {kept_len}, not {first}"),
+            &format!(
+                "this transfer has {kept_len} bytes here; resume from byte {kept_len}, not {first}"
+            ),
         );
         set_range_star(&mut answer, kept_len);
         return Err(answer);
@@ -138,11 +140,14 @@ pub async fn receive(
     if total.is_some_and(|t| t > mount.max_body_bytes) {
         return Err(refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("the body is over the limit of {} bytes", mount.max_body_bytes),
+            &format!(
+                "the body is over the limit of {} bytes",
+                mount.max_body_bytes
+            ),
         ));
     }
-    let room = crate::disk::free_beyond_reserve(partials.dir(), shared.disk_reserve)
-        .unwrap_or(u64::MAX);
+    let room =
+        crate::disk::free_beyond_reserve(partials.dir(), shared.disk_reserve).unwrap_or(u64::MAX);
     if total.is_some_and(|t| t - first > room) {
         return Err(refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -181,11 +186,8 @@ pub async fn receive(
     };
     let limit = mount.max_body_bytes.min(first.saturating_add(room));
     let mut writer = BufWriter::with_capacity(WRITE_BUFFER, file);
-    let read = tokio::time::timeout(
-        shared.body_timeout,
-        append(body, &mut writer, first, limit),
-    )
-    .await;
+    let read =
+        tokio::time::timeout(shared.body_timeout, append(body, &mut writer, first, limit)).await;
     // What arrived is kept whatever happened next: flushed before anything is decided.
     let flushed = writer.flush().await;
     let outcome = match (read, flushed) {
@@ -228,7 +230,10 @@ pub async fn receive(
             let _ = partials.write_meta(&meta);
             let received = std::fs::metadata(&files.body).map_or(0, |m| m.len());
             tracing::warn!(listener = %mount.label, peer = %peer.remote_addr, etag = %shorten(&meta.identity.etag), as2_from = %meta.identity.as2_from, as2_to = %meta.identity.as2_to, received, total, reason = %reason, "AS2 restart: a transfer was cut off; its bytes are kept for a resume");
-            return Err(text(status, "the transfer was cut off; resume it with HEAD and Content-Range"));
+            return Err(text(
+                status,
+                "the transfer was cut off; resume it with HEAD and Content-Range",
+            ));
         }
         Err((false, status, reason)) => {
             partials.remove(&meta.identity);
@@ -304,7 +309,9 @@ fn received_so_far(etag: &str, received: u64) -> HttpResponse {
 
 fn set_range_star(answer: &mut HttpResponse, kept: u64) {
     if let Ok(value) = HeaderValue::from_str(&format!("bytes */{kept}")) {
-        answer.headers_mut().insert(http::header::CONTENT_RANGE, value);
+        answer
+            .headers_mut()
+            .insert(http::header::CONTENT_RANGE, value);
     }
 }
 
@@ -328,7 +335,10 @@ fn parse_content_range(value: &HeaderValue) -> Option<Range> {
     let spec = spec.strip_prefix("bytes").unwrap_or(spec).trim_start();
     let (range, total) = spec.split_once('/')?;
     let (first, last) = range.trim().split_once('-')?;
-    let (first, last) = (first.trim().parse::<u64>().ok()?, last.trim().parse::<u64>().ok()?);
+    let (first, last) = (
+        first.trim().parse::<u64>().ok()?,
+        last.trim().parse::<u64>().ok()?,
+    );
     let total = match total.trim() {
         "*" => None,
         t => Some(t.parse::<u64>().ok()?),
@@ -351,11 +361,31 @@ mod tests {
 
     #[test]
     fn content_ranges_are_read_as_the_draft_and_rfc_9110_write_them() {
-        let full = Range { first: 500, total: Some(1234) };
+        let full = Range {
+            first: 500,
+            total: Some(1234),
+        };
         assert_eq!(range("bytes 500-1233/1234"), Some(full));
-        assert_eq!(range("500-1233/1234"), Some(full), "the draft's example has no unit");
-        assert_eq!(range("bytes 0-9/*"), Some(Range { first: 0, total: None }));
-        for bad in ["bytes 9-0/10", "bytes 0-10/10", "bytes a-b/c", "bytes 0-9", "", "bytes */10"] {
+        assert_eq!(
+            range("500-1233/1234"),
+            Some(full),
+            "the draft's example has no unit"
+        );
+        assert_eq!(
+            range("bytes 0-9/*"),
+            Some(Range {
+                first: 0,
+                total: None
+            })
+        );
+        for bad in [
+            "bytes 9-0/10",
+            "bytes 0-10/10",
+            "bytes a-b/c",
+            "bytes 0-9",
+            "",
+            "bytes */10",
+        ] {
             assert_eq!(range(bad), None, "{bad:?}");
         }
     }

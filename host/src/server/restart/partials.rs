@@ -83,7 +83,10 @@ impl Partials {
     pub fn write_meta(&self, meta: &Meta) -> io::Result<()> {
         let files = self.files(&meta.identity);
         let temporary = files.meta.with_extension("json.new");
-        std::fs::write(&temporary, serde_json::to_vec(meta).map_err(io::Error::other)?)?;
+        std::fs::write(
+            &temporary,
+            serde_json::to_vec(meta).map_err(io::Error::other)?,
+        )?;
         std::fs::rename(&temporary, &files.meta)
     }
 
@@ -205,7 +208,10 @@ mod tests {
         partials.sweep(false).unwrap();
         assert!(partials.find(&identity("old")).is_none());
         assert!(!partials.files(&identity("old")).body.exists());
-        assert!(orphan.exists() && payload.exists(), "only a start removes those");
+        assert!(
+            orphan.exists() && payload.exists(),
+            "only a start removes those"
+        );
         partials.sweep(true).unwrap();
         assert!(!orphan.exists() && !payload.exists());
         assert!(partials.find(&identity("young")).is_some());
