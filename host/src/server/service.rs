@@ -196,7 +196,7 @@ async fn read_plain(
             return Err(refusal);
         }
     }
-    let head = || raw_request(&parts, &Bytes::new(), false);
+    let head = || raw_request(parts, &Bytes::new(), false);
     let policy = (mount.spool_above_bytes > 0).then(|| SpoolPolicy {
         dir: &shared.spool_dir,
         above: mount.spool_above_bytes,
