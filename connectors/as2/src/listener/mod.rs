@@ -34,7 +34,7 @@ pub fn open_shared(
     operations: Vec<(String, As2Operation)>,
 ) -> Result<(Vec<Endpoint>, As2Listener), String> {
     let names = operation_names(&operations);
-    let restart = restart_seconds(&operations);
+    let restart = restart_pairs(&operations);
     let partners = load_partners(&context, operations)?;
     let mut endpoint = Endpoint::shared(AS2_PATH, max_body(&partners))
         .spooling_above(SPOOL_ABOVE)
@@ -57,14 +57,14 @@ pub fn open_legacy(
     operations: Vec<(String, As2Operation)>,
 ) -> Result<(Vec<Endpoint>, As2Listener), String> {
     let names = operation_names(&operations);
-    let restart = restart_seconds(&operations);
+    let restart = restart_pairs(&operations);
     let partners = load_partners(&context, operations)?;
     let max = max_body(&partners);
     let mut endpoints = vec![
         Endpoint::port(&connection.address, connection.port, None, max)
             .spooling_above(SPOOL_ABOVE)
             .unfolding_folded_headers()
-            .restarting_transfers(restart),
+            .restarting_transfers(restart.clone()),
     ];
     if let Some(tls) = &connection.tls {
         let files = tls.files.resolve(&context)?;
@@ -91,16 +91,19 @@ pub fn open_legacy(
 /// after `/as2/` names the account (it ends up in the `as2.account_id` property).
 const ACCOUNT_PATH: &str = "/as2/{account-id}";
 
-/// How long the host keeps cut-off transfers for AS2 Restart on an endpoint: the longest age of
-/// the pairs that enable it, `0` (off) when none does. The host keeps and resumes the bytes (it
-/// sees the connection drop and owns the disk); this connector then receives the whole message.
-fn restart_seconds(operations: &[(String, As2Operation)]) -> u64 {
+/// The pairs whose cut-off transfers the host keeps for AS2 Restart, each for its own age. The
+/// host keeps and resumes the bytes (it sees the connection drop and owns the disk); this
+/// connector then receives the whole message as any other.
+fn restart_pairs(operations: &[(String, As2Operation)]) -> Vec<RestartTransfers> {
     operations
         .iter()
         .filter(|(_, op)| op.as2_restart)
-        .map(|(_, op)| op.as2_restart_max_age_seconds)
-        .max()
-        .unwrap_or(0)
+        .map(|(_, op)| RestartTransfers {
+            as2_from: op.as2_from.as_str().into(),
+            as2_to: op.as2_to.as_str().into(),
+            keep_seconds: op.as2_restart_max_age_seconds,
+        })
+        .collect()
 }
 
 fn operation_names(operations: &[(String, As2Operation)]) -> Vec<String> {

@@ -101,8 +101,7 @@ pub struct As2Operation {
     #[serde(default)]
     pub as2_restart: bool,
     /// With `as2_restart`: seconds a cut-off transfer is kept after its last byte arrived;
-    /// older ones are purged (and logged). The longest of the pairs of one endpoint applies to
-    /// the endpoint.
+    /// older ones are purged (and logged).
     #[serde(default = "default_restart_age")]
     pub as2_restart_max_age_seconds: u64,
 }

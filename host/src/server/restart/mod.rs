@@ -1,7 +1,8 @@
-//! AS2 Restart (draft-harding-as2-restart), the receiving side, for endpoints whose connector
-//! asked for it (`Endpoint::restart_transfers_seconds`).
+//! AS2 Restart (draft-harding-as2-restart), the receiving side, for the partner pairs whose
+//! connector asked for it (`Endpoint::restart_transfers`).
 //!
-//! A request that carries the sender's transfer identifier (`ETag`) is a restartable transfer:
+//! A request of such a pair that carries the sender's transfer identifier (`ETag`) is a
+//! restartable transfer:
 //! - a `POST` is written to a file of its own in `DATA_DIR/restart/` as it arrives; cut off
 //!   (connection lost, body timeout), the file is kept with its metadata beside it, keyed by
 //!   the ETag and the partner pair (`AS2-From`, `AS2-To`);
@@ -12,7 +13,7 @@
 //!
 //! Once the body is whole, the connector gets it as one ordinary request: the final request's
 //! head, without `Content-Range` and with the whole `Content-Length`, and the file as a spooled
-//! body. Kept transfers are purged once they are older than the endpoint's keeping age.
+//! body. Kept transfers are purged once they are older than their pair's keeping age.
 
 mod partials;
 
@@ -43,10 +44,10 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// The longest ETag accepted: it is an identifier, not a document.
 const MAX_ETAG: usize = 256;
 
-/// The transfer a request belongs to, when its endpoint restarts transfers and the request is a
-/// `POST` or `HEAD` that names one.
-pub fn identity(mount: &Mount, parts: &http::request::Parts) -> Option<Identity> {
-    if mount.restart_transfers_seconds == 0
+/// The transfer a request belongs to and how long it is kept, when the request is a `POST` or
+/// `HEAD` that names one for a pair whose transfers restart.
+pub fn identity(mount: &Mount, parts: &http::request::Parts) -> Option<(Identity, u64)> {
+    if mount.restart_transfers.is_empty()
         || !(parts.method == Method::POST || parts.method == Method::HEAD)
     {
         return None;
@@ -57,11 +58,27 @@ pub fn identity(mount: &Mount, parts: &http::request::Parts) -> Option<Identity>
             .get(name)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
     };
-    Some(Identity {
-        etag: value("etag")?,
-        as2_from: value("as2-from").unwrap_or_default(),
-        as2_to: value("as2-to").unwrap_or_default(),
-    })
+    let etag = value("etag")?;
+    // AS2 names may be quoted (RFC 4130 section 6.2); the pair is listed unquoted.
+    let name = |header: &str| {
+        let raw = value(header)?;
+        let unquoted = raw
+            .strip_prefix('"')
+            .and_then(|r| r.strip_suffix('"'))
+            .map_or(raw.clone(), |r| r.replace("\\\"", "\""));
+        Some(unquoted)
+    };
+    let pair = (name("as2-from")?, name("as2-to")?);
+    let keep = *mount.restart_transfers.get(&pair)?;
+    let (as2_from, as2_to) = pair;
+    Some((
+        Identity {
+            etag,
+            as2_from,
+            as2_to,
+        },
+        keep,
+    ))
 }
 
 /// Serves a restartable transfer's request: `Ok` with the whole body once it is complete (the
@@ -72,7 +89,7 @@ pub async fn receive(
     peer: &Peer,
     parts: &mut http::request::Parts,
     body: IncomingBody,
-    identity: Identity,
+    (identity, keep): (Identity, u64),
 ) -> Result<Body, HttpResponse> {
     let refuse = |status, reason: &str| refusal(mount, peer, &identity, status, reason);
     if identity.etag.is_empty()
@@ -163,7 +180,7 @@ pub async fn receive(
         identity: identity.clone(),
         peer: peer.remote_addr.clone(),
         total,
-        keep_until: now() + mount.restart_transfers_seconds,
+        keep_until: now() + keep,
     };
     // The metadata goes first: a crash in the middle of the body then leaves a transfer that
     // can be resumed, not an orphan.
@@ -218,7 +235,7 @@ pub async fn receive(
         Ok(len) => {
             // A Content-Range whose TOTAL is more than this request carried: the rest follows
             // in a later request, as after a cut.
-            meta.keep_until = now() + mount.restart_transfers_seconds;
+            meta.keep_until = now() + keep;
             let _ = partials.write_meta(&meta);
             tracing::info!(listener = %mount.label, peer = %peer.remote_addr, etag = %shorten(&meta.identity.etag), received = len, total, "AS2 restart: part of a transfer kept; the rest is awaited");
             let mut answer = text(StatusCode::ACCEPTED, "part kept; send the rest");
@@ -226,7 +243,7 @@ pub async fn receive(
             return Err(answer);
         }
         Err((true, status, reason)) => {
-            meta.keep_until = now() + mount.restart_transfers_seconds;
+            meta.keep_until = now() + keep;
             let _ = partials.write_meta(&meta);
             let received = std::fs::metadata(&files.body).map_or(0, |m| m.len());
             tracing::warn!(listener = %mount.label, peer = %peer.remote_addr, etag = %shorten(&meta.identity.etag), as2_from = %meta.identity.as2_from, as2_to = %meta.identity.as2_to, received, total, reason = %reason, "AS2 restart: a transfer was cut off; its bytes are kept for a resume");
@@ -354,6 +371,79 @@ fn shorten(etag: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use berth_connector_sdk::abi::Request;
+    use berth_connector_sdk::abi_stable::sabi_trait::TD_Opaque;
+    use berth_connector_sdk::abi_stable::std_types::{RResult, RString};
+    use berth_connector_sdk::module::{FfiDecision_NE, FfiListener, FfiListener_TO};
+    use std::collections::HashMap;
+
+    struct NotCalled;
+
+    impl FfiListener for NotCalled {
+        fn handle(&self, _: &Request<'_>) -> RResult<FfiDecision_NE, RString> {
+            RResult::RErr("not called".into())
+        }
+    }
+
+    /// A mount whose pair PARTNER -> US keeps transfers 60 seconds.
+    fn mount() -> Mount {
+        Mount {
+            label: "as2".into(),
+            listener: Arc::new(FfiListener_TO::from_value(NotCalled, TD_Opaque)),
+            blocking: false,
+            max_body_bytes: 1 << 30,
+            spool_above_bytes: 0,
+            processes: HashMap::new(),
+            unfold_headers: false,
+            restart_transfers: HashMap::from([(("PARTNER".into(), "US".into()), 60)]),
+        }
+    }
+
+    fn parts(method: &str, headers: &[(&str, &str)]) -> http::request::Parts {
+        let mut request = http::Request::builder().method(method).uri("/as2");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn only_a_listed_pair_with_an_etag_is_a_restartable_transfer() {
+        let listed = mount();
+        let of = |method, headers: &[(&str, &str)]| identity(&listed, &parts(method, headers));
+        let pair = [
+            ("as2-from", "PARTNER"),
+            ("as2-to", "US"),
+            ("etag", "\"t-1\""),
+        ];
+        let (found, keep) = of("POST", &pair).expect("restartable");
+        assert_eq!(
+            (found.etag.as_str(), found.as2_from.as_str(), keep),
+            ("\"t-1\"", "PARTNER", 60)
+        );
+        assert!(of("HEAD", &pair).is_some());
+        assert!(of("GET", &pair).is_none(), "only POST and HEAD");
+        assert!(
+            of("POST", &pair[..2]).is_none(),
+            "no ETag: an ordinary message"
+        );
+        let other = [("as2-from", "OTHER"), ("as2-to", "US"), ("etag", "t-1")];
+        assert!(of("POST", &other).is_none(), "a pair without AS2 Restart");
+        let quoted = [
+            ("as2-from", "\"PARTNER\""),
+            ("as2-to", "US"),
+            ("etag", "t-1"),
+        ];
+        assert!(
+            of("POST", &quoted).is_some(),
+            "quoted AS2 names are the same pair"
+        );
+        let off = Mount {
+            restart_transfers: HashMap::new(),
+            ..mount()
+        };
+        assert!(identity(&off, &parts("POST", &pair)).is_none());
+    }
 
     fn range(value: &str) -> Option<Range> {
         parse_content_range(&HeaderValue::from_str(value).unwrap())
