@@ -22,6 +22,7 @@
 
 mod backend;
 mod clock;
+mod delivery;
 mod error;
 mod payload;
 mod postgres;
@@ -30,6 +31,7 @@ mod store;
 mod types;
 
 pub use backend::{Backend, BackendRead, BoxFuture};
+pub use delivery::{Attempt, AttemptOutcome, Delivery, DeliveryState, NewDelivery};
 pub use error::StoreError;
 pub use payload::{Payload, PayloadSource, StoredPayload};
 pub use postgres::PgConfig;

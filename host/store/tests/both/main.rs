@@ -7,5 +7,6 @@ mod fixture;
 
 mod duplicates;
 mod lifecycle;
+mod outbox;
 mod payloads;
 mod postgres_only;

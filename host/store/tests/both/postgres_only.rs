@@ -20,10 +20,7 @@ fn several_nodes_migrate_at_once() {
             .map(|n| n.join().unwrap().unwrap())
             .collect()
     });
-    assert_eq!(
-        f.sql("SELECT string_agg(version::text, ',') FROM schema_version"),
-        "1"
-    );
+    assert_eq!(f.sql("SELECT COUNT(*) FROM schema_version"), "1");
     // They share one store.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {

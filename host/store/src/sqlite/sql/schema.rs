@@ -77,6 +77,33 @@ const MIGRATIONS: &[&str] = &[
         bytes BLOB NOT NULL
     );
     DROP INDEX properties_name_value;",
+    // 3: the outbox, deliveries the host sends after answering (asynchronous MDNs), each with
+    // its attempts. Small tables beside the documents: a delivery is found by its due time
+    // (a partial index over the pending ones only) or by its document.
+    "CREATE TABLE deliveries (
+        id              INTEGER PRIMARY KEY,
+        document_id     TEXT,
+        listener        TEXT NOT NULL,
+        method          TEXT NOT NULL,
+        url             TEXT NOT NULL,
+        headers         TEXT NOT NULL,
+        body            BLOB NOT NULL,
+        verify_hostname BOOLEAN NOT NULL,
+        created_at      BIGINT NOT NULL,
+        next_attempt_at BIGINT NOT NULL,
+        state           TEXT NOT NULL,
+        claimed_by      TEXT,
+        claimed_until   BIGINT
+    );
+    CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state = 'pending';
+    CREATE INDEX deliveries_document ON deliveries (document_id);
+    CREATE TABLE delivery_attempts (
+        delivery BIGINT NOT NULL,
+        n        INTEGER NOT NULL,
+        at       BIGINT NOT NULL,
+        result   TEXT NOT NULL,
+        PRIMARY KEY (delivery, n)
+    );",
 ];
 
 /// The version this code writes.
