@@ -86,6 +86,7 @@ pub async fn start(settings: &AdminSettings, admin: Admin) {
 
 const INDEX: &str = include_str!("console/index.html");
 const SCRIPT: &str = include_str!("console/console.js");
+const DELIVERIES_SCRIPT: &str = include_str!("console/deliveries.js");
 const STYLE: &str = include_str!("console/console.css");
 
 async fn route(admin: Arc<Admin>, request: http::Request<hyper::body::Incoming>) -> Answer {
@@ -93,6 +94,9 @@ async fn route(admin: Arc<Admin>, request: http::Request<hyper::body::Incoming>)
     match (request.method(), path.as_str()) {
         (&Method::GET, "/") => file(INDEX, "text/html; charset=utf-8"),
         (&Method::GET, "/console.js") => file(SCRIPT, "text/javascript; charset=utf-8"),
+        (&Method::GET, "/deliveries.js") => {
+            file(DELIVERIES_SCRIPT, "text/javascript; charset=utf-8")
+        }
         (&Method::GET, "/console.css") => file(STYLE, "text/css; charset=utf-8"),
         (&Method::GET, "/metrics") => metrics(&admin).await,
         (_, path) if path.starts_with("/api/") => {

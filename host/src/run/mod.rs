@@ -43,6 +43,7 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         let admin_settings = settings.admin.clone();
         let data_dir = dir.join(&settings.store.data_dir);
         let intake = Intake::new(Runner::new(&dir), store);
+        intake.start_deliveries(&settings.deliveries)?;
         intake
             .metrics()
             .set_plugin_load_failures(plan.refused_plugins as u64);
@@ -71,6 +72,7 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         wait_for_signal().await;
         tracing::info!("stopping: no new connections; finishing requests in flight");
         topology.shutdown(grace).await;
+        intake.stop_deliveries().await;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
