@@ -49,11 +49,17 @@ impl Sender {
     }
 }
 
-/// An error with its causes (reqwest's own message names only the URL; the cause says what
-/// went wrong: refused, timed out, a certificate).
-fn describe(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
+/// An error's causes: reqwest's own message repeats the URL, which the record already shows;
+/// the causes say what went wrong (refused, timed out, a certificate).
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timed out".to_string();
+    }
+    let Some(first) = std::error::Error::source(e) else {
+        return e.to_string();
+    };
+    let mut text = first.to_string();
+    let mut source = first.source();
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());
