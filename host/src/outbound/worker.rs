@@ -81,7 +81,11 @@ impl Worker {
             if full {
                 continue;
             }
-            let wait = self.wait().await;
+            // With every slot taken, an attempt's end (which wakes this loop) is what to wait for.
+            let wait = match room {
+                0 => self.policy.poll,
+                _ => self.wait().await,
+            };
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}

@@ -175,9 +175,17 @@ pub(crate) async fn next_due(db: Arc<Db>) -> Result<Option<i64>, StoreError> {
     Ok(row.get(0))
 }
 
-/// The deliveries of document `id`, oldest first, with their attempts.
+/// The deliveries of document `id`, oldest first, with their attempts. A database that no
+/// berth with an outbox has migrated yet (the read-only view after an upgrade) has none.
 pub(crate) async fn of_document(db: Arc<Db>, id: String) -> Result<Vec<Delivery>, StoreError> {
     let client = db.pool.get().await?;
+    let exists: bool = client
+        .query_one("SELECT to_regclass('deliveries') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(Vec::new());
+    }
     let rows = client
         .query(
             &format!("SELECT {COLUMNS} FROM deliveries d WHERE d.document_id = $1 ORDER BY d.id"),

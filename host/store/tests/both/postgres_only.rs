@@ -41,10 +41,8 @@ fn a_newer_schema_is_refused() {
         assert!(
             matches!(
                 result,
-                Some(StoreError::SchemaTooNew {
-                    found: 99,
-                    known: 1
-                })
+                // `known` is whatever this code's latest migration is.
+                Some(StoreError::SchemaTooNew { found: 99, known }) if known < 99
             ),
             "{result:?}"
         );

@@ -16,6 +16,10 @@ pub(crate) fn insert(
     deliveries: &[NewDelivery],
     at: i64,
 ) -> Result<(), StoreError> {
+    // Almost every conclusion promises nothing: not even a statement lookup then.
+    if deliveries.is_empty() {
+        return Ok(());
+    }
     let mut stmt = conn.prepare_cached(
         "INSERT INTO deliveries (document_id, listener, method, url, headers, body,
              verify_hostname, created_at, next_attempt_at, state)
@@ -143,8 +147,15 @@ pub(crate) fn next_due(conn: &Connection) -> Result<Option<i64>, StoreError> {
 const SELECT: &str = "SELECT id, document_id, listener, method, url, headers, body,
      verify_hostname, created_at, next_attempt_at, state FROM deliveries";
 
-/// The deliveries of document `id`, oldest first, with their attempts.
+/// The deliveries of document `id`, oldest first, with their attempts. A store that no berth
+/// with an outbox has opened yet (the read-only view after an upgrade) has none.
 pub(crate) fn of_document(conn: &Connection, id: &str) -> Result<Vec<Delivery>, StoreError> {
+    let mut exists = conn.prepare_cached(
+        "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = 'deliveries'",
+    )?;
+    if exists.query_row([], |r| r.get::<_, i64>(0))? == 0 {
+        return Ok(Vec::new());
+    }
     let rows: Vec<(Delivery, String)> = {
         let mut stmt =
             conn.prepare_cached(&format!("{SELECT} WHERE document_id = ?1 ORDER BY id"))?;

@@ -310,6 +310,21 @@ mod tests {
         assert_eq!(indexes, 0);
     }
 
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_read_only_view_of_a_store_from_before_the_outbox_shows_no_deliveries() {
+        let tmp = tempfile::tempdir().unwrap();
+        schema_1_store(tmp.path());
+        // Upgraded to schema 2, the last one before the outbox, by a berth of that time.
+        let conn = Connection::open(tmp.path().join(crate::sqlite::sql::DB_FILE)).unwrap();
+        conn.execute_batch(MIGRATIONS[1]).unwrap();
+        conn.execute("UPDATE schema_version SET version = 2", [])
+            .unwrap();
+        drop(conn);
+        let reader = crate::StoreReader::open(tmp.path()).unwrap();
+        assert!(reader.get("old-done").await.unwrap().is_some());
+        assert!(reader.deliveries("old-done").await.unwrap().is_empty());
+    }
+
     #[test]
     fn a_new_store_has_8_kib_pages() {
         let tmp = tempfile::tempdir().unwrap();
