@@ -11,6 +11,7 @@ use crate::error::StoreError;
 use crate::payload::StoredPayload;
 use crate::postgres::{self, PgConfig};
 use crate::sqlite;
+use crate::traffic::{TrafficCount, TrafficQuery};
 use crate::types::{
     Answer, Finish, NewDocument, Query, Received, StoreOptions, StoredDocument, Summary,
 };
@@ -199,6 +200,12 @@ impl Store {
         self.backend.reads().query(filter).await
     }
 
+    /// Documents received in the range, counted per process, bucket, state and answer.
+    pub async fn traffic(&self, range: &TrafficQuery) -> Result<Vec<TrafficCount>, StoreError> {
+        range.check()?;
+        self.backend.reads().traffic(range).await
+    }
+
     /// Puts a failed document back to `received`, so that it runs again (now, by the caller,
     /// or at the next start). Returns once committed.
     pub async fn mark_for_retry(&self, id: &str) -> Result<(), StoreError> {
@@ -262,5 +269,11 @@ impl StoreReader {
     /// As [`Store::deliveries`].
     pub async fn deliveries(&self, document_id: &str) -> Result<Vec<Delivery>, StoreError> {
         self.backend.deliveries(document_id).await
+    }
+
+    /// As [`Store::traffic`].
+    pub async fn traffic(&self, range: &TrafficQuery) -> Result<Vec<TrafficCount>, StoreError> {
+        range.check()?;
+        self.backend.traffic(range).await
     }
 }

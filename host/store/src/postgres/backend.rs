@@ -12,6 +12,7 @@ use crate::clock::now_millis;
 use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
 use crate::error::StoreError;
 use crate::payload::StoredPayload;
+use crate::traffic::{TrafficCount, TrafficQuery};
 use crate::types::{
     Answer, Finish, NewDocument, Query, Received, StoreOptions, StoredDocument, Summary,
 };
@@ -128,6 +129,13 @@ impl BackendRead for PgReader {
     ) -> BoxFuture<'a, Result<Vec<Delivery>, StoreError>> {
         let work = outbox::of_document(self.db.clone(), document_id.to_string());
         Box::pin(self.db.run(work))
+    }
+
+    fn traffic<'a>(
+        &'a self,
+        range: &'a TrafficQuery,
+    ) -> BoxFuture<'a, Result<Vec<TrafficCount>, StoreError>> {
+        Box::pin(self.db.run(read::traffic(self.db.clone(), *range)))
     }
 }
 

@@ -17,6 +17,7 @@ use crate::clock::now_millis;
 use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
 use crate::error::StoreError;
 use crate::payload::{Payload, StoredPayload};
+use crate::traffic::{TrafficCount, TrafficQuery};
 use crate::types::{
     Answer, Finish, NewDocument, Query, Received, StoreOptions, StoredDocument, Summary,
 };
@@ -362,6 +363,16 @@ impl BackendRead for SqliteReader {
             reads
                 .readers
                 .read(|conn| sql::outbox::of_document(conn, &id))
+        }))
+    }
+
+    fn traffic<'a>(
+        &'a self,
+        range: &'a TrafficQuery,
+    ) -> BoxFuture<'a, Result<Vec<TrafficCount>, StoreError>> {
+        let (reads, range) = (self.reads.clone(), *range);
+        Box::pin(blocking(move || {
+            reads.readers.read(|conn| sql::traffic(conn, &range))
         }))
     }
 }

@@ -10,3 +10,4 @@ mod lifecycle;
 mod outbox;
 mod payloads;
 mod postgres_only;
+mod traffic;
