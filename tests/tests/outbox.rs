@@ -3,6 +3,8 @@
 //! embedded store and on PostgreSQL; one whose receiver never comes up is given up after its
 //! retry window, shown failed and counted in /metrics. pyas2lib sends the messages.
 
+#[path = "../console/browser.rs"]
+mod browser;
 #[path = "../as2/common.rs"]
 mod common;
 
@@ -80,10 +82,29 @@ impl Setup {
         self.deployment.berth_documents(&["show", &id])
     }
 
+    fn token(&self) -> String {
+        let file = self.deployment.path().join("data/admin.token");
+        std::fs::read_to_string(file).unwrap().trim().to_string()
+    }
+
+    /// What the console's document page shows of the document's deliveries, in a real browser
+    /// (its screenshot kept as target/deliveries.png, to look at).
+    fn console_deliveries(&self, id: &str) -> Value {
+        let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
+        let mut node = browser::node(&browser::driver("deliveries.mjs"));
+        node.arg(format!("http://127.0.0.1:{}", self.admin_port))
+            .arg(self.token())
+            .arg(id)
+            .arg(&out);
+        let (status, output) = browser::run_with_timeout(node, Duration::from_secs(90));
+        assert_eq!(status, Some(0), "{output}");
+        let last = output.lines().rfind(|l| l.starts_with('[')).unwrap_or("");
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {output}"))
+    }
+
     /// The admin API's view of the only document.
     fn document_json(&self) -> Value {
-        let token =
-            std::fs::read_to_string(self.deployment.path().join("data/admin.token")).unwrap();
+        let token = self.token();
         let base = format!("http://127.0.0.1:{}", self.admin_port);
         let get = |path: &str| -> Value {
             let text = client()
@@ -169,6 +190,18 @@ fn delivered_after_a_restart(setup: Setup) {
     assert!(attempts.len() >= 3, "{detail}");
     assert_eq!(attempts.last().unwrap()["result"], "200 OK", "{detail}");
     assert!(delivery["next_attempt_at"].is_null(), "{detail}");
+    let shown = setup.console_deliveries(detail["id"].as_str().unwrap());
+    assert_eq!(shown[0]["state"], "delivered", "{shown}");
+    assert!(
+        shown[0]["text"].as_str().unwrap().contains(&mdn_url),
+        "{shown}"
+    );
+    let lines = shown[0]["attempts"].as_array().unwrap();
+    assert_eq!(lines.len(), attempts.len(), "{shown}");
+    assert!(
+        lines.last().unwrap().as_str().unwrap().ends_with("200 OK"),
+        "{shown}"
+    );
     assert!(setup
         .metrics()
         .contains("berth_deliveries_total{outcome=\"delivered\"} 1\n"));
