@@ -303,10 +303,14 @@ async fn claimers_never_share_a_delivery(f: &Fixture) {
     let store = f.open();
     let batch: Vec<NewDelivery> = (0..COUNT).map(|i| mdn(&format!("http://p/{i}"))).collect();
     store.enqueue(None, batch).await.unwrap();
-    // Four claimers at once (each its own store handle, as nodes would be on PostgreSQL).
+    // Four claimers at once: on PostgreSQL each with a store of its own (its own connections),
+    // as nodes would be; the embedded store has one owner, whose tasks claim side by side.
     let claimers: Vec<_> = (0..4)
         .map(|n| {
-            let store = store.clone();
+            let store = match f.kind {
+                crate::fixture::Kind::Sqlite => store.clone(),
+                crate::fixture::Kind::Postgres => f.open(),
+            };
             tokio::spawn(async move {
                 let mut mine = Vec::new();
                 for _ in 0..COUNT {
