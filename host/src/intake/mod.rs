@@ -103,11 +103,10 @@ impl Intake {
     }
 
     /// Starts sending the outbox's deliveries (on the current runtime), retried as `settings`
-    /// say: what `berth run` does, and only it.
-    pub fn start_deliveries(&self, settings: &DeliverySettings) -> anyhow::Result<()> {
-        self.inner
-            .outbound
-            .start(settings, self.inner.store.clone())
+    /// say, claimed in the name of `node`: what `berth run` does, and only it.
+    pub fn start_deliveries(&self, settings: &DeliverySettings, node: &str) -> anyhow::Result<()> {
+        let store = self.inner.store.clone();
+        self.inner.outbound.start(settings, store, node)
     }
 
     /// Stops sending; pending deliveries stay in the store for the next start.

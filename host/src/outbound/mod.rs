@@ -49,8 +49,14 @@ impl Outbound {
         }
     }
 
-    /// Starts sending the store's deliveries on the current runtime (with the store on).
-    pub fn start(&self, settings: &DeliverySettings, store: Option<Store>) -> anyhow::Result<()> {
+    /// Starts sending the store's deliveries on the current runtime (with the store on);
+    /// `node` names this machine (or cluster node) in the outbox's claims.
+    pub fn start(
+        &self,
+        settings: &DeliverySettings,
+        store: Option<Store>,
+        node: &str,
+    ) -> anyhow::Result<()> {
         let policy = RetryPolicy::new(settings);
         let sender = Arc::new(Sender::new(policy.timeout)?);
         let _ = self.sending.set(Some(Sending {
@@ -64,7 +70,7 @@ impl Outbound {
             store,
             sender,
             policy,
-            claimer: claimer_name(),
+            claimer: claimer_name(node),
             metrics: Arc::clone(&self.metrics),
             wake: Arc::clone(&self.wake),
         });
@@ -121,14 +127,10 @@ impl Outbound {
     }
 }
 
-/// This process's name in the outbox's claims: the host name, the process id and the start
-/// time, so that two processes never share one (even a restart with the same pid), and an
-/// operator reading the table sees which machine holds a delivery.
-fn claimer_name() -> String {
+/// This process's name in the outbox's claims: the node, the process id and the start time,
+/// so that two processes never share one (even a restart with the same pid), and an operator
+/// reading the table sees which machine holds a delivery.
+fn claimer_name(node: &str) -> String {
     let started = worker::now();
-    format!(
-        "{}/{}/{started:x}",
-        crate::server::host_name(),
-        std::process::id()
-    )
+    format!("{node}/{}/{started:x}", std::process::id())
 }
