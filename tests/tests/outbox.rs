@@ -1,6 +1,6 @@
 //! The outbox through the real binary: an asynchronous MDN whose receiver is down stays pending
-//! across a stop (SIGTERM) and is delivered once the receiver is up and berth runs again, on the
-//! embedded store and on PostgreSQL; one whose receiver never comes up is given up after its
+//! across a stop (SIGTERM, or SIGKILL) and is delivered once the receiver is up and berth runs
+//! again, on the embedded store and on PostgreSQL; one whose receiver never comes up is given up after its
 //! retry window, shown failed and counted in /metrics. pyas2lib sends the messages.
 
 #[path = "../console/browser.rs"]
@@ -131,9 +131,19 @@ impl Setup {
     }
 }
 
+/// How berth stops while a delivery is pending.
+#[derive(Clone, Copy, PartialEq)]
+enum Stop {
+    /// SIGTERM: it hands its claims back as it stops.
+    Term,
+    /// SIGKILL: its claims stay in the store; on the embedded store, which one process owns,
+    /// the next start voids them.
+    Kill,
+}
+
 /// The MDN's receiver is down while berth tries; berth stops with the delivery pending and
 /// starts again once the receiver is up: the MDN arrives, and the attempts are on record.
-fn delivered_after_a_restart(setup: Setup) {
+fn delivered_after_a_restart(setup: Setup, stop: Stop) {
     let started = Instant::now();
     let mdn_port = free_port();
     let mdn_url = format!("http://127.0.0.1:{mdn_port}/mdn");
@@ -150,7 +160,10 @@ fn delivered_after_a_restart(setup: Setup) {
         assert!(Instant::now() < deadline, "{}", berth.log());
         std::thread::sleep(Duration::from_millis(50));
     }
-    berth.terminate(Duration::from_secs(20));
+    match stop {
+        Stop::Term => assert!(berth.terminate(Duration::from_secs(20)).success()),
+        Stop::Kill => berth.kill(),
+    }
 
     let shown = setup.show();
     assert!(shown.contains("deliveries\n"), "{shown}");
@@ -212,7 +225,12 @@ fn delivered_after_a_restart(setup: Setup) {
 
 #[test]
 fn a_pending_mdn_survives_a_restart_and_is_delivered() {
-    delivered_after_a_restart(setup("", FAST_RETRIES));
+    delivered_after_a_restart(setup("", FAST_RETRIES), Stop::Term);
+}
+
+#[test]
+fn a_pending_mdn_survives_a_kill_and_is_delivered() {
+    delivered_after_a_restart(setup("", FAST_RETRIES), Stop::Kill);
 }
 
 #[test]
@@ -229,7 +247,7 @@ fn a_pending_mdn_survives_a_restart_on_postgres() {
     let secrets = setup.deployment.path().join("secrets");
     std::fs::create_dir_all(&secrets).unwrap();
     write_secret(&secrets.join("db"), &format!("{}\n", server.password()));
-    delivered_after_a_restart(setup);
+    delivered_after_a_restart(setup, Stop::Term);
     // Nothing of the store in the deployment folder: the outbox is in PostgreSQL.
     let attempts = server.sql(&db, "SELECT COUNT(*) FROM delivery_attempts");
     assert!(attempts.parse::<u32>().unwrap() >= 3, "{attempts}");
