@@ -7,6 +7,7 @@
 //! - `topology`: which listeners run and on which ports; binds through `server`.
 //! - `server`: HTTP in and out; hands submitted documents to `intake`.
 //! - `intake`: a received document's lifecycle (store, run, record, answer); no HTTP.
+//! - `health`: readiness for load balancers, served by `admin`, drained by `run`.
 //! - `deploy`, `plugins`, `store`, `status`, `metrics`, `outbound`, `body`, `settings`:
 //!   leaves the layers above share.
 
@@ -16,6 +17,7 @@ pub mod cert;
 pub mod cli;
 pub mod deploy;
 pub mod documents;
+pub mod health;
 pub mod ids;
 pub mod intake;
 pub mod metrics;

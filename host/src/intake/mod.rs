@@ -25,7 +25,7 @@ use berth_connector_sdk::abi::{Delivery, Outcome, OutcomeKind, Response, Submiss
 use berth_connector_sdk::abi_stable::std_types::{ROption, RString};
 use berth_connector_sdk::module::PendingBox;
 use berth_process::{Document, ProcessDef, Properties, RunOutcome, Runner};
-use berth_store::{NewDelivery, NewDocument, Payload, Received, Store};
+use berth_store::{NewDelivery, NewDocument, Payload, Received, Store, StoreError};
 use bytes::Bytes;
 use tracing::Instrument;
 
@@ -82,6 +82,10 @@ pub enum Answer {
     Paused,
     /// The connector failed to answer (already logged).
     ConnectorFailed,
+    /// The host could not take the document (the store's database is unreachable, a spooled
+    /// body could not be read back): nothing was accepted, and whatever the connector made of
+    /// it, the sender is told to send again later, never that it was accepted.
+    Refused(String),
 }
 
 impl Intake {
@@ -195,6 +199,13 @@ impl Intake {
             .store_and_run(&id, process, submission, body, evidence)
             .instrument(span)
             .await;
+        let refused = (outcome.kind == OutcomeKind::REFUSED).then(|| {
+            outcome
+                .error
+                .as_ref()
+                .map_or("", |e| e.as_str())
+                .to_string()
+        });
         let fate = match outcome.kind {
             OutcomeKind::ACCEPTED => {
                 status.document_accepted();
@@ -213,7 +224,13 @@ impl Intake {
         self.inner
             .metrics
             .document(&process.name, fate, started.elapsed());
-        match call::complete(blocking, pending, outcome).await {
+        let completed = call::complete(blocking, pending, outcome).await;
+        if let Some(reason) = refused {
+            // The connector was told (so that it logs and lets go of the request), but the
+            // answer is the host's: a connector must not turn a refusal into an acceptance.
+            return Answer::Refused(reason);
+        }
+        match completed {
             Ok(mut response) => {
                 if let Some(summary) = response.summary.as_ref().into_option() {
                     self.inner.metrics.disposition(&process.name, summary);
@@ -321,7 +338,11 @@ impl Intake {
                 return (outcome, None);
             }
             Err(error) => {
-                tracing::error!(process = %process.name, %error, "cannot store a received document; refusing it");
+                // An unreachable database is logged by the store once per change of state,
+                // not here once per refused request.
+                if !matches!(error, StoreError::Unavailable(_)) {
+                    tracing::error!(process = %process.name, %error, "cannot store a received document; refusing it");
+                }
                 let refusal = "the message store is unavailable; send again later";
                 return (record::refused(id, refusal), None);
             }
@@ -363,9 +384,7 @@ impl Intake {
         let store = store.clone();
         tokio::spawn(async move {
             let record::Stored { id, finish } = stored;
-            if let Err(error) = store.conclude(&id, finish, answer).await {
-                tracing::error!(document = %id, %error, "cannot record the outcome and answer");
-            }
+            record::conclude(&store, &id, finish, answer).await;
         });
     }
 
@@ -385,22 +404,30 @@ impl Intake {
             self.inner.outbound.send_from_memory(deliveries);
             return;
         };
-        let committed = match stored {
+        let (committed, document) = match stored {
             Some(record::Stored { id, finish }) => {
                 let answer = Some(record::answer(response));
-                store
-                    .conclude_with(&id, finish, answer, deliveries.clone())
-                    .await
-                    .map_err(|error| (Some(id), error))
+                let committed = store
+                    .conclude_with(&id, finish.clone(), answer.clone(), deliveries.clone())
+                    .await;
+                if committed.is_err() {
+                    // The outcome and answer are still recorded, by the patient path that
+                    // waits for a database to come back; only the deliveries go from memory.
+                    let (store, id) = (store.clone(), id.clone());
+                    tokio::spawn(
+                        async move { record::conclude(&store, &id, finish, answer).await },
+                    );
+                }
+                (committed, Some(id))
             }
-            None => store
-                .enqueue(resend, deliveries.clone())
-                .await
-                .map_err(|error| (resend.map(str::to_string), error)),
+            None => {
+                let committed = store.enqueue(resend, deliveries.clone()).await;
+                (committed, resend.map(str::to_string))
+            }
         };
         match committed {
             Ok(()) => self.inner.outbound.wake(),
-            Err((document, error)) => {
+            Err(error) => {
                 let document = document.unwrap_or_default();
                 tracing::error!(%document, %error, "cannot keep the deliveries an answer promises in the store; sending them from memory (lost if berth stops)");
                 self.inner.outbound.send_from_memory(deliveries);

@@ -155,6 +155,7 @@ fn status_of(answer: &Answer) -> u16 {
         Answer::Connector(response) => response.status,
         Answer::Paused => 503,
         Answer::ConnectorFailed => 500,
+        Answer::Refused(_) => 503,
     }
 }
 

@@ -168,6 +168,13 @@ async fn serve(
         }
         // Logged by the intake.
         Answer::ConnectorFailed => failed_answer(),
+        Answer::Refused(reason) => {
+            let mut answer = text(StatusCode::SERVICE_UNAVAILABLE, &reason);
+            answer
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("30"));
+            answer
+        }
     }
 }
 

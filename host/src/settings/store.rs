@@ -55,6 +55,14 @@ impl StoreSettings {
             .or_else(|| self.url.clone())
     }
 
+    /// Which setting the URL comes from, for messages: the environment variable when set.
+    pub fn url_setting(&self) -> &'static str {
+        match std::env::var(STORE_URL_ENV) {
+            Ok(url) if !url.is_empty() => STORE_URL_ENV,
+            _ => "store.url",
+        }
+    }
+
     /// The first problem of the store's settings, as (JSON pointer, message).
     pub fn problem(&self) -> Option<(&'static str, String)> {
         match self.backend {
@@ -75,9 +83,11 @@ impl StoreSettings {
                     "/store/url",
                     format!("required with `backend: postgres` (or set {STORE_URL_ENV})"),
                 )),
-                Some(url) => berth_store::PgConfig::new(&url, None)
-                    .err()
-                    .map(|e| ("/store/url", e.to_string())),
+                // The store's message names store.url; a URL from the environment is named so.
+                Some(url) => berth_store::PgConfig::new(&url, None).err().map(|e| {
+                    let message = e.to_string().replace("store.url", self.url_setting());
+                    ("/store/url", message)
+                }),
             },
         }
     }

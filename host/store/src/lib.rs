@@ -22,8 +22,10 @@
 
 mod backend;
 mod clock;
+mod copy;
 mod delivery;
 mod error;
+mod health;
 mod payload;
 mod postgres;
 mod sqlite;
@@ -32,6 +34,7 @@ mod traffic;
 mod types;
 
 pub use backend::{Backend, BackendRead, BoxFuture};
+pub use copy::{DuplicateKeys, Imported};
 pub use delivery::{Attempt, AttemptOutcome, Delivery, DeliveryState, NewDelivery};
 pub use error::StoreError;
 pub use payload::{Payload, PayloadSource, StoredPayload};

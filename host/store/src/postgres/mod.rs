@@ -23,6 +23,7 @@
 
 mod backend;
 mod chunks;
+mod import;
 mod outbox;
 mod pool;
 mod read;

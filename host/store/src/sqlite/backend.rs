@@ -14,6 +14,7 @@ use super::sql;
 use super::writer::{Insert, Op, Outcome, Writer};
 use crate::backend::{Backend, BackendRead, BoxFuture};
 use crate::clock::now_millis;
+use crate::copy::{DuplicateKeys, Imported};
 use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
 use crate::error::StoreError;
 use crate::payload::{Payload, StoredPayload};
@@ -25,10 +26,10 @@ use crate::types::{
 /// The store of a host: the data dir's lock, the writer thread, the readers.
 pub(crate) struct SqliteStore {
     // Field order is drop order: the writer finishes its queue before the lock is released.
-    writer: Writer,
-    reader: SqliteReader,
-    payloads: PayloadDir,
-    inline_limit: usize,
+    pub(super) writer: Writer,
+    pub(super) reader: SqliteReader,
+    pub(super) payloads: PayloadDir,
+    pub(super) inline_limit: usize,
     data_dir: PathBuf,
     _lock: DirLock,
 }
@@ -83,7 +84,7 @@ pub(crate) fn open_reader(data_dir: &Path) -> Result<SqliteReader, StoreError> {
 
 /// The read-only view: takes no lock and never writes.
 pub(crate) struct SqliteReader {
-    reads: Arc<Reads>,
+    pub(super) reads: Arc<Reads>,
 }
 
 impl SqliteStore {
@@ -145,7 +146,7 @@ impl SqliteStore {
     /// Keeps small content in the row; writes large content to a durable file first, and
     /// links a caller's file in, on the blocking pool, so that neither the runtime nor the
     /// writer thread waits for the disk. Returns where the content went and its length.
-    async fn place(&self, payload: Payload) -> Result<(Blob, u64), StoreError> {
+    pub(super) async fn place(&self, payload: Payload) -> Result<(Blob, u64), StoreError> {
         let payloads = self.payloads.clone();
         match payload {
             Payload::Bytes(bytes) => {
@@ -171,7 +172,7 @@ impl SqliteStore {
     }
 
     /// Removes files that no committed row names.
-    fn forget(&self, blobs: &[&Blob]) {
+    pub(super) fn forget(&self, blobs: &[&Blob]) {
         for blob in blobs {
             if let Blob::File(name) = blob {
                 // Best effort: the start-up sweep removes what is left.
@@ -325,6 +326,25 @@ impl Backend for SqliteStore {
         Box::pin(SqliteStore::purge(self, older_than, include_failed))
     }
 
+    fn export_ids(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<(i64, String)>, StoreError>> {
+        Box::pin(SqliteStore::export_ids(self, after, limit))
+    }
+
+    fn duplicate_keys<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<DuplicateKeys>, StoreError>> {
+        Box::pin(SqliteStore::duplicate_keys(self, id))
+    }
+
+    fn import(&self, doc: Imported) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(SqliteStore::import(self, doc))
+    }
+
     fn size_bytes(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         // The database and its write-ahead log; payload files are counted by the file system.
         let files = [
@@ -379,9 +399,9 @@ impl BackendRead for SqliteReader {
 
 /// The reads both the store and the read-only view make. Each runs on the blocking pool: a
 /// read transaction (and, for a listing, many rows) must not hold up an async worker.
-struct Reads {
-    readers: Readers,
-    payloads: PayloadDir,
+pub(super) struct Reads {
+    pub(super) readers: Readers,
+    pub(super) payloads: PayloadDir,
 }
 
 impl Reads {
@@ -460,7 +480,7 @@ impl Reads {
 }
 
 /// Runs a blocking read on the runtime's blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     tokio::task::spawn_blocking(f)

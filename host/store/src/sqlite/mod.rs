@@ -3,10 +3,11 @@
 //!
 //! Layout: `backend.rs` implements the store's traits; `writer.rs` owns the one writing
 //! connection; `readers.rs` pools the reading ones; `sql/` holds every statement and the
-//! schema; `files.rs` the payload folder; `lock.rs` the data dir's lock.
+//! schema; `files.rs` the payload folder; `lock.rs` the data dir's lock; `import.rs` a copy's reads and writes.
 
 mod backend;
 mod files;
+mod import;
 mod lock;
 mod readers;
 mod sql;
