@@ -54,6 +54,46 @@ pub(crate) async fn insert(
     Ok(())
 }
 
+/// Writes deliveries copied from another store as they were there (state, times, attempts),
+/// under document `document_id`, unclaimed, inside the caller's transaction.
+pub(crate) async fn import(
+    tx: &Transaction<'_>,
+    document_id: &str,
+    deliveries: &[Delivery],
+) -> Result<(), StoreError> {
+    for d in deliveries {
+        let r = &d.request;
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO deliveries (document_id, listener, method, url, headers, body,
+                     verify_hostname, created_at, next_attempt_at, state)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                &[
+                    &document_id,
+                    &r.listener,
+                    &r.method,
+                    &r.url,
+                    &headers_text(&r.headers),
+                    &r.body,
+                    &r.verify_hostname,
+                    &d.created_at,
+                    &d.next_attempt_at,
+                    &d.state.as_str(),
+                ],
+            )
+            .await?
+            .get(0);
+        for (n, a) in d.attempts.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO delivery_attempts (delivery, n, at, result) VALUES ($1, $2, $3, $4)",
+                &[&id, &(n as i32 + 1), &a.at, &a.result],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 /// Deliveries without a document outcome, in one transaction; a named document must exist.
 pub(crate) async fn enqueue(
     db: Arc<Db>,

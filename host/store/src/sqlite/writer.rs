@@ -495,5 +495,6 @@ fn import(conn: &Connection, row: &ImportRow, seq: &mut i64) -> Step {
     for (n, (at, event)) in doc.history.iter().enumerate() {
         sql::insert_history(conn, first + n as i64, *at, event)?;
     }
+    sql::outbox::import(conn, &doc.id, &doc.deliveries)?;
     Ok(Ok(Outcome::Done))
 }

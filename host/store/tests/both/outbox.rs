@@ -5,11 +5,12 @@ use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use berth_store::{
-    Answer, Attempt, AttemptOutcome, DeliveryState, Finish, NewDelivery, State, StoreError,
+    Answer, Attempt, AttemptOutcome, DeliveryState, Finish, Imported, NewDelivery, Payload, State,
+    StoreError,
 };
 
 use crate::common::doc;
-use crate::fixture::Fixture;
+use crate::fixture::{Fixture, Kind};
 
 crate::both!(
     committed_with_the_answer,
@@ -19,6 +20,7 @@ crate::both!(
     enqueued_without_an_outcome,
     claimers_never_share_a_delivery,
     purged_with_their_document,
+    copied_with_their_document,
 );
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -364,4 +366,65 @@ async fn purged_with_their_document(f: &Fixture) {
     // A document received anew under the purged id starts with no deliveries.
     store.receive(doc("old", "as2")).await.unwrap();
     assert!(store.deliveries("old").await.unwrap().is_empty());
+}
+
+/// `berth store copy` takes a document's deliveries along, as they were (state, times,
+/// attempts), into the other backend; a pending one is claimable there, claims are not copied.
+async fn copied_with_their_document(f: &Fixture) {
+    let source = f.open();
+    for id in ["waiting", "done"] {
+        source.receive(doc(id, "as2")).await.unwrap();
+        let url = format!("http://p/{id}");
+        source
+            .conclude_with(id, Finish::Processed, answer(), vec![mdn(&url)])
+            .await
+            .unwrap();
+    }
+    let claimed = source.claim_deliveries("n", LEASE, 10).await.unwrap();
+    let (waiting, done) = (claimed[0].id, claimed[1].id);
+    let refused = attempt("503 Service Unavailable");
+    source
+        .record_attempt(waiting, "n", refused, AttemptOutcome::RetryAt(1))
+        .await
+        .unwrap();
+    source
+        .record_attempt(done, "n", attempt("200 OK"), AttemptOutcome::Delivered)
+        .await
+        .unwrap();
+    // Claimed again in the source when the copy is made: the claim stays behind.
+    assert_eq!(
+        source.claim_deliveries("n", LEASE, 10).await.unwrap().len(),
+        1
+    );
+
+    let other = Fixture::new(match f.kind {
+        Kind::Sqlite => Kind::Postgres,
+        Kind::Postgres => Kind::Sqlite,
+    });
+    let target = other.open();
+    for id in ["waiting", "done"] {
+        let document = source.get(id).await.unwrap().unwrap();
+        let payload = Payload::Bytes(document.payload.bytes().unwrap());
+        let keys = source.duplicate_keys(id).await.unwrap().unwrap();
+        let deliveries = source.deliveries(id).await.unwrap();
+        let imported = Imported::new(document, payload, None, keys).with_deliveries(deliveries);
+        target.import(imported).await.unwrap();
+        let strip = |mut ds: Vec<berth_store::Delivery>| {
+            ds.iter_mut().for_each(|d| d.id = 0);
+            ds
+        };
+        assert_eq!(
+            strip(target.deliveries(id).await.unwrap()),
+            strip(source.deliveries(id).await.unwrap()),
+            "{id}"
+        );
+    }
+    let claimable = target.claim_deliveries("m", LEASE, 10).await.unwrap();
+    assert_eq!(claimable.len(), 1);
+    assert_eq!(claimable[0].document_id.as_deref(), Some("waiting"));
+    assert_eq!(claimable[0].attempts.len(), 1);
+    assert_eq!(
+        target.deliveries("done").await.unwrap()[0].state,
+        DeliveryState::Delivered
+    );
 }

@@ -40,6 +40,43 @@ pub(crate) fn insert(
     Ok(())
 }
 
+/// Writes deliveries copied from another store as they were there (state, times, attempts),
+/// under document `document_id`, unclaimed.
+pub(crate) fn import(
+    conn: &Connection,
+    document_id: &str,
+    deliveries: &[Delivery],
+) -> Result<(), StoreError> {
+    for d in deliveries {
+        let r = &d.request;
+        conn.prepare_cached(
+            "INSERT INTO deliveries (document_id, listener, method, url, headers, body,
+                 verify_hostname, created_at, next_attempt_at, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?
+        .execute(params![
+            document_id,
+            r.listener,
+            r.method,
+            r.url,
+            headers_text(&r.headers),
+            r.body,
+            r.verify_hostname,
+            d.created_at,
+            d.next_attempt_at,
+            d.state.as_str(),
+        ])?;
+        let id = conn.last_insert_rowid();
+        let mut attempt = conn.prepare_cached(
+            "INSERT INTO delivery_attempts (delivery, n, at, result) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (n, a) in d.attempts.iter().enumerate() {
+            attempt.execute(params![id, n as i64 + 1, a.at, a.result])?;
+        }
+    }
+    Ok(())
+}
+
 /// Claims up to `limit` due, unclaimed (or expired) deliveries for `claimer` until `until`.
 pub(crate) fn claim(
     conn: &Connection,
