@@ -43,7 +43,10 @@ async fn paging_failed_documents_while_some_are_retried(f: &Fixture) {
     let names: Vec<String> = (0..20).map(|i| format!("f{i:02}")).collect();
     for name in &names {
         fail_all(&store, "orders", [name.clone()]).await;
-        store.receive(doc(&format!("ok-{name}"), "orders")).await.unwrap();
+        store
+            .receive(doc(&format!("ok-{name}"), "orders"))
+            .await
+            .unwrap();
         store
             .finish(&format!("ok-{name}"), Finish::Processed)
             .await
