@@ -209,18 +209,16 @@ fn paging_failed_documents_while_some_are_retried_visits_each_remaining_one_once
     let deployment = Deployment::new();
     // The process writes into `outbox`; a plain file in its place fails every document until
     // it is removed, after which a retry succeeds.
-    let flaky = format!(
-        "name: flaky\nstart:\n  connector: http-server-legacy\n  connection: inbound\n  \
-         operation: {{ path: /flaky }}\nsteps:\n  - write_file: {{ directory: outbox, \
-         file_name: \"${{file_name}}\" }}\n  - return: {{ status: 200, body: ok }}\n"
-    );
+    let flaky = "name: flaky\nstart:\n  connector: http-server-legacy\n  connection: inbound\n  \
+         operation: { path: /flaky }\nsteps:\n  - write_file: { directory: outbox, \
+         file_name: \"${file_name}\" }\n  - return: { status: 200, body: ok }\n";
     deployment
         .write(
             "berth.yaml",
             &format!("admin:\n  address: 127.0.0.1\n  port: {admin}\n"),
         )
         .http_connection("inbound", port, "")
-        .write("processes/flaky.yaml", &flaky)
+        .write("processes/flaky.yaml", flaky)
         .write("processes/orders.yaml", &process("orders"))
         .write("outbox", "not a folder");
     let berth = deployment.start();
