@@ -8,14 +8,15 @@
 //! - `server`: HTTP in and out; hands submitted documents to `intake`.
 //! - `intake`: a received document's lifecycle (store, run, record, answer); no HTTP.
 //! - `health`: readiness for load balancers, served by `admin`, drained by `run`.
-//! - `deploy`, `plugins`, `store`, `status`, `metrics`, `outbound`, `body`, `settings`:
-//!   leaves the layers above share.
+//! - `deploy`, `plugins`, `store`, `status`, `metrics`, `outbound`, `body`, `disk`,
+//!   `settings`: leaves the layers above share.
 
 pub mod admin;
 pub mod body;
 pub mod cert;
 pub mod cli;
 pub mod deploy;
+pub mod disk;
 pub mod documents;
 pub mod health;
 pub mod ids;

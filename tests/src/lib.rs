@@ -185,6 +185,11 @@ impl Berth {
         berth
     }
 
+    /// The process id, e.g. to read its memory use from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything berth has logged so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()

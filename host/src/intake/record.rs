@@ -54,6 +54,7 @@ pub fn to_outcome(id: &str, outcome: RunOutcome) -> (Outcome, Finish) {
                         .map(|(name, value)| OwnedHeader::new(name, value))
                         .collect(),
                     body: r.body.to_vec().into(),
+                    body_is_payload: r.body_is_payload,
                 })
                 .into(),
             stored_answer: ROption::RNone,

@@ -31,6 +31,13 @@ pub struct StoreSettings {
     /// stays out of berth.yaml; never logged. Only with `backend: postgres`.
     #[serde(default)]
     pub password_file: Option<String>,
+    /// Bytes of the data folder's disk that large messages must leave free, for the store to
+    /// commit and the rest of the machine to work. A message whose `Content-Length` would eat
+    /// into it is refused at once with 413; a body without a length that grows into it is cut
+    /// off with 507 and nothing of it is kept. Messages under 1 MiB are not measured: the
+    /// reserve is there for them.
+    #[serde(default = "disk_reserve_bytes")]
+    pub disk_reserve_bytes: u64,
 }
 
 /// `store.backend`.
@@ -103,6 +110,7 @@ impl Default for StoreSettings {
             backend: StoreBackend::default(),
             url: None,
             password_file: None,
+            disk_reserve_bytes: disk_reserve_bytes(),
         }
     }
 }
@@ -112,6 +120,9 @@ fn enabled() -> bool {
 }
 fn data_dir() -> String {
     "data".to_string()
+}
+fn disk_reserve_bytes() -> u64 {
+    256 << 20
 }
 
 #[cfg(test)]

@@ -56,8 +56,9 @@ pub enum StoreError {
 
 impl StoreError {
     /// Wraps an I/O error with what the store was doing, since a bare "permission denied" does
-    /// not tell an operator which file of the data dir is at fault.
-    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+    /// not tell an operator which file of the data dir is at fault. Public for the
+    /// [`crate::PayloadSource`]s of other crates (a spooled request's file).
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         StoreError::Io {
             context: context.into(),
             source: Arc::new(source),

@@ -35,7 +35,7 @@ mod types;
 pub use backend::{Backend, BackendRead, BoxFuture};
 pub use copy::{DuplicateKeys, Imported};
 pub use error::StoreError;
-pub use payload::{Payload, PayloadSource, StoredPayload};
+pub use payload::{HeadThen, Payload, PayloadSource, StoredPayload};
 pub use postgres::PgConfig;
 pub use store::{BackendConfig, Store, StoreReader};
 pub use traffic::{TrafficCount, TrafficQuery};

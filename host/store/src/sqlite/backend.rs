@@ -16,7 +16,7 @@ use crate::backend::{Backend, BackendRead, BoxFuture};
 use crate::clock::now_millis;
 use crate::copy::{DuplicateKeys, Imported};
 use crate::error::StoreError;
-use crate::payload::{Payload, StoredPayload};
+use crate::payload::{HeadThen, Payload, StoredPayload};
 use crate::traffic::{TrafficCount, TrafficQuery};
 use crate::types::{
     Answer, Finish, NewDocument, Query, Received, StoreOptions, StoredDocument, Summary,
@@ -42,7 +42,12 @@ pub(crate) fn open(data_dir: &Path, options: StoreOptions) -> Result<SqliteStore
     let payloads = PayloadDir::open(data_dir)?;
     let mut conn = sql::open_writer(data_dir, options.busy_timeout)?;
     sql::migrate(&mut conn)?;
-    payloads.sweep(&sql::referenced_files(&conn)?)?;
+    let swept = payloads.sweep(&sql::referenced_files(&conn)?)?;
+    if swept > 0 {
+        // Written before a crash, or by a receipt cut off before its commit: no document
+        // names them, so no answer ever promised them.
+        tracing::info!(dir = %data_dir.display(), files = swept, "removed payload files no stored document names");
+    }
     sync_dir(data_dir)?;
     let next_seq = sql::max_seq(&conn)?;
     let writer = Writer::start(conn, next_seq, options.max_batch)?;
@@ -159,10 +164,13 @@ impl SqliteStore {
             }
             // A file is adopted whatever its size: its owner spooled it because it was large.
             Payload::File(file) => {
-                let (name, len) = tokio::task::spawn_blocking(move || payloads.adopt(&file))
-                    .await
-                    .map_err(|e| StoreError::io("adopting a file", std::io::Error::other(e)))??;
+                let (name, len) = adopt(payloads, file).await?;
                 Ok((Blob::File(name), len))
+            }
+            Payload::HeadAndFile { head, file } => {
+                let (name, len) = adopt(payloads, file).await?;
+                let len = len + head.len() as u64;
+                Ok((Blob::HeadAndFile(head, name), len))
             }
         }
     }
@@ -170,7 +178,7 @@ impl SqliteStore {
     /// Removes files that no committed row names.
     pub(super) fn forget(&self, blobs: &[&Blob]) {
         for blob in blobs {
-            if let Blob::File(name) = blob {
+            if let Some(name) = blob.file() {
                 // Best effort: the start-up sweep removes what is left.
                 let _ = self.payloads.remove(name);
             }
@@ -205,6 +213,14 @@ impl SqliteStore {
         let _ = removed.await;
         Ok(count)
     }
+}
+
+/// Links (or copies) a caller's file into the payload folder on the blocking pool; returns its
+/// name there and its length.
+async fn adopt(payloads: PayloadDir, file: PathBuf) -> Result<(String, u64), StoreError> {
+    tokio::task::spawn_blocking(move || payloads.adopt(&file))
+        .await
+        .map_err(|e| StoreError::io("adopting a file", std::io::Error::other(e)))?
 }
 
 impl Backend for SqliteStore {
@@ -354,6 +370,13 @@ impl Reads {
                     let file = reads.payloads.source_of_file(&name)?;
                     Ok(Some(StoredPayload::stored(Arc::new(file))))
                 }
+                Some(Some(Blob::HeadAndFile(head, name))) => {
+                    let rest = Box::new(reads.payloads.source_of_file(&name)?);
+                    Ok(Some(StoredPayload::stored(Arc::new(HeadThen {
+                        head,
+                        rest,
+                    }))))
+                }
             }
         }))
     }
@@ -387,6 +410,11 @@ impl Reads {
             Some(Blob::File(name)) => {
                 StoredPayload::stored(Arc::new(self.payloads.source(&name, doc.payload_len)?))
             }
+            // Only a raw request is stored this way; read whole should a payload ever be.
+            Some(Blob::HeadAndFile(head, name)) => StoredPayload::stored(Arc::new(HeadThen {
+                head,
+                rest: Box::new(self.payloads.source_of_file(&name)?),
+            })),
             None => StoredPayload::default(),
         };
         Ok(StoredDocument {

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
+use berth_store::StoredPayload;
 
 use super::names::numbered;
 use super::IfExists;
@@ -19,7 +19,7 @@ const MAX_UNIQUE_TRIES: u32 = 100_000;
 pub(super) async fn write(
     dir: PathBuf,
     name: String,
-    payload: Bytes,
+    payload: StoredPayload,
     if_exists: IfExists,
 ) -> Result<PathBuf, String> {
     tokio::task::spawn_blocking(move || write_blocking(&dir, &name, &payload, if_exists))
@@ -27,33 +27,43 @@ pub(super) async fn write(
         .map_err(|e| format!("the file writer stopped unexpectedly: {e}"))?
 }
 
-/// A temp file that is removed when dropped, unless it was renamed into place.
+/// A temp file name that is removed when dropped, unless it was renamed into place.
 struct TempFile {
     path: PathBuf,
-    file: File,
     keep: bool,
 }
 
 impl TempFile {
-    fn create(dir: &Path) -> io::Result<TempFile> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
+    /// A new, empty temp file in `dir`, open for writing.
+    fn create(dir: &Path) -> io::Result<(TempFile, File)> {
         loop {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = dir.join(format!(".berth-{}-{n}.tmp", std::process::id()));
+            let path = temp_name(dir);
             // create_new: a leftover from a crashed run (same pid, same counter) is skipped.
             match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(file) => {
-                    return Ok(TempFile {
-                        path,
-                        file,
-                        keep: false,
-                    })
-                }
+                Ok(file) => return Ok((TempFile { path, keep: false }, file)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             }
         }
     }
+
+    /// A second name in `dir` for the file `source` (a hard link): no byte is copied.
+    fn link(source: &Path, dir: &Path) -> io::Result<TempFile> {
+        loop {
+            let path = temp_name(dir);
+            match fs::hard_link(source, &path) {
+                Ok(()) => return Ok(TempFile { path, keep: false }),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+fn temp_name(dir: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!(".berth-{}-{n}.tmp", std::process::id()))
 }
 
 impl Drop for TempFile {
@@ -64,20 +74,74 @@ impl Drop for TempFile {
     }
 }
 
+/// Puts the payload's bytes in a durable temp file in `dir`, by the cheapest way the payload
+/// and the file system allow:
+/// - in memory (small payloads): written;
+/// - a stored file: cloned (a reflink: shares the blocks until either side changes, on file
+///   systems that can, such as XFS and Btrfs), else hard-linked (the stored file is never
+///   written again, so a second name for it is as good as a copy), else copied by the kernel
+///   (`copy_file_range`), never through this process's memory;
+/// - another stored object (database chunks): streamed through a small buffer.
+fn place(dir: &Path, payload: &StoredPayload) -> io::Result<TempFile> {
+    if let Some(bytes) = payload.in_memory() {
+        let (temp, mut file) = TempFile::create(dir)?;
+        file.write_all(bytes).and_then(|()| file.sync_all())?;
+        return Ok(temp);
+    }
+    if let Some(source) = payload.path() {
+        let (temp, file) = TempFile::create(dir)?;
+        let opened = File::open(source)?;
+        if reflink(&opened, &file).is_ok() {
+            file.sync_all()?;
+            return Ok(temp);
+        }
+        drop((temp, file));
+        if let Ok(linked) = TempFile::link(source, dir) {
+            // Already durable: the store synced it before the document was accepted.
+            return Ok(linked);
+        }
+        let (temp, mut file) = TempFile::create(dir)?;
+        io::copy(&mut &opened, &mut file)?;
+        file.sync_all()?;
+        return Ok(temp);
+    }
+    let (temp, mut file) = TempFile::create(dir)?;
+    let mut reader = payload.open().map_err(io::Error::other)?;
+    let copied = io::copy(&mut reader, &mut file)?;
+    if copied != payload.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!(
+                "the stored payload has {copied} of its {} bytes",
+                payload.len()
+            ),
+        ));
+    }
+    file.sync_all()?;
+    Ok(temp)
+}
+
+/// Makes `to` share `from`'s blocks (Linux `FICLONE`); fails on file systems without reflinks.
+fn reflink(from: &File, to: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: both descriptors are open for the duration of the call; FICLONE reads no memory.
+    let done = unsafe { libc::ioctl(to.as_raw_fd(), libc::FICLONE, from.as_raw_fd()) };
+    if done == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 fn write_blocking(
     dir: &Path,
     name: &str,
-    payload: &[u8],
+    payload: &StoredPayload,
     if_exists: IfExists,
 ) -> Result<PathBuf, String> {
     let shown = dir.display();
     fs::create_dir_all(dir).map_err(|e| format!("cannot create folder {shown}: {e}"))?;
-    let mut temp =
-        TempFile::create(dir).map_err(|e| format!("cannot create a file in {shown}: {e}"))?;
-    temp.file
-        .write_all(payload)
-        .and_then(|()| temp.file.sync_all())
-        .map_err(|e| format!("cannot write in {shown}: {e}"))?;
+    let mut temp = place(dir, payload).map_err(|e| format!("cannot write in {shown}: {e}"))?;
 
     let final_path = match if_exists {
         IfExists::Overwrite => {

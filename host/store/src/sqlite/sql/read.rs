@@ -36,7 +36,8 @@ const DOCUMENT_SELECT: &str = "SELECT d.id, d.process, d.state, d.received_at, \
 
 fn blob_of(inline: Option<Vec<u8>>, file: Option<String>) -> Option<Blob> {
     match (inline, file) {
-        (_, Some(name)) => Some(Blob::File(name)),
+        (Some(head), Some(name)) => Some(Blob::HeadAndFile(head.into(), name)),
+        (None, Some(name)) => Some(Blob::File(name)),
         (Some(bytes), None) => Some(Blob::Inline(bytes.into())),
         (None, None) => None,
     }
