@@ -4,6 +4,7 @@
 //! and date range combine with paging.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use berth_e2e::{client, free_port, Deployment};
 use serde_json::Value;
@@ -137,7 +138,7 @@ fn paging_visits_each_of_250_documents_once_while_more_arrive() {
         .http_connection("inbound", port, "")
         .write("processes/orders.yaml", &process("orders"))
         .write("processes/invoices.yaml", &process("invoices"));
-    let _berth = deployment.start();
+    let berth = deployment.start();
     for i in 0..250 {
         post(port, "/orders", &format!("order-{i}.edi"));
     }
@@ -198,6 +199,19 @@ fn paging_visits_each_of_250_documents_once_while_more_arrive() {
         assert_eq!(status, 400, "{bad}: {body}");
         assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()));
     }
+    // A cursor this berth did not give is logged with the reason and the peer.
+    berth.wait_for_log("cursor `k-1`", Duration::from_secs(10));
+    let log = berth.log();
+    let logged = log
+        .lines()
+        .find(|l| l.contains("cursor `k-1`"))
+        .unwrap_or_else(|| panic!("the refused cursor is not logged:\n{log}"));
+    assert!(
+        logged.contains("bad request refused")
+            && logged.contains("peer")
+            && logged.contains("127.0.0.1:"),
+        "{logged}"
+    );
 }
 
 /// An operator pages through the failed documents while a colleague retries some of them
