@@ -12,6 +12,7 @@ pub mod report;
 mod request;
 pub mod rollover;
 pub mod settings;
+mod to_file;
 
 use std::sync::Arc;
 
