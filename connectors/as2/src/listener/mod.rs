@@ -291,3 +291,6 @@ impl As2Listener {
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod to_file_tests;
