@@ -74,6 +74,14 @@ pub fn handle(listener: &As2Listener, request: &Request<'_>) -> Decision<Pending
             );
         }
     }
+    // An oversize message gets an HTTP error status, not an MDN, here as in the host's refusal
+    // of a `Content-Length` beyond the disk's room minus `store.disk_reserve_bytes` (413 before
+    // the body is read). RFC 4130 (7.5.3, 7.6) has an error MDN report a message that was
+    // received and could not be processed; one that was not received gets an HTTP error, which
+    // every AS2 sender treats as a failed transfer it may send again, whereas a
+    // `processed/error` MDN is final. An MDN here would also be a poor one: without the body
+    // there is no Received-Content-MIC and the signature is unchecked, so the receipt would
+    // prove nothing, and the host refuses before any connector code runs.
     if request.body_len > partner.max_message_bytes {
         return respond(Response::text(
             413,
