@@ -183,7 +183,10 @@ fn send(url: &str, message: &Message) -> Vec<u8> {
         .to_str()
         .unwrap()
         .to_string();
-    assert!(content_type.starts_with("multipart/signed"), "{content_type}");
+    assert!(
+        content_type.starts_with("multipart/signed"),
+        "{content_type}"
+    );
     let mut entity = format!("Content-Type: {content_type}\r\n\r\n").into_bytes();
     entity.extend_from_slice(&response.bytes().unwrap());
     entity
@@ -303,7 +306,11 @@ fn a_large_message_through_the_legacy_server_and_every_step_kind() {
     // (the request as received), which is the encrypted message, not the payload.
     let sizes = stored_payloads(&deployment);
     assert!(sizes.contains(&LARGE), "{sizes:?}");
-    assert_eq!(sizes.iter().filter(|s| **s >= LARGE).count(), 1, "{sizes:?}");
+    assert_eq!(
+        sizes.iter().filter(|s| **s >= LARGE).count(),
+        1,
+        "{sizes:?}"
+    );
     drop(berth);
 }
 
@@ -351,4 +358,57 @@ fn a_large_message_through_the_legacy_server_on_postgres() {
     let stored = server.sql(&db, "SELECT payload_len FROM documents");
     assert_eq!(stored.trim(), LARGE.to_string());
     drop(berth);
+}
+
+/// A message whose `Content-Length` does not fit on the disk beside the store's reserve gets
+/// 413 before its body is read (an HTTP error, not an MDN: see the AS2 listener's `request`),
+/// which an AS2 sender takes as a failed transfer to send again; nothing is kept.
+#[test]
+fn an_oversize_message_is_refused_with_413_before_its_body_is_read() {
+    // Nothing reaches the steps, so no receiver listens on their port.
+    let (port, receiver_port) = (free_port(), free_port());
+    let deployment = Deployment::new();
+    Keys::create(deployment.path());
+    deployment.write(
+        "berth.yaml",
+        "store:\n  disk_reserve_bytes: 1000000000000000000\n",
+    );
+    legacy(&deployment, port, receiver_port);
+    let berth = deployment.start();
+    let len = 16u64 << 20;
+    let body = std::io::repeat(b'x').take(len);
+    let client = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let response = client
+        .post(format!("http://127.0.0.1:{port}/as2"))
+        .header("AS2-Version", "1.2")
+        .header("AS2-From", PARTNER)
+        .header("AS2-To", US)
+        .header("Message-ID", "<oversize@partner>")
+        .header(
+            "Content-Type",
+            "application/pkcs7-mime; smime-type=enveloped-data",
+        )
+        .header("Disposition-Notification-To", "mdn@partner")
+        .body(reqwest::blocking::Body::sized(body, len))
+        .send();
+    // The answer comes before the body is read; the client may still be writing it.
+    if let Ok(response) = response {
+        assert_eq!(response.status().as_u16(), 413);
+        let text = response.text().unwrap();
+        assert!(
+            text.contains("does not fit on this server's disk"),
+            "{text}"
+        );
+    }
+    berth.wait_for_log(
+        "does not fit on the disk beside its reserve",
+        Duration::from_secs(10),
+    );
+    let listed = deployment.berth_documents(&["list"]);
+    assert!(!listed.contains("large"), "{listed}");
+    assert!(!deployment.path().join("inbox").exists());
 }
