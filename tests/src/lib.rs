@@ -5,6 +5,7 @@
 //! `cargo build --workspace` first (the project's test command does).
 
 pub mod postgres;
+pub mod receiver;
 pub mod tls;
 
 use std::io::{BufRead, BufReader};

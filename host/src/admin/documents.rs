@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use berth_connector_sdk::query::pairs;
-use berth_store::{Query, StoredDocument, Summary};
+use berth_store::{Delivery, DeliveryState, Query, StoredDocument, Summary};
 use http::StatusCode;
 use serde_json::{json, Value};
 
@@ -125,9 +125,13 @@ pub async fn show(admin: &Admin, id: &str) -> Answer {
     let Some(store) = admin.intake.store().cloned() else {
         return error(StatusCode::CONFLICT, "the message store is off");
     };
-    match store.get(id).await {
-        Ok(Some(document)) => json(StatusCode::OK, &detail_json(&document)),
-        Ok(None) => error(StatusCode::NOT_FOUND, "no such document"),
+    let document = match store.get(id).await {
+        Ok(Some(document)) => document,
+        Ok(None) => return error(StatusCode::NOT_FOUND, "no such document"),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    match store.deliveries(id).await {
+        Ok(deliveries) => json(StatusCode::OK, &detail_json(&document, &deliveries)),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
@@ -198,7 +202,27 @@ fn summary_json(document: &Summary) -> Value {
     })
 }
 
-fn detail_json(document: &StoredDocument) -> Value {
+/// A delivery (an asynchronous MDN) with its attempts; `next_attempt_at` only while pending.
+fn delivery_json(delivery: &Delivery) -> Value {
+    let attempts: Vec<Value> = delivery
+        .attempts
+        .iter()
+        .map(|a| json!({ "at": format_date(a.at), "result": a.result }))
+        .collect();
+    let next =
+        (delivery.state == DeliveryState::Pending).then(|| format_date(delivery.next_attempt_at));
+    json!({
+        "method": delivery.request.method,
+        "url": delivery.request.url,
+        "listener": delivery.request.listener,
+        "state": delivery.state.as_str(),
+        "created_at": format_date(delivery.created_at),
+        "next_attempt_at": next,
+        "attempts": attempts,
+    })
+}
+
+fn detail_json(document: &StoredDocument, deliveries: &[Delivery]) -> Value {
     let history: Vec<Value> = document
         .history
         .iter()
@@ -218,6 +242,7 @@ fn detail_json(document: &StoredDocument) -> Value {
         "history": history,
         "error": document.error,
         "answer": answer,
+        "deliveries": deliveries.iter().map(delivery_json).collect::<Vec<_>>(),
     })
 }
 

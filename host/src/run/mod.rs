@@ -45,6 +45,7 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         let admin_settings = settings.admin.clone();
         let data_dir = dir.join(&settings.store.data_dir);
         let intake = Intake::new(Runner::new(&dir), store);
+        intake.start_deliveries(&settings.deliveries, crate::server::host_name())?;
         intake
             .metrics()
             .set_plugin_load_failures(plan.refused_plugins as u64);
@@ -83,6 +84,7 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         drain(&readiness, drain_period).await;
         tracing::info!("stopping: no new connections; finishing requests in flight");
         topology.shutdown(grace).await;
+        intake.stop_deliveries().await;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })

@@ -9,12 +9,14 @@ use serde::Deserialize;
 
 mod admin;
 mod certificates;
+mod deliveries;
 mod limits;
 mod shared_server;
 mod store;
 
 pub use admin::AdminSettings;
 pub use certificates::CertificateSettings;
+pub use deliveries::DeliverySettings;
 pub use limits::Limits;
 pub use shared_server::{Authentication, SharedServer};
 pub use store::{StoreBackend, StoreSettings};
@@ -34,6 +36,9 @@ pub struct HostSettings {
     /// Expiry warnings for the certificates the deployment uses.
     #[serde(default)]
     pub certificates: CertificateSettings,
+    /// How the requests berth sends after answering (asynchronous MDNs) are retried.
+    #[serde(default)]
+    pub deliveries: DeliverySettings,
 }
 
 /// Read `DIR/berth.yaml`; defaults when it does not exist.
@@ -63,6 +68,9 @@ pub fn load(dir: &Path) -> Result<HostSettings, Diagnostic> {
         return Err(doc.diagnostic(&pointer, problem));
     }
     if let Some((pointer, problem)) = settings.store.problem() {
+        return Err(doc.diagnostic(pointer, problem));
+    }
+    if let Some((pointer, problem)) = settings.deliveries.problem() {
         return Err(doc.diagnostic(pointer, problem));
     }
     if settings.certificates.warn_days == 0 {

@@ -23,6 +23,7 @@
 mod backend;
 mod clock;
 mod copy;
+mod delivery;
 mod error;
 mod health;
 mod payload;
@@ -34,6 +35,7 @@ mod types;
 
 pub use backend::{Backend, BackendRead, BoxFuture};
 pub use copy::{DuplicateKeys, Imported};
+pub use delivery::{Attempt, AttemptOutcome, Delivery, DeliveryState, NewDelivery};
 pub use error::StoreError;
 pub use payload::{HeadThen, Payload, PayloadSource, StoredPayload};
 pub use postgres::PgConfig;

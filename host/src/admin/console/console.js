@@ -378,6 +378,7 @@ function renderDocument(doc) {
   $('download-raw').href = base + 'raw';
   $('download-answer').href = base + 'answer';
   $('download-answer').hidden = !answer;
+  renderDeliveries(doc.deliveries || []);
 }
 
 // The API wants the token in a header, which a plain link cannot send: fetch the file, then

@@ -19,11 +19,12 @@
 //!
 //! Layout: `pool.rs` the runtime, connections and error mapping; `schema.rs` the schema and its
 //! migrations; `write.rs` receipt and the changes of a document; `read.rs` the reads;
-//! `chunks.rs` large contents.
+//! `chunks.rs` large contents; `outbox.rs` the deliveries sent after answering.
 
 mod backend;
 mod chunks;
 mod import;
+mod outbox;
 mod pool;
 mod read;
 mod schema;

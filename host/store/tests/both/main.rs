@@ -8,6 +8,7 @@ mod fixture;
 mod copy;
 mod duplicates;
 mod lifecycle;
+mod outbox;
 mod payloads;
 mod postgres_only;
 mod traffic;

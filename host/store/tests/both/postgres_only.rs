@@ -20,10 +20,7 @@ fn several_nodes_migrate_at_once() {
             .map(|n| n.join().unwrap().unwrap())
             .collect()
     });
-    assert_eq!(
-        f.sql("SELECT string_agg(version::text, ',') FROM schema_version"),
-        "1"
-    );
+    assert_eq!(f.sql("SELECT COUNT(*) FROM schema_version"), "1");
     // They share one store.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -44,10 +41,8 @@ fn a_newer_schema_is_refused() {
         assert!(
             matches!(
                 result,
-                Some(StoreError::SchemaTooNew {
-                    found: 99,
-                    known: 1
-                })
+                // `known` is whatever this code's latest migration is.
+                Some(StoreError::SchemaTooNew { found: 99, known }) if known < 99
             ),
             "{result:?}"
         );

@@ -47,17 +47,6 @@ impl TempFile {
         }
     }
 
-    /// A second name in `dir` for the file `source` (a hard link): no byte is copied.
-    fn link(source: &Path, dir: &Path) -> io::Result<TempFile> {
-        loop {
-            let path = temp_name(dir);
-            match fs::hard_link(source, &path) {
-                Ok(()) => return Ok(TempFile { path, keep: false }),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
 }
 
 fn temp_name(dir: &Path) -> PathBuf {
@@ -78,9 +67,10 @@ impl Drop for TempFile {
 /// and the file system allow:
 /// - in memory (small payloads): written;
 /// - a stored file: cloned (a reflink: shares the blocks until either side changes, on file
-///   systems that can, such as XFS and Btrfs), else hard-linked (the stored file is never
-///   written again, so a second name for it is as good as a copy), else copied by the kernel
-///   (`copy_file_range`), never through this process's memory;
+///   systems that can, such as XFS and Btrfs), else copied by the kernel (`copy_file_range`),
+///   never through this process's memory. Never a hard link, although it would cost nothing:
+///   the output is the consumer's file, and a consumer that edits or appends to it in place
+///   would silently change the stored payload, the evidence of what the partner sent;
 /// - another stored object (database chunks): streamed through a small buffer.
 fn place(dir: &Path, payload: &StoredPayload) -> io::Result<TempFile> {
     if let Some(bytes) = payload.in_memory() {
@@ -95,12 +85,7 @@ fn place(dir: &Path, payload: &StoredPayload) -> io::Result<TempFile> {
             file.sync_all()?;
             return Ok(temp);
         }
-        drop((temp, file));
-        if let Ok(linked) = TempFile::link(source, dir) {
-            // Already durable: the store synced it before the document was accepted.
-            return Ok(linked);
-        }
-        let (temp, mut file) = TempFile::create(dir)?;
+        let mut file = file;
         io::copy(&mut &opened, &mut file)?;
         file.sync_all()?;
         return Ok(temp);
@@ -254,4 +239,37 @@ mod tests {
         assert_eq!(fresh, dir.path().join("new.edi"));
     }
 
+    /// A stored payload kept in a file of its own, as the embedded store keeps large ones.
+    #[derive(Debug)]
+    struct StoredFile(PathBuf, u64);
+
+    impl berth_store::PayloadSource for StoredFile {
+        fn len(&self) -> u64 {
+            self.1
+        }
+        fn open(&self) -> Result<Box<dyn std::io::Read + Send>, berth_store::StoreError> {
+            let file = File::open(&self.0).map_err(|e| berth_store::StoreError::io("open", e))?;
+            Ok(Box::new(file))
+        }
+        fn path(&self) -> Option<&Path> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn an_output_edited_in_place_leaves_the_stored_payload_as_received() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let stored = dir.path().join("stored.bin");
+        std::fs::write(&stored, b"as the partner sent it").unwrap();
+        let payload = StoredPayload::stored(std::sync::Arc::new(StoredFile(stored.clone(), 22)));
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let temp = place(&out, &payload).unwrap();
+        let (placed, original) = (fs::metadata(&temp.path).unwrap(), fs::metadata(&stored).unwrap());
+        assert_ne!(placed.ino(), original.ino(), "a second name for the stored file");
+        OpenOptions::new().append(true).open(&temp.path).unwrap().write_all(b", edited").unwrap();
+        assert_eq!(fs::read(&stored).unwrap(), b"as the partner sent it");
+        assert_eq!(fs::read(&temp.path).unwrap(), b"as the partner sent it, edited");
+    }
 }
