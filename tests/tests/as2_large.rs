@@ -412,3 +412,82 @@ fn an_oversize_message_is_refused_with_413_before_its_body_is_read() {
     assert!(!listed.contains("large"), "{listed}");
     assert!(!deployment.path().join("inbox").exists());
 }
+
+/// A small tmpfs mounted on `dir` for the test's life.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let done = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(done.success(), "mount a tmpfs on {}", dir.display());
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// The compressed message fits on the disk, its payload does not: the payload file fills the
+/// disk while it is unwrapped, and the sender gets 503 (this side's trouble, to send again
+/// later), not an error MDN, which would end the transfer; nothing is kept.
+#[test]
+fn a_payload_that_fills_the_disk_gets_503_and_nothing_is_kept() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!(
+            "SKIPPED: mounting a small tmpfs as the store's disk needs root (CI runs as root)"
+        );
+        return;
+    }
+    let (port, receiver_port) = (free_port(), free_port());
+    let deployment = Deployment::new();
+    let keys = Keys::create(deployment.path());
+    let data = deployment.path().join("data");
+    let _tmpfs = Tmpfs::mount(&data, "80m");
+    deployment.write("berth.yaml", "store:\n  disk_reserve_bytes: 0\n");
+    legacy(&deployment, port, receiver_port);
+    let work = tempfile::tempdir().unwrap();
+    let message = generate(work.path(), &keys);
+    assert!(message.len < 60 << 20, "the message itself must fit");
+    let berth = deployment.start();
+    let client = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(300))
+        .build()
+        .unwrap();
+    let response = client
+        .post(format!("http://127.0.0.1:{port}/as2"))
+        .header("AS2-Version", "1.2")
+        .header("AS2-From", PARTNER)
+        .header("AS2-To", US)
+        .header("Message-ID", "<too-big-unwrapped@partner>")
+        .header(
+            "Content-Type",
+            "application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m",
+        )
+        .header("Disposition-Notification-To", "mdn@partner")
+        .body(reqwest::blocking::Body::sized(
+            std::fs::File::open(&message.body).unwrap(),
+            message.len,
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503, "{}", berth.log());
+    let log = berth.log();
+    let line = log.lines().find(|l| l.contains("not stored")).unwrap();
+    assert!(line.contains("127.0.0.1:"), "{line}");
+    let files = |dir: &str| match std::fs::read_dir(data.join(dir)) {
+        Ok(entries) => entries.count(),
+        Err(_) => 0,
+    };
+    assert_eq!((files("spool"), files("payloads")), (0, 0), "files kept");
+    drop(berth);
+}
