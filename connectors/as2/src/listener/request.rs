@@ -76,8 +76,8 @@ pub fn handle(listener: &As2Listener, request: &Request<'_>) -> Decision<Pending
     }
     // An oversize message gets an HTTP error status, not an MDN, here as in the host's refusal
     // of a `Content-Length` beyond the disk's room minus `store.disk_reserve_bytes` (413 before
-    // the body is read). RFC 4130 (7.5.3, 7.6) has an error MDN report a message that was
-    // received and could not be processed; one that was not received gets an HTTP error, which
+    // the body is read). In RFC 4130 an error MDN reports a message that was received and
+    // could not be processed; one that was not received gets an HTTP error, which
     // every AS2 sender treats as a failed transfer it may send again, whereas a
     // `processed/error` MDN is final. An MDN here would also be a poor one: without the body
     // there is no Received-Content-MIC and the signature is unchecked, so the receipt would
@@ -162,8 +162,8 @@ pub fn handle(listener: &As2Listener, request: &Request<'_>) -> Decision<Pending
 /// file) the payload could not be written here, which is this side's fault and temporary.
 pub(super) enum Refusal {
     Rejected(Rejection),
-    /// Answered 503 so the sender sends again later (RFC 4130 7.5.3 lets it retry a transport
-    /// failure), not with an error MDN, which would end the transfer for good.
+    /// Answered 503 so the sender sends again later (a transport failure to AS2 senders), not
+    /// with an error MDN, which would end the transfer for good.
     NotStored(String),
 }
 
