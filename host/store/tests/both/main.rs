@@ -9,6 +9,7 @@ mod copy;
 mod duplicates;
 mod lifecycle;
 mod outbox;
+mod paging;
 mod payloads;
 mod postgres_only;
 mod traffic;
