@@ -12,6 +12,7 @@ pub mod report;
 mod request;
 pub mod rollover;
 pub mod settings;
+mod to_file;
 
 use std::sync::Arc;
 
@@ -317,3 +318,6 @@ impl As2Listener {
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod to_file_tests;
