@@ -102,6 +102,21 @@ pub async fn receive(
         ));
     }
     let partials = &shared.partials;
+    // A POST holds its transfer until the body is whole and moved out of the transfer's name,
+    // or kept for a resume; a HEAD only reads.
+    let _claim = if parts.method == Method::HEAD {
+        None
+    } else {
+        match partials.claim(&identity) {
+            Some(claim) => Some(claim),
+            None => {
+                return Err(refuse(
+                    StatusCode::CONFLICT,
+                    "another request is sending this transfer now; resume once it has ended",
+                ))
+            }
+        }
+    };
     let kept = match partials.find(&identity) {
         Some((meta, _)) if meta.keep_until <= now() => {
             partials.purge(&meta, "older than its keeping age");
@@ -259,7 +274,14 @@ pub async fn receive(
     };
     // Whole: the metadata goes, the file becomes the request's spooled body (removed with the
     // request, like any spool file).
-    let _ = std::fs::remove_file(&files.meta);
+    let body_path = match partials.complete(&meta.identity) {
+        Ok(path) => path,
+        Err(e) => {
+            tracing::error!(listener = %mount.label, error = %e, "cannot take a complete restartable transfer over");
+            partials.remove(&meta.identity);
+            return Err(unavailable());
+        }
+    };
     parts.headers.remove(http::header::CONTENT_RANGE);
     parts
         .headers
@@ -268,7 +290,7 @@ pub async fn receive(
         tracing::info!(listener = %mount.label, peer = %peer.remote_addr, etag = %shorten(&meta.identity.etag), bytes = len, "AS2 restart: a resumed transfer is complete");
     }
     Ok(Body::Spooled(Arc::new(SpoolFile {
-        path: files.body,
+        path: body_path,
         len,
         head: raw_request(parts, &Bytes::new(), false),
     })))

@@ -3,8 +3,11 @@
 //! sweep never takes them. KEY is the SHA-256 of the transfer's identity (ETag and partner
 //! pair), so that a sender's identifier never becomes a file name.
 
+use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -45,6 +48,24 @@ pub struct Meta {
 /// The folder of cut-off transfers.
 pub struct Partials {
     dir: PathBuf,
+    /// The transfers a request is writing now: a second request for one of them (a sender
+    /// that resumes on a new connection before the old one is seen to drop) would append to
+    /// the same file at another offset.
+    busy: Mutex<HashSet<String>>,
+    completed: AtomicU64,
+}
+
+/// A transfer claimed by one request; released when dropped.
+pub struct Claim<'a> {
+    partials: &'a Partials,
+    stem: String,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut busy = self.partials.busy.lock().unwrap_or_else(|e| e.into_inner());
+        busy.remove(&self.stem);
+    }
 }
 
 /// A transfer's two files.
@@ -55,7 +76,37 @@ pub struct Files {
 
 impl Partials {
     pub fn new(dir: PathBuf) -> Self {
-        Self { dir }
+        Self {
+            dir,
+            busy: Mutex::new(HashSet::new()),
+            completed: AtomicU64::new(0),
+        }
+    }
+
+    /// Claims a transfer for one request, or `None` while another request writes it.
+    pub fn claim(&self, identity: &Identity) -> Option<Claim<'_>> {
+        let stem = identity.stem();
+        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        busy.insert(stem.clone()).then(|| Claim {
+            partials: self,
+            stem,
+        })
+    }
+
+    /// Moves a complete transfer's body out of the transfer's name (to one of its own, removed
+    /// with the request like any spool file, or by the start's sweep after a crash), so that a
+    /// sender starting the same ETag over cannot append to a body being processed.
+    pub fn complete(&self, identity: &Identity) -> io::Result<PathBuf> {
+        let files = self.files(identity);
+        let n = self.completed.fetch_add(1, Ordering::Relaxed);
+        let done = self.dir.join(format!(
+            "{}.{}-{n}.done",
+            identity.stem(),
+            std::process::id()
+        ));
+        std::fs::rename(&files.body, &done)?;
+        let _ = std::fs::remove_file(&files.meta);
+        Ok(done)
     }
 
     pub fn dir(&self) -> &Path {
@@ -215,5 +266,29 @@ mod tests {
         partials.sweep(true).unwrap();
         assert!(!orphan.exists() && !payload.exists());
         assert!(partials.find(&identity("young")).is_some());
+    }
+
+    #[test]
+    fn one_request_at_a_time_writes_a_transfer_and_a_complete_one_leaves_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let partials = Partials::new(dir.path().to_path_buf());
+        partials.sweep(true).unwrap();
+        let first = partials.claim(&identity("t-1")).expect("free");
+        assert!(partials.claim(&identity("t-1")).is_none(), "busy");
+        assert!(partials.claim(&identity("t-2")).is_some(), "another transfer");
+        drop(first);
+        let _again = partials.claim(&identity("t-1")).expect("released");
+
+        keep(&partials, "t-1", now() + 60, b"whole");
+        let done = partials.complete(&identity("t-1")).unwrap();
+        assert_eq!(std::fs::read(&done).unwrap(), b"whole");
+        assert!(partials.find(&identity("t-1")).is_none());
+        // The sender starts the same ETag over: a new file, not the one being processed.
+        std::fs::write(partials.files(&identity("t-1")).body, b"new").unwrap();
+        assert_eq!(std::fs::read(&done).unwrap(), b"whole");
+        partials.sweep(false).unwrap();
+        assert!(done.exists(), "a request may be processing it");
+        partials.sweep(true).unwrap();
+        assert!(!done.exists(), "a crash's leftover goes at the next start");
     }
 }
