@@ -25,6 +25,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use crate::cluster::Cluster;
 use crate::error::StoreError;
 use crate::payload::StoredPayload;
 use crate::types::{Answer, Finish, NewDocument, Query, Received, StoredDocument, Summary};
@@ -88,6 +89,9 @@ pub trait Backend: Send + Sync {
         older_than: Duration,
         include_failed: bool,
     ) -> BoxFuture<'_, Result<u64, StoreError>>;
+
+    /// The nodes sharing this store, and the listener controls they pass each other.
+    fn cluster(&self) -> &dyn Cluster;
 
     /// The room the store's database takes, in bytes (the `berth_store_bytes` gauge).
     fn size_bytes(&self) -> BoxFuture<'_, Result<u64, StoreError>>;

@@ -22,6 +22,7 @@
 
 mod backend;
 mod clock;
+mod cluster;
 mod error;
 mod payload;
 mod postgres;
@@ -30,6 +31,7 @@ mod store;
 mod types;
 
 pub use backend::{Backend, BackendRead, BoxFuture};
+pub use cluster::{Cluster, ControlCommand, Node, NodeInfo, Registration, TakenOver};
 pub use error::StoreError;
 pub use payload::{Payload, PayloadSource, StoredPayload};
 pub use postgres::PgConfig;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{Backend, BackendRead};
+use crate::cluster::Cluster;
 use crate::error::StoreError;
 use crate::payload::StoredPayload;
 use crate::postgres::{self, PgConfig};
@@ -144,6 +145,11 @@ impl Store {
         include_failed: bool,
     ) -> Result<u64, StoreError> {
         self.backend.purge(older_than, include_failed).await
+    }
+
+    /// The nodes that share this store (just this one for the embedded store).
+    pub fn cluster(&self) -> &dyn Cluster {
+        self.backend.cluster()
     }
 
     /// The room the store's database takes, in bytes.

@@ -19,10 +19,12 @@
 //!
 //! Layout: `pool.rs` the runtime, connections and error mapping; `schema.rs` the schema and its
 //! migrations; `write.rs` receipt and the changes of a document; `read.rs` the reads;
-//! `chunks.rs` large contents.
+//! `chunks.rs` large contents; `cluster.rs` the nodes, who owns which document, and listener
+//! controls for every node.
 
 mod backend;
 mod chunks;
+mod cluster;
 mod pool;
 mod read;
 mod schema;

@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::cluster::LoneNode;
 use super::files::{Blob, PayloadDir};
 use super::lock::DirLock;
 use super::readers::Readers;
 use super::sql;
 use super::writer::{Insert, Op, Outcome, Writer};
 use crate::backend::{Backend, BackendRead, BoxFuture};
+use crate::cluster::Cluster;
 use crate::clock::now_millis;
 use crate::error::StoreError;
 use crate::payload::{Payload, StoredPayload};
@@ -28,6 +30,7 @@ pub(crate) struct SqliteStore {
     payloads: PayloadDir,
     inline_limit: usize,
     data_dir: PathBuf,
+    node: LoneNode,
     _lock: DirLock,
 }
 
@@ -55,6 +58,7 @@ pub(crate) fn open(data_dir: &Path, options: StoreOptions) -> Result<SqliteStore
         payloads,
         inline_limit: options.inline_limit,
         data_dir: data_dir.to_path_buf(),
+        node: LoneNode::default(),
         _lock: lock,
     })
 }
@@ -258,6 +262,10 @@ impl Backend for SqliteStore {
         include_failed: bool,
     ) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(SqliteStore::purge(self, older_than, include_failed))
+    }
+
+    fn cluster(&self) -> &dyn Cluster {
+        &self.node
     }
 
     fn size_bytes(&self) -> BoxFuture<'_, Result<u64, StoreError>> {

@@ -3,9 +3,10 @@
 //!
 //! Layout: `backend.rs` implements the store's traits; `writer.rs` owns the one writing
 //! connection; `readers.rs` pools the reading ones; `sql/` holds every statement and the
-//! schema; `files.rs` the payload folder; `lock.rs` the data dir's lock.
+//! schema; `files.rs` the payload folder; `lock.rs` the data dir's lock; `cluster.rs` the one node.
 
 mod backend;
+mod cluster;
 mod files;
 mod lock;
 mod readers;
