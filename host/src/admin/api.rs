@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use http::{Method, StatusCode};
 use serde_json::json;
 
-use super::{documents, evidence};
+use super::{documents, evidence, nodes};
 use super::{error, json, Admin, Answer};
 use crate::topology::ControlError;
 
@@ -24,6 +24,7 @@ pub async fn handle(admin: &Admin, method: &Method, path: &str, query: &str) -> 
         },
         (&Method::POST, ["listeners", action]) => control_all(admin, action).await,
         (&Method::POST, ["listeners", name, action]) => control(admin, name, action).await,
+        (&Method::GET, ["nodes"]) => nodes::list(admin).await,
         (&Method::GET, ["documents"]) => documents::list(admin, query).await,
         (&Method::GET, ["documents", id]) => documents::show(admin, id).await,
         (&Method::POST, ["documents", id, "retry"]) => documents::retry(admin, id).await,
@@ -63,6 +64,9 @@ async fn control(admin: &Admin, name: &str, action: &str) -> Answer {
         "restart" => admin.topology.restart(name).await,
         _ => return error(StatusCode::NOT_FOUND, "use pause, resume or restart"),
     };
+    if result.is_ok() {
+        crate::cluster::publish(admin.intake.store(), name, action).await;
+    }
     match result {
         Ok(()) => match admin.topology.listener(name).await {
             Some(view) => json(StatusCode::OK, &view),
@@ -84,12 +88,20 @@ async fn control_all(admin: &Admin, action: &str) -> Answer {
         .map(|l| l.name)
         .collect();
     match action {
-        "pause" => names.iter().for_each(|n| {
-            let _ = admin.topology.pause(n);
-        }),
-        "resume" => names.iter().for_each(|n| {
-            let _ = admin.topology.resume(n);
-        }),
+        "pause" => {
+            for name in &names {
+                if admin.topology.pause(name).is_ok() {
+                    crate::cluster::publish(admin.intake.store(), name, "pause").await;
+                }
+            }
+        }
+        "resume" => {
+            for name in &names {
+                if admin.topology.resume(name).is_ok() {
+                    crate::cluster::publish(admin.intake.store(), name, "resume").await;
+                }
+            }
+        }
         "restart" => {
             if let Err(message) = admin.topology.redeploy(None).await {
                 return error(StatusCode::CONFLICT, &message);
@@ -98,6 +110,7 @@ async fn control_all(admin: &Admin, action: &str) -> Answer {
                 if let Err(e) = admin.topology.restart(name).await {
                     return error(StatusCode::CONFLICT, &e.to_string());
                 }
+                crate::cluster::publish(admin.intake.store(), name, "restart").await;
             }
         }
         _ => return error(StatusCode::NOT_FOUND, "use pause, resume or restart"),

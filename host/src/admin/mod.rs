@@ -6,6 +6,7 @@ mod api;
 mod body;
 mod documents;
 mod evidence;
+mod nodes;
 pub mod token;
 
 use std::convert::Infallible;
@@ -32,6 +33,8 @@ pub struct Admin {
     pub topology: Arc<Topology>,
     pub intake: Intake,
     token: String,
+    /// This node among those sharing the store (set once the node has registered).
+    cluster: std::sync::OnceLock<Arc<crate::cluster::ClusterNode>>,
 }
 
 impl Admin {
@@ -41,7 +44,16 @@ impl Admin {
             topology,
             intake,
             token: token::load_or_create(data_dir)?,
+            cluster: std::sync::OnceLock::new(),
         })
+    }
+
+    pub fn set_cluster(&self, node: Arc<crate::cluster::ClusterNode>) {
+        let _ = self.cluster.set(node);
+    }
+
+    pub fn cluster(&self) -> Option<&Arc<crate::cluster::ClusterNode>> {
+        self.cluster.get()
     }
 }
 

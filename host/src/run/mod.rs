@@ -13,6 +13,7 @@ use anyhow::Context;
 use berth_process::Runner;
 
 use crate::deploy::{check_deployment, deployment_dir, report};
+use crate::cluster::ClusterNode;
 use crate::intake::Intake;
 use crate::topology::{watch, Topology};
 use crate::{admin, retention};
@@ -42,6 +43,18 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         let grace = Duration::from_secs(settings.limits.shutdown_grace_seconds);
         let admin_settings = settings.admin.clone();
         let data_dir = dir.join(&settings.store.data_dir);
+        // Registered before any listener binds, so that every document received has its node.
+        let node = match &store {
+            Some(store) => {
+                let files = plan
+                    .certificates
+                    .iter()
+                    .flat_map(|c| std::iter::once(c.file.clone()).chain(c.key_file.clone()))
+                    .collect();
+                Some(ClusterNode::join(store.clone(), &settings, &dir, files).await?)
+            }
+            None => None,
+        };
         let intake = Intake::new(Runner::new(&dir), store);
         intake
             .metrics()
@@ -60,9 +73,15 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         }
         if admin_settings.enabled {
             let admin = admin::Admin::new(Arc::clone(&topology), intake.clone(), &data_dir)?;
+            if let Some(node) = &node {
+                admin.set_cluster(Arc::clone(node));
+            }
             admin::start(&admin_settings, admin).await;
         }
         watch::start(Arc::clone(&topology));
+        if let Some(node) = &node {
+            node.start(Arc::clone(&topology), intake.clone()).await;
+        }
         tracing::info!(listeners = bound, "berth is ready");
         // Documents a crash or a kill left unfinished run again now, beside new traffic.
         let recovering = intake.clone();
@@ -71,6 +90,9 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         wait_for_signal().await;
         tracing::info!("stopping: no new connections; finishing requests in flight");
         topology.shutdown(grace).await;
+        if let Some(node) = &node {
+            node.leave().await;
+        }
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })

@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
-pub use endpoint::{bracket, partner_host, Endpoint};
+pub use endpoint::{bracket, host_name, partner_host, Endpoint};
 pub use mount::{Incoming, Mount};
 pub use router::{MountSlot, Router};
 pub use shared_server::targets as shared_server_targets;

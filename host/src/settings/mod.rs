@@ -9,12 +9,14 @@ use serde::Deserialize;
 
 mod admin;
 mod certificates;
+mod cluster;
 mod limits;
 mod shared_server;
 mod store;
 
 pub use admin::AdminSettings;
 pub use certificates::CertificateSettings;
+pub use cluster::ClusterSettings;
 pub use limits::Limits;
 pub use shared_server::{Authentication, SharedServer};
 pub use store::{StoreBackend, StoreSettings};
@@ -34,6 +36,9 @@ pub struct HostSettings {
     /// Expiry warnings for the certificates the deployment uses.
     #[serde(default)]
     pub certificates: CertificateSettings,
+    /// This node among the nodes sharing a PostgreSQL store.
+    #[serde(default)]
+    pub cluster: ClusterSettings,
 }
 
 /// Read `DIR/berth.yaml`; defaults when it does not exist.
@@ -63,6 +68,9 @@ pub fn load(dir: &Path) -> Result<HostSettings, Diagnostic> {
         return Err(doc.diagnostic(&pointer, problem));
     }
     if let Some((pointer, problem)) = settings.store.problem() {
+        return Err(doc.diagnostic(pointer, problem));
+    }
+    if let Some((pointer, problem)) = settings.cluster.problem() {
         return Err(doc.diagnostic(pointer, problem));
     }
     if settings.certificates.warn_days == 0 {

@@ -5,6 +5,7 @@
 mod common;
 mod fixture;
 
+mod cluster;
 mod duplicates;
 mod lifecycle;
 mod payloads;

@@ -21,8 +21,9 @@ fn several_nodes_migrate_at_once() {
             .collect()
     });
     assert_eq!(
-        f.sql("SELECT string_agg(version::text, ',') FROM schema_version"),
-        "1"
+        f.sql("SELECT count(*) FROM schema_version"),
+        "1",
+        "one version row, written once"
     );
     // They share one store.
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -44,10 +45,7 @@ fn a_newer_schema_is_refused() {
         assert!(
             matches!(
                 result,
-                Some(StoreError::SchemaTooNew {
-                    found: 99,
-                    known: 1
-                })
+                Some(StoreError::SchemaTooNew { found: 99, .. })
             ),
             "{result:?}"
         );
