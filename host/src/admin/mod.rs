@@ -9,6 +9,8 @@ mod evidence;
 mod nodes;
 pub mod token;
 
+pub use nodes::{NodeView, NodesView};
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -98,6 +100,7 @@ pub async fn start(settings: &AdminSettings, admin: Admin) {
 
 const INDEX: &str = include_str!("console/index.html");
 const SCRIPT: &str = include_str!("console/console.js");
+const NODES_SCRIPT: &str = include_str!("console/nodes.js");
 const STYLE: &str = include_str!("console/console.css");
 
 async fn route(admin: Arc<Admin>, request: http::Request<hyper::body::Incoming>) -> Answer {
@@ -105,6 +108,7 @@ async fn route(admin: Arc<Admin>, request: http::Request<hyper::body::Incoming>)
     match (request.method(), path.as_str()) {
         (&Method::GET, "/") => file(INDEX, "text/html; charset=utf-8"),
         (&Method::GET, "/console.js") => file(SCRIPT, "text/javascript; charset=utf-8"),
+        (&Method::GET, "/nodes.js") => file(NODES_SCRIPT, "text/javascript; charset=utf-8"),
         (&Method::GET, "/console.css") => file(STYLE, "text/css; charset=utf-8"),
         (&Method::GET, "/metrics") => metrics(&admin).await,
         (_, path) if path.starts_with("/api/") => {

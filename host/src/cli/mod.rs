@@ -3,6 +3,7 @@
 mod args;
 mod cert;
 mod certs;
+mod cluster;
 mod control;
 mod documents;
 mod inspect;
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::ListenersCommand;
+use args::{ClusterCommand, ListenersCommand};
 pub use args::{Cli, Command, LogFormat};
 
 /// `berth`'s whole command line: what `main` runs.
@@ -66,6 +67,10 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             };
             control::run(&dir, action)
         }
+        Command::Cluster {
+            dir,
+            command: ClusterCommand::Status,
+        } => cluster::status(&dir),
         Command::Documents { dir, command } => documents::run(&dir, command),
     }
 }
