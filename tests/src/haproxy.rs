@@ -68,7 +68,10 @@ impl Haproxy {
         let deadline = Instant::now() + Duration::from_secs(10);
         for (port, _) in frontends {
             while TcpStream::connect(("127.0.0.1", *port)).is_err() {
-                assert!(Instant::now() < deadline, "haproxy did not listen on {port}");
+                assert!(
+                    Instant::now() < deadline,
+                    "haproxy did not listen on {port}"
+                );
                 std::thread::sleep(Duration::from_millis(20));
             }
         }

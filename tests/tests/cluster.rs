@@ -93,11 +93,18 @@ impl Node {
     fn admin(&self, method: reqwest::Method, path: &str) -> Value {
         let token = std::fs::read_to_string(self.path().join("data/admin.token")).unwrap();
         let response = client()
-            .request(method, format!("http://127.0.0.1:{}{path}", self.admin_port))
+            .request(
+                method,
+                format!("http://127.0.0.1:{}{path}", self.admin_port),
+            )
             .bearer_auth(token.trim())
             .send()
             .unwrap();
-        assert!(response.status().is_success(), "{path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
         serde_json::from_slice(&response.bytes().unwrap()).unwrap()
     }
 
@@ -128,7 +135,9 @@ impl Sink {
                     let mut request = Vec::new();
                     let mut buffer = [0u8; 8192];
                     let (head_end, length) = loop {
-                        let Ok(n) = stream.read(&mut buffer) else { return };
+                        let Ok(n) = stream.read(&mut buffer) else {
+                            return;
+                        };
                         if n == 0 {
                             return;
                         }
@@ -144,7 +153,9 @@ impl Sink {
                         }
                     };
                     while request.len() < head_end + length {
-                        let Ok(n) = stream.read(&mut buffer) else { return };
+                        let Ok(n) = stream.read(&mut buffer) else {
+                            return;
+                        };
                         if n == 0 {
                             return;
                         }
@@ -188,7 +199,10 @@ fn copy_keys(from: &Path, to: &Path) {
 fn eventually(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !check() {
-        assert!(Instant::now() < deadline, "{what} did not happen within {timeout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within {timeout:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -304,7 +318,9 @@ fn a_node_killed_under_load_loses_nothing_acknowledged() {
                 payload: c.payload.clone(),
             })
             .collect();
-        std::thread::spawn(move || send(&format!("http://127.0.0.1:{as2_front}/as2"), &cases, &work))
+        std::thread::spawn(move || {
+            send(&format!("http://127.0.0.1:{as2_front}/as2"), &cases, &work)
+        })
     };
     eventually(Duration::from_secs(60), "a third of the load", || {
         acknowledged.load(Ordering::SeqCst) >= HTTP_CLIENTS * HTTP_PER_CLIENT / 3
@@ -318,7 +334,10 @@ fn a_node_killed_under_load_loses_nothing_acknowledged() {
 
     // The survivor takes over what a left unfinished and runs it; then nothing is unfinished.
     eventually(Duration::from_secs(60), "the take-over", || {
-        server.sql(&db, "SELECT count(*) FROM documents WHERE state = 'received'") == "0"
+        server.sql(
+            &db,
+            "SELECT count(*) FROM documents WHERE state = 'received'",
+        ) == "0"
     });
     let log_b = node_b.log();
     assert!(
@@ -349,11 +368,17 @@ fn a_node_killed_under_load_loses_nothing_acknowledged() {
         acked.len(),
         taken.lines().count()
     );
-    assert!(acked.len() >= HTTP_CLIENTS * HTTP_PER_CLIENT / 2, "{results:?}");
+    assert!(
+        acked.len() >= HTTP_CLIENTS * HTTP_PER_CLIENT / 2,
+        "{results:?}"
+    );
     let stored = property_values(&server, &db, "http.header.x-seq", "processed");
     let seen = sink.seen();
     for seq in &acked {
-        assert!(stored.contains(*seq), "acknowledged {seq} is not in the store");
+        assert!(
+            stored.contains(*seq),
+            "acknowledged {seq} is not in the store"
+        );
         let file = out.path().join("http").join(format!("{seq}.txt"));
         assert_eq!(
             std::fs::read_to_string(&file).unwrap_or_default(),
@@ -361,7 +386,10 @@ fn a_node_killed_under_load_loses_nothing_acknowledged() {
             "{}",
             file.display()
         );
-        assert!(seen.contains(&format!("/http/{seq}")), "the sink never got {seq}");
+        assert!(
+            seen.contains(&format!("/http/{seq}")),
+            "the sink never got {seq}"
+        );
     }
     // So is every document that was taken over, acknowledged or not.
     for seq in &stored {
@@ -443,7 +471,9 @@ fn controls_and_nodes_are_shared_across_the_cluster() {
     eventually(Duration::from_secs(10), "a resuming", || {
         a.listener_state("inbox") == "listening"
     });
-    assert!(node_b.log().contains("applying a listener control made on another node"));
+    assert!(node_b
+        .log()
+        .contains("applying a listener control made on another node"));
 
     // Both listed, by either node, with the files in which their deployments differ: their
     // ports, nothing else (the processes and keys are the same).
@@ -486,12 +516,19 @@ fn controls_and_nodes_are_shared_across_the_cluster() {
     assert!(status.contains("a *"), "{status}");
     assert!(status.contains("live"), "{status}");
     assert!(
-        status.contains("deployment differs from this node's: berth.yaml, connections/inbound.yaml"),
+        status
+            .contains("deployment differs from this node's: berth.yaml, connections/inbound.yaml"),
         "{status}"
     );
-    eventually(Duration::from_secs(10), "the warning about differing files", || {
-        node_a.log().contains("this node's deployment differs from another live node's")
-    });
+    eventually(
+        Duration::from_secs(10),
+        "the warning about differing files",
+        || {
+            node_a
+                .log()
+                .contains("this node's deployment differs from another live node's")
+        },
+    );
     let log_a = node_a.log();
     let warning = log_a
         .lines()

@@ -12,8 +12,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{ClusterCommand, ListenersCommand};
 pub use args::{Cli, Command, LogFormat};
+use args::{ClusterCommand, ListenersCommand};
 
 /// `berth`'s whole command line: what `main` runs.
 pub fn main() -> ExitCode {

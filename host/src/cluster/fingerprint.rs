@@ -89,7 +89,10 @@ pub fn summary(files: &[(String, String)]) -> String {
 /// The files whose hash differs between two lists, or that only one has.
 pub fn differing(mine: &[(String, String)], theirs: &[(String, String)]) -> Vec<String> {
     let a: HashMap<&str, &str> = mine.iter().map(|(n, h)| (n.as_str(), h.as_str())).collect();
-    let b: HashMap<&str, &str> = theirs.iter().map(|(n, h)| (n.as_str(), h.as_str())).collect();
+    let b: HashMap<&str, &str> = theirs
+        .iter()
+        .map(|(n, h)| (n.as_str(), h.as_str()))
+        .collect();
     let mut names: Vec<String> = a
         .keys()
         .chain(b.keys())

@@ -70,7 +70,9 @@ impl ClusterNode {
                 heartbeat_age as f64 / 1000.0,
                 cluster.timeout_seconds
             ),
-            Err(error) => bail!("cluster.node: cannot register node `{name}` in the store: {error}"),
+            Err(error) => {
+                bail!("cluster.node: cannot register node `{name}` in the store: {error}")
+            }
         }
         tracing::info!(node = %name, address = %info.address, "registered in the cluster");
         Ok(Arc::new(ClusterNode {
@@ -236,5 +238,9 @@ fn instance() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    format!("{}-{}-{nanos:x}", crate::server::host_name(), std::process::id())
+    format!(
+        "{}-{}-{nanos:x}",
+        crate::server::host_name(),
+        std::process::id()
+    )
 }

@@ -12,8 +12,8 @@ use std::time::Duration;
 use anyhow::Context;
 use berth_process::Runner;
 
-use crate::deploy::{check_deployment, deployment_dir, report};
 use crate::cluster::ClusterNode;
+use crate::deploy::{check_deployment, deployment_dir, report};
 use crate::intake::Intake;
 use crate::topology::{watch, Topology};
 use crate::{admin, retention};

@@ -51,7 +51,10 @@ impl ClusterSettings {
             return Some(("/cluster/node", "must not be empty".into()));
         }
         if self.heartbeat_seconds == 0 {
-            return Some(("/cluster/heartbeat_seconds", "must be at least 1 second".into()));
+            return Some((
+                "/cluster/heartbeat_seconds",
+                "must be at least 1 second".into(),
+            ));
         }
         // Fewer than three heartbeats per timeout and one late heartbeat would make a live
         // node look dead.
@@ -89,7 +92,10 @@ mod tests {
     fn the_node_defaults_to_the_host_name() {
         let cluster = settings("").unwrap();
         assert_eq!(cluster.node_name(), crate::server::host_name());
-        assert_eq!((cluster.heartbeat_seconds, cluster.timeout_seconds), (5, 30));
+        assert_eq!(
+            (cluster.heartbeat_seconds, cluster.timeout_seconds),
+            (5, 30)
+        );
         let cluster = settings("cluster:\n  node: berth-a\n").unwrap();
         assert_eq!(cluster.node_name(), "berth-a");
     }
@@ -97,7 +103,11 @@ mod tests {
     #[test]
     fn a_timeout_shorter_than_three_heartbeats_is_refused_at_its_line() {
         let d = settings("cluster:\n  heartbeat_seconds: 5\n  timeout_seconds: 10\n").unwrap_err();
-        assert_eq!((d.field.as_str(), d.line), ("cluster.timeout_seconds", Some(3)), "{d}");
+        assert_eq!(
+            (d.field.as_str(), d.line),
+            ("cluster.timeout_seconds", Some(3)),
+            "{d}"
+        );
         let d = settings("cluster:\n  node: \"\"\n").unwrap_err();
         assert_eq!(d.field, "cluster.node", "{d}");
     }

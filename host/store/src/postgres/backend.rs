@@ -9,8 +9,8 @@ use super::pool::{connect, Db, Owner, PgConfig};
 use super::write::{Change, Insert};
 use super::{read, schema, write};
 use crate::backend::{Backend, BackendRead, BoxFuture};
-use crate::cluster::Cluster;
 use crate::clock::now_millis;
+use crate::cluster::Cluster;
 use crate::error::StoreError;
 use crate::payload::StoredPayload;
 use crate::types::{

@@ -14,8 +14,8 @@ use super::readers::Readers;
 use super::sql;
 use super::writer::{Insert, Op, Outcome, Writer};
 use crate::backend::{Backend, BackendRead, BoxFuture};
-use crate::cluster::Cluster;
 use crate::clock::now_millis;
+use crate::cluster::Cluster;
 use crate::error::StoreError;
 use crate::payload::{Payload, StoredPayload};
 use crate::types::{

@@ -52,8 +52,16 @@ async fn a_name_live_elsewhere_is_refused_until_its_heartbeat_is_old() {
         .await
         .unwrap();
     assert_eq!(outcome, Registration::Registered);
-    assert!(!a.cluster().heartbeat(&node("berth-a", "one")).await.unwrap());
-    assert!(b.cluster().heartbeat(&node("berth-a", "two")).await.unwrap());
+    assert!(!a
+        .cluster()
+        .heartbeat(&node("berth-a", "one"))
+        .await
+        .unwrap());
+    assert!(b
+        .cluster()
+        .heartbeat(&node("berth-a", "two"))
+        .await
+        .unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -73,7 +81,13 @@ async fn a_live_node_takes_over_the_unfinished_documents_of_a_dead_one() {
     // All alive: nobody takes anything.
     assert!(b.cluster().take_over(LONG).await.unwrap().is_empty());
     // Only its own at start: b's document is b's.
-    let own: Vec<String> = b.unfinished().await.unwrap().into_iter().map(|d| d.id).collect();
+    let own: Vec<String> = b
+        .unfinished()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
     assert_eq!(own, ["b-0"]);
 
     // a stops sending heartbeats; b and c both look for dead nodes at the same moment.
@@ -95,7 +109,10 @@ async fn a_live_node_takes_over_the_unfinished_documents_of_a_dead_one() {
     ids.sort();
     let mut expected: Vec<String> = (1..30).map(|i| format!("a-{i}")).collect();
     expected.sort();
-    assert_eq!(ids, expected, "every unfinished document of a, each to one node");
+    assert_eq!(
+        ids, expected,
+        "every unfinished document of a, each to one node"
+    );
     let shown = b.get("a-5").await.unwrap().unwrap();
     assert_eq!(shown.state, State::Received);
     assert!(
@@ -118,7 +135,10 @@ async fn a_live_node_takes_over_the_unfinished_documents_of_a_dead_one() {
         .map(|n| (n.info.name.as_str(), n.live))
         .collect();
     assert_eq!(names, [("a", true), ("b", true), ("c", true)]);
-    assert_eq!(listed[0].info.files, [("berth.yaml".to_string(), "aa".to_string())]);
+    assert_eq!(
+        listed[0].info.files,
+        [("berth.yaml".to_string(), "aa".to_string())]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -141,7 +161,10 @@ async fn listener_controls_reach_the_other_nodes() {
     let (a, b) = (f.open(), f.open());
     registered(&a, &node("a", "a1")).await;
     registered(&b, &node("b", "b1")).await;
-    let wake = b.cluster().wakeups().expect("PostgreSQL wakes the other nodes");
+    let wake = b
+        .cluster()
+        .wakeups()
+        .expect("PostgreSQL wakes the other nodes");
     // The LISTEN connection wakes b once it listens; wait for that before publishing.
     tokio::time::timeout(Duration::from_secs(10), wake.notified())
         .await
@@ -153,10 +176,19 @@ async fn listener_controls_reach_the_other_nodes() {
     let controls = b.cluster().controls_after(0).await.unwrap();
     assert_eq!(controls.len(), 1);
     assert_eq!(
-        (controls[0].listener.as_str(), controls[0].action.as_str(), controls[0].origin.as_str()),
+        (
+            controls[0].listener.as_str(),
+            controls[0].action.as_str(),
+            controls[0].origin.as_str()
+        ),
         ("inbox", "pause", "a")
     );
-    assert!(b.cluster().controls_after(controls[0].id).await.unwrap().is_empty());
+    assert!(b
+        .cluster()
+        .controls_after(controls[0].id)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// The embedded store: one node, itself, honestly listed; nothing to take over or tell.
@@ -171,7 +203,12 @@ async fn the_embedded_store_is_one_node() {
     assert_eq!(nodes.len(), 1);
     assert!(nodes[0].live);
     assert_eq!(nodes[0].info.name, "solo");
-    assert!(store.cluster().take_over(Duration::ZERO).await.unwrap().is_empty());
+    assert!(store
+        .cluster()
+        .take_over(Duration::ZERO)
+        .await
+        .unwrap()
+        .is_empty());
     assert!(store.cluster().wakeups().is_none());
     assert_eq!(store.unfinished().await.unwrap().len(), 1);
 }

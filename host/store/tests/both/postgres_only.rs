@@ -43,10 +43,7 @@ fn a_newer_schema_is_refused() {
         StoreReader::open_backend(&f.config).err(),
     ] {
         assert!(
-            matches!(
-                result,
-                Some(StoreError::SchemaTooNew { found: 99, .. })
-            ),
+            matches!(result, Some(StoreError::SchemaTooNew { found: 99, .. })),
             "{result:?}"
         );
     }
