@@ -55,7 +55,7 @@ async function main(page, pageErrors) {
   check((await page.title()).includes('berth'), 'the page at / is not the console: ' + (await page.title()));
 
   step('enter the token');
-  await page.getByLabel('Admin token').fill(token);
+  await page.getByLabel('Admin token', { exact: true }).fill(token);
   await page.getByTestId('token-save').click();
 
   const row = page.locator(`[data-testid="listener-row"][data-name="${processName}"]`);

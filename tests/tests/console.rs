@@ -4,12 +4,13 @@
 //! downloads its payload, and sees a new document appear in the open list by itself.
 //! `scripts/console-setup` (run by `scripts/test`) installs chromium and playwright-core.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "../console/browser.rs"]
+mod browser;
+
+use std::time::Duration;
 
 use berth_e2e::{build_dir, client, free_port, Deployment};
+use browser::{driver, node, run_with_timeout};
 
 const ORDERS: &str = r#"
 name: orders
@@ -32,71 +33,9 @@ steps:
 const FILE_NAME: &str = "po-4711.edi";
 const PAYLOAD: &str = "ISA*00*          *00*          *ZZ*ACME~\r\nST*850*4711~\r\n";
 
-/// The browser driver, after checking that what it needs is installed. Missing tools fail the
-/// test: a console test that skips itself would pass on a machine where it never ran.
-fn driver() -> PathBuf {
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("console");
-    let setup = "run scripts/test, which installs it (or scripts/console-setup alone)";
-    let node = Command::new("node").arg("--version").output();
-    assert!(
-        node.is_ok_and(|o| o.status.success()),
-        "node is not installed: {setup}"
-    );
-    assert!(
-        Path::new("/usr/bin/chromium").exists(),
-        "/usr/bin/chromium is not installed: {setup}"
-    );
-    assert!(
-        folder.join("node_modules/playwright-core").exists(),
-        "playwright-core is not installed in {}: {setup}",
-        folder.display()
-    );
-    folder.join("drive.mjs")
-}
-
-/// Run a command to its end, or kill it after `timeout`; its status and output.
-fn run_with_timeout(mut command: Command, timeout: Duration) -> (Option<i32>, String) {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start node");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for node") {
-            break status.code();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let text = format!(
-        "{}{}",
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default()
-    );
-    (status, text)
-}
-
 #[test]
 fn an_operator_pauses_and_resumes_a_listener_and_finds_a_document_in_the_console() {
-    let driver = driver();
+    let driver = driver("drive.mjs");
     let port = free_port();
     let admin_port = free_port();
     let deployment = Deployment::new();
@@ -143,14 +82,12 @@ fn an_operator_pauses_and_resumes_a_listener_and_finds_a_document_in_the_console
         .expect("the target folder")
         .join("console.png");
 
-    let mut node = Command::new("node");
-    node.arg(&driver)
+    let mut command = node(&driver);
+    command
         .args([&admin_url, token.trim(), &listener_url, "orders", FILE_NAME])
         .env("BERTH_CONSOLE_SCREENSHOT", &screenshot)
-        .env("BERTH_CONSOLE_PAYLOAD", PAYLOAD)
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("no_proxy", "127.0.0.1,localhost");
-    let (status, output) = run_with_timeout(node, Duration::from_secs(120));
+        .env("BERTH_CONSOLE_PAYLOAD", PAYLOAD);
+    let (status, output) = run_with_timeout(command, Duration::from_secs(120));
     assert_eq!(
         status,
         Some(0),

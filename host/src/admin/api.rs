@@ -1,15 +1,22 @@
 //! The JSON API: listeners (see, pause, resume, restart), status, documents.
 
+use std::net::SocketAddr;
 use std::time::SystemTime;
 
 use http::{Method, StatusCode};
 use serde_json::json;
 
-use super::{documents, evidence, nodes};
+use super::{documents, evidence, nodes, partners, traffic};
 use super::{error, json, Admin, Answer};
 use crate::topology::ControlError;
 
-pub async fn handle(admin: &Admin, method: &Method, path: &str, query: &str) -> Answer {
+pub async fn handle(
+    admin: &Admin,
+    method: &Method,
+    path: &str,
+    query: &str,
+    peer: SocketAddr,
+) -> Answer {
     let segments: Vec<&str> = path
         .trim_start_matches("/api/")
         .split('/')
@@ -25,7 +32,10 @@ pub async fn handle(admin: &Admin, method: &Method, path: &str, query: &str) -> 
         (&Method::POST, ["listeners", action]) => control_all(admin, action).await,
         (&Method::POST, ["listeners", name, action]) => control(admin, name, action).await,
         (&Method::GET, ["nodes"]) => nodes::list(admin).await,
-        (&Method::GET, ["documents"]) => documents::list(admin, query).await,
+        (&Method::GET, ["documents"]) => documents::list(admin, query, peer).await,
+        (&Method::GET, ["traffic"]) => traffic::traffic(admin, query, peer).await,
+        (&Method::GET, ["partners"]) => partners::partners(admin).await,
+        (&Method::GET, ["certificates"]) => partners::certificates(admin).await,
         (&Method::GET, ["documents", id]) => documents::show(admin, id).await,
         (&Method::POST, ["documents", id, "retry"]) => documents::retry(admin, id).await,
         (&Method::GET, ["documents", id, part]) => evidence::download(admin, id, part).await,

@@ -2,13 +2,14 @@
 //! document's detail; retrying a failed one.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 
 use berth_connector_sdk::query::pairs;
 use berth_store::{Query, StoredDocument, Summary};
 use http::StatusCode;
 use serde_json::{json, Value};
 
-use super::{error, json, Admin, Answer};
+use super::{bad_request, error, json, Admin, Answer};
 use crate::documents::{format_date, parse_date, parse_state};
 
 /// The most an answer's text shows; the store keeps the whole.
@@ -16,13 +17,13 @@ const ANSWER_TEXT_LIMIT: usize = 64 * 1024;
 
 /// One page of a listing, newest first: `{documents, next_cursor}`. Give `next_cursor` back as
 /// `cursor` for the page after; documents that arrive meanwhile do not shift it (see [`Cursor`]).
-pub async fn list(admin: &Admin, query: &str) -> Answer {
+pub async fn list(admin: &Admin, query: &str, peer: SocketAddr) -> Answer {
     let Some(store) = admin.intake.store().cloned() else {
         return error(StatusCode::CONFLICT, "the message store is off");
     };
     let (mut filter, cursor) = match parse_query(query) {
         Ok(parsed) => parsed,
-        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+        Err(message) => return bad_request(peer, &message),
     };
     let limit = filter.limit;
     let shown = cursor.as_ref().map_or(0, |c| c.shown);

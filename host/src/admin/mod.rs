@@ -7,7 +7,9 @@ mod body;
 mod documents;
 mod evidence;
 mod nodes;
+mod partners;
 pub mod token;
+mod traffic;
 
 pub use nodes::{NodeView, NodesView};
 
@@ -81,14 +83,14 @@ pub async fn start(settings: &AdminSettings, admin: Admin) {
     tracing::info!(url = %format!("http://{address}/"), "admin API and console listening");
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
+            let Ok((stream, peer)) = listener.accept().await else {
                 continue;
             };
             let admin = Arc::clone(&admin);
             tokio::spawn(async move {
                 let service = service_fn(move |request| {
                     let admin = Arc::clone(&admin);
-                    async move { Ok::<_, Infallible>(route(admin, request).await) }
+                    async move { Ok::<_, Infallible>(route(admin, request, peer).await) }
                 });
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -102,14 +104,32 @@ const INDEX: &str = include_str!("console/index.html");
 const SCRIPT: &str = include_str!("console/console.js");
 const NODES_SCRIPT: &str = include_str!("console/nodes.js");
 const STYLE: &str = include_str!("console/console.css");
+const CHARTS: &str = include_str!("console/charts.js");
+const PARTNERS: &str = include_str!("console/partners.js");
+// The charts are drawn by uPlot (MIT), vendored unchanged from npm and embedded here so that
+// the console needs no internet access: 50 KB without dependencies, made for time series like
+// documents per minute, canvas-fast with many listeners, and actively kept. Why not another
+// library, and how to update it: console/vendor/uplot/README.md.
+const UPLOT: &str = include_str!("console/vendor/uplot/uPlot.iife.min.js");
+const UPLOT_STYLE: &str = include_str!("console/vendor/uplot/uPlot.min.css");
 
-async fn route(admin: Arc<Admin>, request: http::Request<hyper::body::Incoming>) -> Answer {
+async fn route(
+    admin: Arc<Admin>,
+    request: http::Request<hyper::body::Incoming>,
+    peer: SocketAddr,
+) -> Answer {
     let path = request.uri().path().to_string();
     match (request.method(), path.as_str()) {
         (&Method::GET, "/") => file(INDEX, "text/html; charset=utf-8"),
         (&Method::GET, "/console.js") => file(SCRIPT, "text/javascript; charset=utf-8"),
         (&Method::GET, "/nodes.js") => file(NODES_SCRIPT, "text/javascript; charset=utf-8"),
         (&Method::GET, "/console.css") => file(STYLE, "text/css; charset=utf-8"),
+        (&Method::GET, "/charts.js") => file(CHARTS, "text/javascript; charset=utf-8"),
+        (&Method::GET, "/partners.js") => file(PARTNERS, "text/javascript; charset=utf-8"),
+        (&Method::GET, "/vendor/uPlot.iife.min.js") => {
+            file(UPLOT, "text/javascript; charset=utf-8")
+        }
+        (&Method::GET, "/vendor/uPlot.min.css") => file(UPLOT_STYLE, "text/css; charset=utf-8"),
         (&Method::GET, "/metrics") => metrics(&admin).await,
         (_, path) if path.starts_with("/api/") => {
             let authorized = request
@@ -118,13 +138,14 @@ async fn route(admin: Arc<Admin>, request: http::Request<hyper::body::Incoming>)
                 .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
                 .is_some_and(|given| token::matches(given, &admin.token));
             if !authorized {
+                tracing::warn!(%peer, %path, "admin API: refused, no valid admin token");
                 return error(StatusCode::UNAUTHORIZED, "a valid admin token is required");
             }
             let query = request.uri().query().unwrap_or("").to_string();
             let method = request.method().clone();
             // API requests carry no bodies worth reading; a bounded read keeps it that way.
             let _ = Limited::new(request.into_body(), 64 * 1024).collect().await;
-            api::handle(&admin, &method, path, &query).await
+            api::handle(&admin, &method, path, &query, peer).await
         }
         _ => error(StatusCode::NOT_FOUND, "no such page"),
     }
@@ -172,6 +193,13 @@ pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Answer {
         HeaderValue::from_static("application/json"),
     );
     answer
+}
+
+/// A 400 for a request the API cannot read: logged with its reason and where it came from, since
+/// an operator's script sending bad queries is worth finding.
+pub fn bad_request(peer: SocketAddr, message: &str) -> Answer {
+    tracing::warn!(%peer, reason = message, "admin API: bad request refused");
+    error(StatusCode::BAD_REQUEST, message)
 }
 
 pub fn error(status: StatusCode, message: &str) -> Answer {

@@ -41,6 +41,19 @@ impl CertificateWatch {
         *self.records.lock().unwrap_or_else(|p| p.into_inner()) = records.to_vec();
     }
 
+    /// The certificates of the deployment in force.
+    pub fn records(&self) -> Vec<CertificateRecord> {
+        self.records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// How many days before its end a certificate is due for renewal.
+    pub fn warn_days(&self) -> u32 {
+        self.warn_days
+    }
+
     /// Log a warning for each certificate that expires within the window, or has expired.
     pub fn warn(&self) {
         let records = self

@@ -10,6 +10,7 @@
 
 mod apply;
 mod fingerprint;
+mod partners;
 #[cfg(test)]
 mod tests;
 mod urls;
@@ -21,6 +22,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+pub use partners::PartnerPair;
 pub use view::ListenerView;
 
 use crate::deploy::Plan;
@@ -71,6 +73,8 @@ pub struct Topology {
     started: SystemTime,
     /// Told about the certificates of each applied deployment (expiry gauge and warnings).
     certificates: std::sync::OnceLock<Arc<crate::run::certs::CertificateWatch>>,
+    /// The processes of the deployment in force, for the partners view.
+    deployed: Mutex<Vec<Arc<berth_process::ProcessDef>>>,
 }
 
 /// Why an operator's request was refused.
@@ -102,6 +106,7 @@ impl Topology {
             deploy_error: Mutex::new(None),
             started: SystemTime::now(),
             certificates: std::sync::OnceLock::new(),
+            deployed: Mutex::new(Vec::new()),
         })
     }
 
@@ -173,6 +178,7 @@ impl Topology {
         if let Some(watch) = self.certificates.get() {
             watch.update(&plan.certificates);
         }
+        partners::remember(self, &plan);
         let mut running = self.running.lock().await;
         apply::apply(self, &mut running, plan, restart).await;
     }

@@ -28,6 +28,7 @@ use std::time::Duration;
 use crate::cluster::Cluster;
 use crate::error::StoreError;
 use crate::payload::StoredPayload;
+use crate::traffic::{TrafficCount, TrafficQuery};
 use crate::types::{Answer, Finish, NewDocument, Query, Received, StoredDocument, Summary};
 
 /// A future that a backend returns; `Send`, so that the host may await it from any task.
@@ -44,6 +45,13 @@ pub trait BackendRead: Send + Sync {
 
     /// A listing, newest first.
     fn query<'a>(&'a self, filter: &'a Query) -> BoxFuture<'a, Result<Vec<Summary>, StoreError>>;
+
+    /// Documents received in the query's range, counted per process, bucket, state and answer
+    /// summary, in no particular order. The range has been checked ([`TrafficQuery::check`]).
+    fn traffic<'a>(
+        &'a self,
+        range: &'a TrafficQuery,
+    ) -> BoxFuture<'a, Result<Vec<TrafficCount>, StoreError>>;
 }
 
 /// A store that the host writes: its read side (the same one the read-only view uses) and the

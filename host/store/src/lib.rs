@@ -28,6 +28,7 @@ mod payload;
 mod postgres;
 mod sqlite;
 mod store;
+mod traffic;
 mod types;
 
 pub use backend::{Backend, BackendRead, BoxFuture};
@@ -36,6 +37,7 @@ pub use error::StoreError;
 pub use payload::{Payload, PayloadSource, StoredPayload};
 pub use postgres::PgConfig;
 pub use store::{BackendConfig, Store, StoreReader};
+pub use traffic::{TrafficCount, TrafficQuery};
 pub use types::{
     Answer, Finish, NewDocument, Query, Received, State, StoreOptions, StoredDocument, Summary,
 };

@@ -11,6 +11,7 @@ use crate::error::StoreError;
 use crate::payload::StoredPayload;
 use crate::postgres::{self, PgConfig};
 use crate::sqlite;
+use crate::traffic::{TrafficCount, TrafficQuery};
 use crate::types::{
     Answer, Finish, NewDocument, Query, Received, StoreOptions, StoredDocument, Summary,
 };
@@ -130,6 +131,12 @@ impl Store {
         self.backend.reads().query(filter).await
     }
 
+    /// Documents received in the range, counted per process, bucket, state and answer.
+    pub async fn traffic(&self, range: &TrafficQuery) -> Result<Vec<TrafficCount>, StoreError> {
+        range.check()?;
+        self.backend.reads().traffic(range).await
+    }
+
     /// Puts a failed document back to `received`, so that it runs again (now, by the caller,
     /// or at the next start). Returns once committed.
     pub async fn mark_for_retry(&self, id: &str) -> Result<(), StoreError> {
@@ -193,5 +200,11 @@ impl StoreReader {
     /// As [`Store::query`].
     pub async fn query(&self, filter: &Query) -> Result<Vec<Summary>, StoreError> {
         self.backend.query(filter).await
+    }
+
+    /// As [`Store::traffic`].
+    pub async fn traffic(&self, range: &TrafficQuery) -> Result<Vec<TrafficCount>, StoreError> {
+        range.check()?;
+        self.backend.traffic(range).await
     }
 }

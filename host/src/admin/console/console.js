@@ -117,13 +117,13 @@ function listenerRow(name) {
   let row = listenerRows.get(name);
   if (row) return row;
   const cells = {
-    name: el('td', { class: 'name', text: name }),
-    connector: el('td'),
-    urls: el('td', { class: 'urls' }),
+    name: el('td', { class: 'name', text: name, 'data-label': 'Process' }),
+    connector: el('td', { 'data-label': 'Connector' }),
+    urls: el('td', { class: 'urls', 'data-label': 'URLs' }),
     state: el('span', { 'data-testid': 'listener-state' }),
-    documents: el('td', { class: 'num', 'data-testid': 'listener-documents' }),
-    errors: el('td', { class: 'num', 'data-testid': 'listener-errors' }),
-    error: el('td', { class: 'message', 'data-testid': 'listener-error' }),
+    documents: el('td', { class: 'num', 'data-testid': 'listener-documents', 'data-label': 'Documents' }),
+    errors: el('td', { class: 'num', 'data-testid': 'listener-errors', 'data-label': 'Errors' }),
+    error: el('td', { class: 'message', 'data-testid': 'listener-error', 'data-label': 'Last error' }),
   };
   const action = (verb, label) => el('button', {
     type: 'button', 'data-testid': verb, text: label,
@@ -133,7 +133,7 @@ function listenerRow(name) {
   cells.resume = action('resume', 'Resume');
   cells.restart = action('restart', 'Restart');
   const tr = el('tr', { 'data-testid': 'listener-row', 'data-name': name },
-    cells.name, cells.connector, cells.urls, el('td', null, cells.state),
+    cells.name, cells.connector, cells.urls, el('td', { 'data-label': 'State' }, cells.state),
     cells.documents, cells.errors, cells.error,
     el('td', { class: 'row-actions' }, cells.pause, cells.resume, cells.restart));
   row = { tr, cells };
@@ -328,12 +328,12 @@ function documentRow(doc) {
     class: 'link', 'data-testid': 'document-row', 'data-id': doc.id,
     onclick: (event) => { if (event.target.tagName !== 'A') location.hash = href; },
   },
-  el('td', null, el('a', { href, 'data-testid': 'document-link', text: doc.id })),
-  el('td', { text: when(doc.received_at) }),
-  el('td', { text: doc.process }),
-  el('td', { title: doc.error || null }, state),
-  el('td', { 'data-testid': 'document-file-name', text: props.file_name || '' }),
-  el('td', { 'data-testid': 'document-answer', text: doc.answer || '' }));
+  el('td', { 'data-label': 'Id' }, el('a', { href, 'data-testid': 'document-link', text: doc.id })),
+  el('td', { 'data-label': 'Received', text: when(doc.received_at) }),
+  el('td', { 'data-label': 'Process', text: doc.process }),
+  el('td', { 'data-label': 'State', title: doc.error || null }, state),
+  el('td', { 'data-label': 'File name', 'data-testid': 'document-file-name', text: props.file_name || '' }),
+  el('td', { 'data-label': 'Answer', 'data-testid': 'document-answer', text: doc.answer || '' }));
 }
 
 const TRACKED = ['as2.from', 'as2.to', 'subject', 'message_id', 'file_name', 'mime_type'];
@@ -436,9 +436,16 @@ function takeFragmentToken() {
 
 function route() {
   const match = /^#\/documents\/(.+)$/.exec(location.hash);
-  $('overview').hidden = !!match;
+  const partners = location.hash === '#/partners';
+  $('overview').hidden = !!match || partners;
   $('detail').hidden = !match;
+  $('partners').hidden = !partners;
+  const current = (link, on) => (on ? link.setAttribute('aria-current', 'page') : link.removeAttribute('aria-current'));
+  current($('nav-overview'), !match && !partners);
+  current($('nav-partners'), partners);
   if (match) showDocument(decodeURIComponent(match[1]));
+  if (partners) showPartners(); // partners.js
+  if (!$('overview').hidden) refreshTraffic(); // charts.js
 }
 
 function start() {
@@ -468,6 +475,8 @@ function init() {
     $('document-rows').replaceChildren();
     documentRows.clear();
     showOlder(null);
+    forgetTraffic();
+    forgetPartners();
     askForToken();
   });
   $('error-close').addEventListener('click', () => clearError());
@@ -492,6 +501,8 @@ function init() {
     route();
     if (fromDetail && $('detail').hidden) searchDocuments();
   });
+  initCharts();
+  initPartners();
   setInterval(refreshListeners, REFRESH_MS);
   setInterval(refreshDocuments, DOCUMENTS_REFRESH_MS);
   takeFragmentToken();

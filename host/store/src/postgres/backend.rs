@@ -13,6 +13,7 @@ use crate::clock::now_millis;
 use crate::cluster::Cluster;
 use crate::error::StoreError;
 use crate::payload::StoredPayload;
+use crate::traffic::{TrafficCount, TrafficQuery};
 use crate::types::{
     Answer, Finish, NewDocument, Query, Received, StoreOptions, StoredDocument, Summary,
 };
@@ -124,6 +125,13 @@ impl BackendRead for PgReader {
 
     fn query<'a>(&'a self, filter: &'a Query) -> BoxFuture<'a, Result<Vec<Summary>, StoreError>> {
         Box::pin(self.db.run(read::query(self.db.clone(), filter.clone())))
+    }
+
+    fn traffic<'a>(
+        &'a self,
+        range: &'a TrafficQuery,
+    ) -> BoxFuture<'a, Result<Vec<TrafficCount>, StoreError>> {
+        Box::pin(self.db.run(read::traffic(self.db.clone(), *range)))
     }
 }
 

@@ -12,6 +12,7 @@ use super::chunks::{ChunkSource, PAYLOAD, RAW};
 use super::pool::Db;
 use crate::error::StoreError;
 use crate::payload::StoredPayload;
+use crate::traffic::{TrafficCount, TrafficQuery};
 use crate::types::{Answer, Query, State, StoredDocument, Summary};
 
 const DOCUMENT_SELECT: &str = "SELECT seq, id, process, state, received_at, payload, payload_len,
@@ -150,6 +151,35 @@ pub(crate) async fn query(db: Arc<Db>, filter: Query) -> Result<Vec<Summary>, St
                 properties: properties.remove(&r.get::<_, i64>(0)).unwrap_or_default(),
                 error: r.get(5),
                 answer: r.get(6),
+            })
+        })
+        .collect()
+}
+
+/// Documents received in the range, counted per process, bucket, state and answer, by the
+/// server (the range through the `received_at` index).
+pub(crate) async fn traffic(
+    db: Arc<Db>,
+    range: TrafficQuery,
+) -> Result<Vec<TrafficCount>, StoreError> {
+    let client = db.pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT process, (received_at - $1) / $3 AS bucket, state, answer_summary, COUNT(*)
+             FROM documents
+             WHERE received_at >= $1 AND received_at < $2
+             GROUP BY process, bucket, state, answer_summary",
+            &[&range.from, &range.to, &range.bucket_ms],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TrafficCount {
+                process: r.get(0),
+                bucket: r.get(1),
+                state: State::parse(r.get(2))?,
+                answer: r.get(3),
+                count: u64::try_from(r.get::<_, i64>(4)).unwrap_or(0),
             })
         })
         .collect()

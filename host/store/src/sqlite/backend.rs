@@ -18,6 +18,7 @@ use crate::clock::now_millis;
 use crate::cluster::Cluster;
 use crate::error::StoreError;
 use crate::payload::{Payload, StoredPayload};
+use crate::traffic::{TrafficCount, TrafficQuery};
 use crate::types::{
     Answer, Finish, NewDocument, Query, Received, StoreOptions, StoredDocument, Summary,
 };
@@ -295,6 +296,16 @@ impl BackendRead for SqliteReader {
 
     fn query<'a>(&'a self, filter: &'a Query) -> BoxFuture<'a, Result<Vec<Summary>, StoreError>> {
         self.reads.query(filter)
+    }
+
+    fn traffic<'a>(
+        &'a self,
+        range: &'a TrafficQuery,
+    ) -> BoxFuture<'a, Result<Vec<TrafficCount>, StoreError>> {
+        let (reads, range) = (self.reads.clone(), *range);
+        Box::pin(blocking(move || {
+            reads.readers.read(|conn| sql::traffic(conn, &range))
+        }))
     }
 }
 

@@ -10,3 +10,4 @@ mod duplicates;
 mod lifecycle;
 mod payloads;
 mod postgres_only;
+mod traffic;

@@ -17,7 +17,9 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::error::StoreError;
 
-pub(crate) use read::{document, history, properties, query, raw, unfinished, DocumentRead};
+pub(crate) use read::{
+    document, history, properties, query, raw, traffic, unfinished, DocumentRead,
+};
 pub(crate) use schema::migrate;
 pub(crate) use write::{
     append_history, find_duplicate, insert_document, insert_history, insert_properties, locate,

@@ -7,6 +7,7 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use super::{key_range, PER_DOCUMENT};
 use crate::error::StoreError;
 use crate::sqlite::files::Blob;
+use crate::traffic::{TrafficCount, TrafficQuery};
 use crate::types::{Answer, Query, State, Summary};
 
 /// A document row without properties and history; the payload still to be loaded if a file.
@@ -192,6 +193,42 @@ pub(crate) fn query(conn: &Connection, filter: &Query) -> Result<Vec<Summary>, S
             properties,
             error,
             answer,
+        });
+    }
+    Ok(out)
+}
+
+/// Documents received in the range, counted per process, bucket, state and answer. The range
+/// is read through the `received_at` index; the counting happens in SQLite, so a busy day's
+/// rows never come out one by one.
+pub(crate) fn traffic(
+    conn: &Connection,
+    range: &TrafficQuery,
+) -> Result<Vec<TrafficCount>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT process, (received_at - ?1) / ?3 AS bucket, state, answer_summary, COUNT(*)
+         FROM documents
+         WHERE received_at >= ?1 AND received_at < ?2
+         GROUP BY process, bucket, state, answer_summary",
+    )?;
+    let rows = stmt.query_map(params![range.from, range.to, range.bucket_ms], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, i64>(4)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (process, bucket, state, answer, count) = row?;
+        out.push(TrafficCount {
+            process,
+            bucket,
+            state: State::parse(&state)?,
+            answer,
+            count: u64::try_from(count).unwrap_or(0),
         });
     }
     Ok(out)
