@@ -87,7 +87,9 @@ pub trait Backend: Send + Sync {
     /// Puts a `failed` document back to `received`.
     fn mark_for_retry<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// The documents whose process has not finished, oldest first.
+    /// The documents whose process has not finished, oldest first. On a store that several
+    /// nodes share, only those of the node registered through [`Backend::cluster`] (and any
+    /// stored without a node), claimed for it: the others belong to their own nodes.
     fn unfinished(&self) -> BoxFuture<'_, Result<Vec<StoredDocument>, StoreError>>;
 
     /// Removes finished documents (and failed ones when `include_failed`) received longer ago
