@@ -396,6 +396,23 @@ fn a_node_killed_under_load_loses_nothing_acknowledged() {
         assert!(out.path().join("http").join(format!("{seq}.txt")).exists());
         assert!(seen.contains(&format!("/http/{seq}")), "{seq}");
     }
+    // While both nodes were alive no document ran on both: only one that was taken over may
+    // have reached the sink twice (once from a before the kill, once from b).
+    let taken_seqs: BTreeSet<String> = server
+        .sql(
+            &db,
+            "SELECT p.value FROM properties p JOIN history h USING (seq)
+             WHERE p.name = 'http.header.x-seq' AND h.event = 'taken over by node b from node a'",
+        )
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let hits = sink.seen.lock().unwrap().clone();
+    for seq in stored.difference(&taken_seqs) {
+        let path = format!("/http/{seq}");
+        let runs = hits.iter().filter(|p| **p == path).count();
+        assert_eq!(runs, 1, "{seq} ran {runs} times");
+    }
 
     // Every AS2 message that got a `processed` MDN likewise.
     let as2_stored = property_values(&server, &db, "file_name", "processed");

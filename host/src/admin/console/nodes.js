@@ -10,14 +10,17 @@ function nodeRow(node) {
   const name = node.this_node ? node.name + ' (this node)' : node.name;
   const listeners = node.listeners.map(([listener, s]) => listener + ': ' + s).join(', ');
   const differs = node.differs.length ? 'differs: ' + node.differs.join(', ') : 'same';
+  // data-label: on a narrow screen each cell stands under its column's name (table.stack).
   return el('tr', { 'data-testid': 'node-row' },
-    el('td', {}, name),
-    el('td', {}, node.address),
-    el('td', {}, node.version),
-    el('td', {}, state),
-    el('td', { title: differs }, node.fingerprint + (node.differs.length ? ' (differs)' : '')),
-    el('td', { class: 'num' }, node.heartbeat_age_seconds.toFixed(1) + ' s ago'),
-    el('td', {}, listeners));
+    el('td', { 'data-label': 'Node' }, name),
+    el('td', { 'data-label': 'Address' }, node.address),
+    el('td', { 'data-label': 'Version' }, node.version),
+    el('td', { 'data-label': 'State' }, state),
+    el('td', { title: differs, 'data-label': 'Deployment' },
+      node.fingerprint + (node.differs.length ? ' (differs)' : '')),
+    el('td', { class: 'num', 'data-label': 'Heartbeat' },
+      node.heartbeat_age_seconds.toFixed(1) + ' s ago'),
+    el('td', { 'data-label': 'Listeners' }, listeners));
 }
 
 async function refreshNodes() {
