@@ -568,3 +568,41 @@ fn controls_and_nodes_are_shared_across_the_cluster() {
     let restarted = Berth::start(a.path(), &[]);
     drop((restarted, node_b));
 }
+
+/// The embedded store: one node, this one, listed honestly under the host name.
+#[test]
+fn on_the_embedded_store_the_node_lists_itself() {
+    let (http_port, admin_port) = (free_port(), free_port());
+    let deployment = Deployment::new();
+    deployment
+        .write("berth.yaml", &format!("admin:\n  port: {admin_port}\n"))
+        .http_connection("inbound", http_port, "")
+        .write(
+            "processes/inbox.yaml",
+            "name: inbox\nstart:\n  connector: http-server-legacy\n  connection: inbound\n  \
+             operation: { path: /in }\nsteps:\n  - return: { status: 200 }\n",
+        );
+    let berth = deployment.start();
+    let token = std::fs::read_to_string(deployment.path().join("data/admin.token")).unwrap();
+    let nodes: Value = serde_json::from_slice(
+        &client()
+            .get(format!("http://127.0.0.1:{admin_port}/api/nodes"))
+            .bearer_auth(token.trim())
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap(),
+    )
+    .unwrap();
+    let list = nodes["nodes"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{nodes}");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(list[0]["name"], host.trim(), "{nodes}");
+    assert_eq!(list[0]["this_node"], true);
+    assert_eq!(list[0]["state"], "live");
+    assert_eq!(list[0]["differs"], json!([]));
+    assert_eq!(list[0]["address"], format!("127.0.0.1:{admin_port}"));
+    let status = output_text(&deployment.berth(&["cluster", "status", "--dir"]));
+    assert!(status.contains("1 node;"), "{status}");
+    drop(berth);
+}

@@ -47,9 +47,10 @@ fn table(view: &NodesView) -> String {
             ));
         }
     }
+    let count = view.nodes.len();
     out.push_str(&format!(
-        "{} nodes; * answered; heartbeat every {}s, dead after {}s\n",
-        view.nodes.len(),
+        "{count} node{}; * answered; heartbeat every {}s, dead after {}s\n",
+        if count == 1 { "" } else { "s" },
         view.heartbeat_seconds,
         view.timeout_seconds
     ));
