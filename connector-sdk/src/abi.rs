@@ -47,6 +47,13 @@ pub struct Request<'a> {
     pub body_offset: u64,
     /// The body's length in bytes, in memory or in the file.
     pub body_len: u64,
+    /// Set when the body was spooled: an empty file the host created for this request, on the
+    /// disk of its store, for a connector that unwraps a large body (decrypts, decompresses)
+    /// to write the document's payload into as it goes, instead of into memory; it then
+    /// submits [`Document::from_payload_file`], and the host takes the file over as the stored
+    /// payload (linked, not copied). The file is the host's: write it during `handle`, never
+    /// keep its name beyond the call; unused, it is removed with the request.
+    pub payload_file: ROption<RStr<'a>>,
     /// The peer's address, `ip:port`.
     pub remote_addr: RStr<'a>,
     /// The TLS client certificate (DER), when the peer presented one.
@@ -147,6 +154,11 @@ pub struct Response {
     pub status: u16,
     pub headers: RVec<OwnedHeader>,
     pub body: RVec<u8>,
+    /// Send the document's payload as the body, from where the host stores it, instead of
+    /// `body` (which is then empty): what a `Returned` with `body_is_payload` asks for, so that
+    /// a payload too large to hold is streamed back rather than loaded. Only meaningful in an
+    /// answer to a submitted document; [`Response::from_outcome`] carries it over.
+    pub body_is_payload: bool,
     /// The answer to keep beside the document as evidence (an MDN), when it differs from the
     /// response body or when the answer travels asynchronously.
     pub evidence: ROption<RVec<u8>>,
@@ -171,12 +183,26 @@ pub struct Property {
 #[repr(C)]
 #[derive(StableAbi, Clone, Debug)]
 pub struct Document {
-    /// The document's bytes. Ignored when `payload_is_request_body` is set.
+    /// The document's bytes, when `payload_from` is [`PayloadFrom::BYTES`].
     pub payload: RVec<u8>,
-    /// The payload is exactly the request body: the host uses the bytes it already holds instead
-    /// of a copy, which matters for large messages.
-    pub payload_is_request_body: bool,
+    /// Where the payload is.
+    pub payload_from: PayloadFrom,
     pub properties: RVec<Property>,
+}
+
+/// Where a document's payload is. Integer-tagged so that later SDKs can add places.
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PayloadFrom(pub u8);
+
+impl PayloadFrom {
+    /// In [`Document::payload`].
+    pub const BYTES: Self = Self(0);
+    /// Exactly the request body: the host uses what it already holds (bytes or spool file)
+    /// instead of a copy.
+    pub const REQUEST_BODY: Self = Self(1);
+    /// In the request's [`Request::payload_file`], which the connector wrote.
+    pub const PAYLOAD_FILE: Self = Self(2);
 }
 
 /// What a connector asks of the host for one request: submit a document to an operation's
@@ -217,7 +243,11 @@ impl OutcomeKind {
 pub struct Returned {
     pub status: u16,
     pub headers: RVec<OwnedHeader>,
+    /// The body, unless `body_is_payload`.
     pub body: RVec<u8>,
+    /// The body is the document's payload, too large to hand over in memory: `body` is empty,
+    /// and an answer with [`Response::body_is_payload`] makes the host stream the payload.
+    pub body_is_payload: bool,
 }
 
 /// The fate of a submitted document, given back to the connector so it can answer.

@@ -356,6 +356,7 @@ mod tests {
             body_file: ROption::RNone,
             body_offset: 0,
             body_len: 0,
+            payload_file: ROption::RNone,
             remote_addr: "127.0.0.1:1".into(),
             client_certificate: ROption::RNone,
             secure: false,

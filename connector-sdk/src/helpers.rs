@@ -2,7 +2,7 @@
 
 use abi_stable::std_types::{ROption, RString, RVec};
 
-use crate::abi::{Document, Outcome, OutcomeKind, OwnedHeader, Property, Response};
+use crate::abi::{Document, Outcome, OutcomeKind, OwnedHeader, PayloadFrom, Property, Response};
 
 impl Response {
     /// A response with no body.
@@ -29,6 +29,7 @@ impl Response {
             status,
             headers: headers.into(),
             body: body.into(),
+            body_is_payload: false,
             evidence: ROption::RNone,
             deliveries: RVec::new(),
             summary: ROption::RNone,
@@ -46,11 +47,14 @@ impl Response {
         let error = || outcome.error.as_ref().map_or("", |e| e.as_str());
         match outcome.kind {
             OutcomeKind::ACCEPTED => match outcome.returned.as_ref().into_option() {
-                Some(returned) => Self::new(
-                    returned.status,
-                    returned.headers.to_vec(),
-                    returned.body.to_vec(),
-                ),
+                Some(returned) => Self {
+                    body_is_payload: returned.body_is_payload,
+                    ..Self::new(
+                        returned.status,
+                        returned.headers.to_vec(),
+                        returned.body.to_vec(),
+                    )
+                },
                 None => Self::empty(200),
             },
             OutcomeKind::DUPLICATE => match outcome.stored_answer.as_ref().into_option() {
@@ -96,7 +100,7 @@ impl Document {
     pub fn from_request_body(properties: Vec<Property>) -> Self {
         Self {
             payload: RVec::new(),
-            payload_is_request_body: true,
+            payload_from: PayloadFrom::REQUEST_BODY,
             properties: properties.into(),
         }
     }
@@ -105,7 +109,17 @@ impl Document {
     pub fn with_payload(payload: Vec<u8>, properties: Vec<Property>) -> Self {
         Self {
             payload: payload.into(),
-            payload_is_request_body: false,
+            payload_from: PayloadFrom::BYTES,
+            properties: properties.into(),
+        }
+    }
+
+    /// A document whose payload the connector wrote into the request's
+    /// [`crate::abi::Request::payload_file`] (a large one, unwrapped as it streamed).
+    pub fn from_payload_file(properties: Vec<Property>) -> Self {
+        Self {
+            payload: RVec::new(),
+            payload_from: PayloadFrom::PAYLOAD_FILE,
             properties: properties.into(),
         }
     }
@@ -135,9 +149,20 @@ mod tests {
             status: 201,
             headers: vec![OwnedHeader::new("x-a", "b")].into(),
             body: b"made".to_vec().into(),
+            body_is_payload: false,
         });
         let made = Response::from_outcome(&returned);
         assert_eq!((made.status, made.body.as_slice()), (201, &b"made"[..]));
+        assert!(!made.body_is_payload);
+        let mut large = outcome(OutcomeKind::ACCEPTED);
+        large.returned = ROption::RSome(crate::abi::Returned {
+            status: 200,
+            headers: RVec::new(),
+            body: RVec::new(),
+            body_is_payload: true,
+        });
+        let streamed = Response::from_outcome(&large);
+        assert!(streamed.body_is_payload && streamed.body.is_empty());
         assert_eq!(made.headers[0].name.as_str(), "x-a");
         let mut duplicate = outcome(OutcomeKind::DUPLICATE);
         duplicate.stored_answer = ROption::RSome(b"first".to_vec().into());
@@ -175,6 +200,7 @@ mod tests {
             body_file: ROption::RSome(path.to_str().unwrap().into()),
             body_offset: 20,
             body_len: 8,
+            payload_file: ROption::RNone,
             remote_addr: "127.0.0.1:1".into(),
             client_certificate: ROption::RNone,
             secure: false,

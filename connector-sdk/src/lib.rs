@@ -119,8 +119,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Everything a plugin author usually needs.
 pub mod prelude {
     pub use crate::abi::{
-        Delivery, Document, Endpoint, Header, Outcome, OutcomeKind, OwnedHeader, Problem, Property,
-        Request, Response, Returned, Submission, Tls,
+        Delivery, Document, Endpoint, Header, Outcome, OutcomeKind, OwnedHeader, PayloadFrom,
+        Problem, Property, Request, Response, Returned, Submission, Tls,
     };
     pub use crate::auth::BasicAuth;
     pub use crate::certs::{CertificateUse, KeyCheck};

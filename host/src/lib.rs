@@ -7,8 +7,9 @@
 //! - `topology`: which listeners run and on which ports; binds through `server`.
 //! - `server`: HTTP in and out; hands submitted documents to `intake`.
 //! - `intake`: a received document's lifecycle (store, run, record, answer); no HTTP.
-//! - `deploy`, `plugins`, `store`, `status`, `metrics`, `outbound`, `body`, `settings`:
-//!   leaves the layers above share.
+//! - `health`: readiness for load balancers, served by `admin`, drained by `run`.
+//! - `deploy`, `plugins`, `store`, `status`, `metrics`, `outbound`, `body`, `disk`,
+//!   `settings`: leaves the layers above share.
 
 pub mod admin;
 pub mod body;
@@ -16,7 +17,9 @@ pub mod cert;
 pub mod cli;
 pub mod cluster;
 pub mod deploy;
+pub mod disk;
 pub mod documents;
+pub mod health;
 pub mod ids;
 pub mod intake;
 pub mod metrics;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use berth_connector_sdk::secret::Secret;
-use berth_store::{BackendConfig, PgConfig, Store, StoreOptions, StoreReader};
+use berth_store::{BackendConfig, PgConfig, Store, StoreError, StoreOptions, StoreReader};
 
 use crate::settings::{StoreBackend, StoreSettings};
 
@@ -18,8 +18,15 @@ pub fn open(dir: &Path, settings: &StoreSettings) -> anyhow::Result<Option<Store
         return Ok(None);
     }
     let (config, place) = backend(dir, settings)?;
-    let store = Store::open_backend(&config, StoreOptions::default())
-        .with_context(|| format!("cannot open the message store {place}"))?;
+    let store = Store::open_backend(&config, StoreOptions::default()).map_err(|error| {
+        let refused = matches!(error, StoreError::Refused(_));
+        let login = match (&settings.password_file, refused) {
+            (Some(_), true) => " with the password of store.password_file",
+            (None, true) => " with the user and password of the URL",
+            _ => "",
+        };
+        anyhow::Error::new(error).context(format!("cannot open the message store {place}{login}"))
+    })?;
     tracing::info!(store = %place, "message store open");
     Ok(Some(store))
 }
@@ -43,14 +50,15 @@ pub fn backend(dir: &Path, settings: &StoreSettings) -> anyhow::Result<(BackendC
             let url = settings
                 .url()
                 .context("store.url: required with `backend: postgres`")?;
+            let setting = settings.url_setting();
             let password = settings
                 .password_file
                 .as_deref()
                 .map(|file| read_password(&dir.join(file)))
                 .transpose()?;
             let config = PgConfig::new(&url, password.map(|p| p.expose().to_string()))
-                .context("store.url")?;
-            let place = format!("at {} (store.url)", config.shown_url());
+                .with_context(|| setting.to_string())?;
+            let place = format!("at {} ({setting})", config.shown_url());
             Ok((BackendConfig::Postgres(config), place))
         }
     }

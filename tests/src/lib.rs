@@ -186,6 +186,11 @@ impl Berth {
         berth
     }
 
+    /// The process id, e.g. to read its memory use from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything berth has logged so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
@@ -204,11 +209,26 @@ impl Berth {
     }
 
     /// Send SIGTERM and wait for the exit.
-    pub fn terminate(mut self, timeout: Duration) -> ExitStatus {
-        // SAFETY: kill(2) on our own child's pid.
+    pub fn terminate(self, timeout: Duration) -> ExitStatus {
+        self.signal(libc::SIGTERM);
+        self.exit_within(timeout)
+    }
+
+    /// Send a signal (e.g. SIGTERM) and return at once: berth may still be draining.
+    pub fn signal(&self, signal: libc::c_int) {
+        // SAFETY: kill(2) on our own child's pid, not yet reaped (we hold the Child).
         unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+            libc::kill(self.child.id() as libc::pid_t, signal);
         }
+    }
+
+    /// Whether berth has exited (reaping it if so).
+    pub fn has_exited(&mut self) -> bool {
+        self.child.try_wait().expect("wait for berth").is_some()
+    }
+
+    /// Wait for the exit, for at most `timeout` (panics with the log after it).
+    pub fn exit_within(mut self, timeout: Duration) -> ExitStatus {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait for berth") {

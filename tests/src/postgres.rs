@@ -30,8 +30,11 @@ pub struct PgServer {
     bin: PathBuf,
     port: u16,
     password: String,
-    pid: u32,
-    exited: Mutex<Option<mpsc::Receiver<()>>>,
+    owner: Option<(u32, u32)>,
+    /// The server process while it runs: its pid, and word of its exit.
+    running: Mutex<Option<(u32, mpsc::Receiver<()>)>>,
+    /// Set by [`PgServer::stop`]: the directory is gone and nothing may start again.
+    removed: Mutex<bool>,
 }
 
 impl PgServer {
@@ -70,14 +73,15 @@ impl PgServer {
         // A port taken between the probe and the server's bind makes the server exit: try again.
         for _ in 0..3 {
             let port = crate::free_port();
-            if let Some((pid, exited)) = launch(&bin, &dir, port, owner) {
+            if let Some(running) = launch(&bin, &dir, port, owner) {
                 return PgServer {
                     dir,
                     bin,
                     port,
                     password,
-                    pid,
-                    exited: Mutex::new(Some(exited)),
+                    owner,
+                    running: Mutex::new(Some(running)),
+                    removed: Mutex::new(false),
                 };
             }
         }
@@ -146,13 +150,14 @@ impl PgServer {
         String::from_utf8_lossy(&output.stdout).trim().to_string()
     }
 
-    /// Stops the server (fast shutdown, then SIGKILL after 10 s) and removes its directory.
-    /// Later calls do nothing.
-    pub fn stop(&self) {
-        let Some(exited) = self.exited.lock().map(|mut e| e.take()).unwrap_or(None) else {
+    /// Stops the server (fast shutdown, then SIGKILL after 10 s), keeping its data directory
+    /// and port for [`PgServer::restart`]: the database going away under a running berth.
+    /// Does nothing when it is not running.
+    pub fn halt(&self) {
+        let Some((pid, exited)) = self.running.lock().map(|mut r| r.take()).unwrap_or(None) else {
             return;
         };
-        let pid = self.pid as libc::pid_t;
+        let pid = pid as libc::pid_t;
         // SAFETY: signals the server process this handle started (still unreaped: the keeper
         // thread waits for it, so the pid cannot have been reused).
         unsafe { libc::kill(pid, libc::SIGINT) };
@@ -161,7 +166,35 @@ impl PgServer {
             unsafe { libc::kill(pid, libc::SIGKILL) };
             let _ = exited.recv_timeout(Duration::from_secs(5));
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    /// Starts the halted server again on the same data directory and port (panics if the port
+    /// was taken meanwhile, or if the server was stopped for good).
+    pub fn restart(&self) {
+        assert!(
+            !*self.removed.lock().unwrap(),
+            "the server was stopped for good"
+        );
+        let mut running = self.running.lock().unwrap();
+        assert!(running.is_none(), "the server is running");
+        let started = launch(&self.bin, &self.dir, self.port, self.owner);
+        *running = Some(started.unwrap_or_else(|| {
+            let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+            panic!(
+                "PostgreSQL did not start again on port {}:\n{log}",
+                self.port
+            )
+        }));
+    }
+
+    /// Stops the server and removes its directory. Later calls do nothing.
+    pub fn stop(&self) {
+        self.halt();
+        let mut removed = self.removed.lock().unwrap_or_else(|p| p.into_inner());
+        if !*removed {
+            *removed = true;
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -181,7 +214,12 @@ fn launch(
     port: u16,
     owner: Option<(u32, u32)>,
 ) -> Option<(u32, mpsc::Receiver<()>)> {
-    let log = std::fs::File::create(dir.join("server.log")).unwrap();
+    // Appended to, so that a restart keeps what the server said before.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .unwrap();
     if let Some((uid, gid)) = owner {
         std::os::unix::fs::chown(dir.join("server.log"), Some(uid), Some(gid)).unwrap();
     }

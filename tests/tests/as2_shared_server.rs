@@ -302,6 +302,29 @@ fn a_message_too_large_for_memory_streams_from_its_spool_file() {
         .find(|e| e.file_name().to_string_lossy().ends_with(".message"))
         .expect("the message is archived");
     assert!(archived.metadata().unwrap().len() > 6 << 20);
+    // The evidence is the request as received: its head, then the spooled body whole.
+    let listing = deployment.berth_documents(&["list"]);
+    let id = berth_e2e::first_listed_id(&listing);
+    let output = deployment.documents_command(&["export", id, "--raw"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        berth_e2e::output_text(&output)
+    );
+    let raw = output.stdout;
+    assert!(raw.starts_with(b"POST /as2 HTTP/1.1\r\n"));
+    let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map(|v| v.trim().parse().unwrap())
+        .expect("a content-length");
+    assert_eq!(
+        raw.len() - head_end,
+        length,
+        "the body follows its head whole"
+    );
     let spool = deployment.path().join("data/spool");
     let left: Vec<_> = std::fs::read_dir(&spool).unwrap().collect();
     assert!(left.is_empty(), "spool files left behind: {left:?}");

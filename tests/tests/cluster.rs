@@ -239,8 +239,8 @@ fn a_node_killed_under_load_loses_nothing_acknowledged() {
     copy_keys(a.path(), b.path());
     let node_a = a.deployment.start();
     let node_b = b.deployment.start();
-    // The HTTP frontend and the AS2 one, each over both nodes. haproxy checks the listener's
-    // port (TCP): main has no `/ready` yet (see the report).
+    // The HTTP frontend and the AS2 one, each over both nodes, which haproxy checks with
+    // `GET /ready` on their admin ports.
     let (http_front, as2_front) = (free_port(), free_port());
     let backends = |port: fn(&Node) -> u16| -> Vec<Backend> {
         [&a, &b]
@@ -248,8 +248,8 @@ fn a_node_killed_under_load_loses_nothing_acknowledged() {
             .map(|n| Backend {
                 name: n.name.to_string(),
                 port: port(n),
-                http_check: None,
-                check_port: port(n),
+                http_check: Some("/ready".into()),
+                check_port: n.admin_port,
             })
             .collect()
     };

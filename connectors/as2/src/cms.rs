@@ -201,7 +201,7 @@ const STRIP_LIMIT: usize = 1 << 20;
 /// `None` when it has neither, is too large, or does not parse (OpenSSL then reports on the
 /// original). Only the ContentInfo, its explicit wrapper and the SignedData get new lengths;
 /// every other element is copied as received, so what was signed is untouched.
-fn without_embedded_certificates(der_bytes: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn without_embedded_certificates(der_bytes: &[u8]) -> Option<Vec<u8>> {
     const TAG_CERTIFICATES: u8 = 0xA0;
     const TAG_CRLS: u8 = 0xA1;
     if der_bytes.len() > STRIP_LIMIT {
@@ -243,7 +243,7 @@ fn classify_verify_error(e: &ErrorStack) -> CmsError {
     }
 }
 
-fn check_validity(cert: &X509Ref, allow_expired: bool) -> Result<(), CmsError> {
+pub(crate) fn check_validity(cert: &X509Ref, allow_expired: bool) -> Result<(), CmsError> {
     if allow_expired {
         return Ok(());
     }

@@ -26,12 +26,12 @@ use std::io::Read;
 use thiserror::Error;
 
 #[path = "envelope_ber.rs"]
-mod ber;
+pub(crate) mod ber;
 #[path = "envelope_cipher.rs"]
 mod cipher;
 #[path = "envelope_keys.rs"]
 mod keys;
-use ber::{children, expect, malformed, octets, oid_of, parse, Frame, Header, Source};
+use ber::{children, expect, malformed, octets, oid_of, parse, Frame, Header, Octets, Source};
 use cipher::{Decryptor, Reserve};
 
 /// Read and decryption chunk size.
@@ -95,79 +95,252 @@ pub fn decrypt_reader<R: Read>(
     limits: &Limits,
 ) -> Result<Vec<u8>, StreamDecryptError> {
     let mut src = Source::new(input, CHUNK, MAX_BUFFERED);
-    let h = src.header("ContentInfo")?;
-    expect(&h, TAG_SEQUENCE, "ContentInfo")?;
-    let ci = src.enter(&h, "ContentInfo")?;
-    let h = src.require(ci, "ContentInfo contentType")?;
-    expect(&h, TAG_OID, "ContentInfo contentType")?;
-    let raw = src.element(&h, "ContentInfo contentType")?;
-    let content_type = oid_of(
-        Some(&parse(&raw, "ContentInfo contentType")?),
-        "contentType",
-    )?;
-    let (auth, name) = match content_type.as_str() {
-        cms::OID_ENVELOPED_DATA => (false, "EnvelopedData"),
-        cms::OID_AUTH_ENVELOPED_DATA => (true, "AuthEnvelopedData"),
-        other => {
-            return Err(unsupported(format!(
-                "content type {other} is not encrypted"
-            )))
-        }
-    };
-    let h = src.require(ci, "ContentInfo content")?;
-    expect(&h, der::TAG_CONTEXT_0, "ContentInfo content")?;
-    let explicit = src.enter(&h, "ContentInfo content")?;
-    let h = src.require(explicit, name)?;
-    expect(&h, TAG_SEQUENCE, name)?;
-    let body = src.enter(&h, name)?;
-    let h = src.require(body, "version")?;
-    expect(&h, TAG_INTEGER, "version")?;
-    src.element(&h, "version")?;
-    let mut h = src.require(body, "recipientInfos")?;
-    if h.tag == der::TAG_CONTEXT_0 {
-        src.element(&h, "originatorInfo")?;
-        h = src.require(body, "recipientInfos")?;
-    }
-    expect(&h, TAG_SET, "recipientInfos")?;
-    let recipient_infos = src.element(&h, "recipientInfos")?;
-    let h = src.require(body, "EncryptedContentInfo")?;
-    expect(&h, TAG_SEQUENCE, "EncryptedContentInfo")?;
-    let eci = src.enter(&h, "EncryptedContentInfo")?;
-    let h = src.require(eci, "encrypted content type")?;
-    expect(&h, TAG_OID, "encrypted content type")?;
-    src.element(&h, "encrypted content type")?;
-    let h = src.require(eci, "contentEncryptionAlgorithm")?;
-    expect(&h, TAG_SEQUENCE, "contentEncryptionAlgorithm")?;
-    let alg = ContentAlg::parse(&src.element(&h, "contentEncryptionAlgorithm")?, auth)?;
-    let key = keys::content_key(&recipient_infos, keys, alg.cipher.key_len())?;
-
-    let h = src
-        .next(eci, "encryptedContent")?
-        .ok_or_else(|| unsupported("the encrypted content is detached"))?;
-    let enclosing = [ci, explicit, body, eci]
-        .iter()
-        .filter_map(|f| f.remaining(src.pos()))
-        .min();
+    let head = Head::read(&mut src)?;
+    let key = keys::content_key(&head.recipient_infos, keys, head.alg.cipher.key_len())?;
+    let h = head.content_header(&mut src)?;
+    let enclosing = head.enclosing(src.pos());
     let reserve = match (h.tag, h.len) {
         (0x80, Some(len)) => Reserve::Exact(len),
         (_, Some(len)) => Reserve::AtMost(len),
         (_, None) => enclosing.map_or(Reserve::Unknown, Reserve::AtMost),
     };
-    let mut dec = Decryptor::new(&alg, &key, limits, reserve)?;
-    match h.tag {
-        0x80 => stream_segment(&mut src, &h, &mut dec)?,
-        0xA0 => {
-            let frame = src.enter(&h, "encryptedContent")?;
-            stream_segments(&mut src, frame, &mut dec, 0)?;
-        }
-        _ => return Err(malformed("unexpected tag for encryptedContent")),
-    }
-    src.close(eci, "EncryptedContentInfo")?;
-
-    let trailer = trailer(&mut src, body, auth, name)?;
-    src.close(explicit, "ContentInfo content")?;
-    src.close(ci, "ContentInfo")?;
+    let mut dec = Decryptor::new(&head.alg, &key, limits, reserve)?;
+    let mut content = Octets::new(&src, &h, 0x80, 0xA0, "encrypted content")?;
+    while content.next(&mut src, |piece| dec.update(piece))? {}
+    let trailer = head.finish(&mut src)?;
     dec.finish(trailer)
+}
+
+/// Everything before the encrypted content, and the frames it leaves open.
+struct Head {
+    auth: bool,
+    name: &'static str,
+    ci: Frame,
+    explicit: Frame,
+    body: Frame,
+    eci: Frame,
+    recipient_infos: Vec<u8>,
+    alg: ContentAlg,
+}
+
+impl Head {
+    /// Reads up to the content encryption algorithm.
+    fn read<R: Read>(src: &mut Source<R>) -> Result<Head, StreamDecryptError> {
+        let h = src.header("ContentInfo")?;
+        expect(&h, TAG_SEQUENCE, "ContentInfo")?;
+        let ci = src.enter(&h, "ContentInfo")?;
+        let h = src.require(ci, "ContentInfo contentType")?;
+        expect(&h, TAG_OID, "ContentInfo contentType")?;
+        let raw = src.element(&h, "ContentInfo contentType")?;
+        let content_type = oid_of(
+            Some(&parse(&raw, "ContentInfo contentType")?),
+            "contentType",
+        )?;
+        let (auth, name) = match content_type.as_str() {
+            cms::OID_ENVELOPED_DATA => (false, "EnvelopedData"),
+            cms::OID_AUTH_ENVELOPED_DATA => (true, "AuthEnvelopedData"),
+            other => {
+                return Err(unsupported(format!(
+                    "content type {other} is not encrypted"
+                )))
+            }
+        };
+        let h = src.require(ci, "ContentInfo content")?;
+        expect(&h, der::TAG_CONTEXT_0, "ContentInfo content")?;
+        let explicit = src.enter(&h, "ContentInfo content")?;
+        let h = src.require(explicit, name)?;
+        expect(&h, TAG_SEQUENCE, name)?;
+        let body = src.enter(&h, name)?;
+        let h = src.require(body, "version")?;
+        expect(&h, TAG_INTEGER, "version")?;
+        src.element(&h, "version")?;
+        let mut h = src.require(body, "recipientInfos")?;
+        if h.tag == der::TAG_CONTEXT_0 {
+            src.element(&h, "originatorInfo")?;
+            h = src.require(body, "recipientInfos")?;
+        }
+        expect(&h, TAG_SET, "recipientInfos")?;
+        let recipient_infos = src.element(&h, "recipientInfos")?;
+        let h = src.require(body, "EncryptedContentInfo")?;
+        expect(&h, TAG_SEQUENCE, "EncryptedContentInfo")?;
+        let eci = src.enter(&h, "EncryptedContentInfo")?;
+        let h = src.require(eci, "encrypted content type")?;
+        expect(&h, TAG_OID, "encrypted content type")?;
+        src.element(&h, "encrypted content type")?;
+        let h = src.require(eci, "contentEncryptionAlgorithm")?;
+        expect(&h, TAG_SEQUENCE, "contentEncryptionAlgorithm")?;
+        let alg = ContentAlg::parse(&src.element(&h, "contentEncryptionAlgorithm")?, auth)?;
+        Ok(Head {
+            auth,
+            name,
+            ci,
+            explicit,
+            body,
+            eci,
+            recipient_infos,
+            alg,
+        })
+    }
+
+    /// The header of the encrypted content, which must be present.
+    fn content_header<R: Read>(&self, src: &mut Source<R>) -> Result<Header, StreamDecryptError> {
+        src.next(self.eci, "encryptedContent")?
+            .ok_or_else(|| unsupported("the encrypted content is detached"))
+    }
+
+    /// The least room left in the frames around the content, when one has a definite length.
+    fn enclosing(&self, pos: u64) -> Option<u64> {
+        [self.ci, self.explicit, self.body, self.eci]
+            .iter()
+            .filter_map(|f| f.remaining(pos))
+            .min()
+    }
+
+    /// Reads what follows the content, up to the end of the ContentInfo.
+    fn finish<R: Read>(&self, src: &mut Source<R>) -> Result<Trailer, StreamDecryptError> {
+        src.close(self.eci, "EncryptedContentInfo")?;
+        let trailer = trailer(src, self.body, self.auth, self.name)?;
+        src.close(self.explicit, "ContentInfo content")?;
+        src.close(self.ci, "ContentInfo")?;
+        Ok(trailer)
+    }
+}
+
+/// Opens the same encrypted structure again from its start, for a GCM tag that must be
+/// checked over the ciphertext (see [`DecryptStream`]).
+pub(crate) type Reopen<'a> = &'a dyn Fn() -> std::io::Result<Box<dyn Read + 'a>>;
+
+/// The plaintext of an EnvelopedData or AuthEnvelopedData as a reader, decrypted as the
+/// ciphertext streams in: memory stays at a few chunks whatever the size. The plaintext is
+/// handed on before the padding or the tag is known to be right: the last `read` fails if
+/// either is not, and everything read before must then be thrown away. Errors of the
+/// structure or the decryption are [`CmsIo`] inside the `io::Error`; errors of the input pass
+/// through as they came.
+pub(crate) struct DecryptStream<'a, R> {
+    src: Source<R>,
+    head: Head,
+    content: Octets,
+    dec: Option<Decryptor>,
+    /// The decrypted bytes not yet read, from `pos`.
+    out: Vec<u8>,
+    pos: usize,
+    reopen: Option<Reopen<'a>>,
+    done: bool,
+}
+
+/// A CMS failure carried through `std::io::Read`.
+#[derive(Debug, Error)]
+#[error(transparent)]
+pub(crate) struct CmsIo(pub CmsError);
+
+impl<'a, R: Read> DecryptStream<'a, R> {
+    /// Reads up to the encrypted content and finds the content key.
+    /// [`StreamDecryptError::Unsupported`] comes from here only, before any plaintext.
+    pub(crate) fn open(
+        input: R,
+        keys: &[KeyPair],
+        limits: &Limits,
+        reopen: Option<Reopen<'a>>,
+    ) -> Result<Self, StreamDecryptError> {
+        let mut src = Source::new(input, CHUNK, MAX_BUFFERED);
+        let head = Head::read(&mut src)?;
+        let key = keys::content_key(&head.recipient_infos, keys, head.alg.cipher.key_len())?;
+        let h = head.content_header(&mut src)?;
+        let reserve = match (h.tag, h.len) {
+            // Only for the size check: nothing is collected.
+            (0x80, Some(len)) => cipher::Reserve::ExactUnreserved(len),
+            _ => Reserve::Unknown,
+        };
+        let dec = Decryptor::new(&head.alg, &key, limits, reserve)?;
+        let content = Octets::new(&src, &h, 0x80, 0xA0, "encrypted content")?;
+        Ok(DecryptStream {
+            src,
+            head,
+            content,
+            dec: Some(dec),
+            out: Vec::new(),
+            pos: 0,
+            reopen,
+            done: false,
+        })
+    }
+
+    /// Whether the structure is AuthEnvelopedData.
+    pub(crate) fn authenticated(&self) -> bool {
+        self.head.auth
+    }
+
+    /// Decrypts the next piece into `out`; at the end, checks the padding or tag.
+    fn step(&mut self) -> Result<(), StreamDecryptError> {
+        let Some(dec) = self.dec.as_mut() else {
+            self.done = true;
+            return Ok(());
+        };
+        if self
+            .content
+            .next(&mut self.src, |piece| dec.update(piece))?
+        {
+            std::mem::swap(&mut self.out, dec.output());
+            return Ok(());
+        }
+        let trailer = self.head.finish(&mut self.src)?;
+        let dec = self
+            .dec
+            .take()
+            .ok_or_else(|| malformed("decryption ended twice"))?;
+        let (last, check) = dec.finish_stream(trailer)?;
+        if let Some(check) = check {
+            self.check_tag(check)?;
+        }
+        self.out = last;
+        Ok(())
+    }
+
+    /// The GCM tag over the ciphertext read a second time, the AAD now known.
+    fn check_tag(&self, check: cipher::TagCheck) -> Result<(), StreamDecryptError> {
+        let reopen = self.reopen.ok_or_else(|| {
+            decryption("authenticated attributes of a nested AuthEnvelopedData cannot be checked while streaming")
+        })?;
+        let input = reopen().map_err(StreamDecryptError::Io)?;
+        let mut src = Source::new(input, CHUNK, MAX_BUFFERED);
+        let head = Head::read(&mut src)?;
+        let h = head.content_header(&mut src)?;
+        let mut content = Octets::new(&src, &h, 0x80, 0xA0, "encrypted content")?;
+        let mut checker = check.start()?;
+        while content.next(&mut src, |piece| checker.update(piece))? {}
+        head.finish(&mut src)?;
+        checker.finish()
+    }
+}
+
+impl<R: Read> Read for DecryptStream<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if self.pos < self.out.len() {
+                let n = buf.len().min(self.out.len() - self.pos);
+                buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+                self.pos += n;
+                return Ok(n);
+            }
+            self.out.clear();
+            self.pos = 0;
+            if self.done || buf.is_empty() {
+                return Ok(0);
+            }
+            if let Err(e) = self.step() {
+                // Nothing more comes out of a failed decryption.
+                self.done = true;
+                self.dec = None;
+                return Err(match e {
+                    StreamDecryptError::Io(e) => e,
+                    StreamDecryptError::Cms(e) => std::io::Error::other(CmsIo(e)),
+                    StreamDecryptError::Unsupported(m) => {
+                        std::io::Error::other(CmsIo(CmsError::Malformed(m)))
+                    }
+                });
+            }
+        }
+    }
 }
 
 /// The fields after the content that finishing the decryption needs.
@@ -211,49 +384,6 @@ fn trailer<R: Read>(
         src.close(body, name)?;
     }
     Ok(Trailer { aad, mac })
-}
-
-fn stream_segment<R: Read>(
-    src: &mut Source<R>,
-    h: &Header,
-    dec: &mut Decryptor,
-) -> Result<(), StreamDecryptError> {
-    let mut left = h
-        .len
-        .ok_or_else(|| malformed("encrypted content segment without a length"))?;
-    while left > 0 {
-        let avail = src.fill()?;
-        if avail.is_empty() {
-            return Err(malformed(
-                "truncated input while reading the encrypted content",
-            ));
-        }
-        let n = avail.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        dec.update(avail.get(..n).unwrap_or(&[]))?;
-        src.consume(n);
-        left -= n as u64;
-    }
-    Ok(())
-}
-
-fn stream_segments<R: Read>(
-    src: &mut Source<R>,
-    frame: Frame,
-    dec: &mut Decryptor,
-    depth: usize,
-) -> Result<(), StreamDecryptError> {
-    while let Some(h) = src.next(frame, "encrypted content segment")? {
-        match h.tag {
-            TAG_OCTET_STRING => stream_segment(src, &h, dec)?,
-            0x24 if depth < ber::MAX_DEPTH => {
-                let inner = src.enter(&h, "encrypted content segment")?;
-                stream_segments(src, inner, dec, depth + 1)?;
-            }
-            0x24 => return Err(malformed("encrypted content is nested too deeply")),
-            _ => return Err(malformed("unexpected element inside the encrypted content")),
-        }
-    }
-    Ok(())
 }
 
 struct ContentAlg {
@@ -313,8 +443,8 @@ impl ContentAlg {
 
 #[cfg(test)]
 #[path = "envelope_fixtures.rs"]
-mod fixtures;
+pub(crate) mod fixtures;
 
 #[cfg(test)]
 #[path = "envelope_tests.rs"]
-mod tests;
+pub(crate) mod tests;

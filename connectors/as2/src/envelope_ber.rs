@@ -6,22 +6,22 @@
 //! whole into memory and handed to the in-memory [`crate::der`] reader; a
 //! budget caps how much of that buffering one message may cause.
 
-use super::StreamDecryptError;
 use crate::cms::CmsError;
 use crate::der::{self, Element};
+use crate::envelope::StreamDecryptError;
 use std::io::{ErrorKind, Read};
 
 /// Nesting limit for indefinite-length elements read whole and for
 /// constructed encrypted content: hostile nesting must not blow the stack.
-pub(super) const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 
-pub(super) fn malformed(msg: impl Into<String>) -> StreamDecryptError {
+pub(crate) fn malformed(msg: impl Into<String>) -> StreamDecryptError {
     StreamDecryptError::Cms(CmsError::Malformed(msg.into()))
 }
 
 /// One element's identifier and length octets.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Header {
+pub(crate) struct Header {
     pub tag: u8,
     /// `None`: indefinite length (constructed only), ended by `00 00`.
     pub len: Option<u64>,
@@ -42,7 +42,7 @@ impl Header {
 /// Where a constructed element ends: a byte offset for a definite length,
 /// or `None` when an end-of-contents marker closes it.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Frame {
+pub(crate) struct Frame {
     end: Option<u64>,
 }
 
@@ -55,7 +55,7 @@ impl Frame {
 
 /// The input with a read buffer and a count of the bytes consumed, which
 /// definite-length containers are checked against.
-pub(super) struct Source<R> {
+pub(crate) struct Source<R> {
     inner: R,
     buf: Vec<u8>,
     start: usize,
@@ -281,7 +281,7 @@ impl<R: Read> Source<R> {
     }
 }
 
-pub(super) fn expect(h: &Header, tag: u8, what: &str) -> Result<(), StreamDecryptError> {
+pub(crate) fn expect(h: &Header, tag: u8, what: &str) -> Result<(), StreamDecryptError> {
     if h.tag == tag {
         Ok(())
     } else {
@@ -292,25 +292,112 @@ pub(super) fn expect(h: &Header, tag: u8, what: &str) -> Result<(), StreamDecryp
     }
 }
 
-pub(super) fn parse<'a>(bytes: &'a [u8], what: &str) -> Result<Element<'a>, StreamDecryptError> {
+pub(crate) fn parse<'a>(bytes: &'a [u8], what: &str) -> Result<Element<'a>, StreamDecryptError> {
     der::parse(bytes).map_err(|e| malformed(format!("{what}: {e}")))
 }
 
-pub(super) fn children<'a>(
+pub(crate) fn children<'a>(
     el: &Element<'a>,
     what: &str,
 ) -> Result<Vec<Element<'a>>, StreamDecryptError> {
     el.children().map_err(|e| malformed(format!("{what}: {e}")))
 }
 
-pub(super) fn oid_of(el: Option<&Element<'_>>, what: &str) -> Result<String, StreamDecryptError> {
+pub(crate) fn oid_of(el: Option<&Element<'_>>, what: &str) -> Result<String, StreamDecryptError> {
     el.ok_or_else(|| malformed(format!("missing {what}")))?
         .oid()
         .map_err(|e| malformed(format!("{what}: {e}")))
 }
 
-pub(super) fn octets(el: Option<&Element<'_>>, what: &str) -> Result<Vec<u8>, StreamDecryptError> {
+pub(crate) fn octets(el: Option<&Element<'_>>, what: &str) -> Result<Vec<u8>, StreamDecryptError> {
     el.ok_or_else(|| malformed(format!("missing {what}")))?
         .octets()
         .map_err(|e| malformed(format!("{what}: {e}")))
+}
+
+/// The bytes of an OCTET STRING (or an implicitly tagged one) as it streams: one primitive
+/// segment, or a constructed one whose primitive segments (nested at most [`MAX_DEPTH`] deep)
+/// are concatenated, as streaming BER encoders split large content.
+pub(crate) struct Octets {
+    /// Open constructed segments, innermost last.
+    stack: Vec<Frame>,
+    /// Bytes left in the current primitive segment.
+    left: u64,
+    what: &'static str,
+}
+
+impl Octets {
+    /// For the element whose header `h` was just read: `primitive` and `constructed` are the
+    /// tags it may carry (e.g. `0x04`/`0x24`, or `0x80`/`0xA0` for `[0] IMPLICIT`).
+    pub fn new<R: Read>(
+        src: &Source<R>,
+        h: &Header,
+        primitive: u8,
+        constructed: u8,
+        what: &'static str,
+    ) -> Result<Octets, StreamDecryptError> {
+        let mut octets = Octets {
+            stack: Vec::new(),
+            left: 0,
+            what,
+        };
+        if h.tag == primitive {
+            octets.left = h
+                .len
+                .ok_or_else(|| malformed(format!("{what} segment without a length")))?;
+        } else if h.tag == constructed {
+            octets.stack.push(src.enter(h, what)?);
+        } else {
+            return Err(malformed(format!("unexpected tag for {what}")));
+        }
+        Ok(octets)
+    }
+
+    /// Hands the next piece of content to `f`; `false` once the content has ended (the
+    /// end-of-contents markers of its segments consumed).
+    pub fn next<R: Read>(
+        &mut self,
+        src: &mut Source<R>,
+        mut f: impl FnMut(&[u8]) -> Result<(), StreamDecryptError>,
+    ) -> Result<bool, StreamDecryptError> {
+        let what = self.what;
+        loop {
+            if self.left > 0 {
+                let avail = src.fill()?;
+                if avail.is_empty() {
+                    return Err(malformed(format!(
+                        "truncated input while reading the {what}"
+                    )));
+                }
+                let n = avail
+                    .len()
+                    .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+                f(avail.get(..n).unwrap_or(&[]))?;
+                src.consume(n);
+                self.left -= n as u64;
+                return Ok(true);
+            }
+            let Some(frame) = self.stack.last().copied() else {
+                return Ok(false);
+            };
+            match src.next(frame, what)? {
+                None => {
+                    self.stack.pop();
+                }
+                Some(h) if h.tag == 0x04 => {
+                    self.left = h
+                        .len
+                        .ok_or_else(|| malformed(format!("{what} segment without a length")))?;
+                }
+                Some(h) if h.tag == 0x24 && self.stack.len() <= MAX_DEPTH => {
+                    let inner = src.enter(&h, what)?;
+                    self.stack.push(inner);
+                }
+                Some(h) if h.tag == 0x24 => {
+                    return Err(malformed(format!("{what} is nested too deeply")))
+                }
+                Some(_) => return Err(malformed(format!("unexpected element inside the {what}"))),
+            }
+        }
+    }
 }

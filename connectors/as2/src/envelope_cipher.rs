@@ -1,6 +1,8 @@
 //! The content decryption of the streaming decryptor: CBC or GCM over the
-//! encrypted content as it streams, into one output buffer that is only
-//! returned once the padding or the tag checked out.
+//! encrypted content as it streams, either into one output buffer that is only
+//! returned once the padding or the tag checked out (collecting), or handed on
+//! piece by piece (streaming: the reader's caller learns at the end whether
+//! the padding or tag checked out).
 
 use super::keys::{self, ContentKey};
 use super::{
@@ -12,6 +14,8 @@ use openssl::symm::{Cipher, Crypter, Mode};
 pub(super) enum Reserve {
     /// The ciphertext length.
     Exact(u64),
+    /// The ciphertext length, for the size check only: a streamed decryption collects nothing.
+    ExactUnreserved(u64),
     /// An upper bound on the ciphertext length (segment headers included).
     AtMost(u64),
     Unknown,
@@ -20,6 +24,8 @@ pub(super) enum Reserve {
 pub(super) struct Decryptor {
     crypter: Crypter,
     out: Vec<u8>,
+    /// Bytes decrypted so far (the output may have been taken while streaming).
+    produced: u64,
     scratch: Vec<u8>,
     max: usize,
     /// Cipher, key and nonce kept for a GCM tag check over the output, needed
@@ -64,11 +70,15 @@ impl Decryptor {
             Some(_) => 0,
         };
         let reserve = match reserve {
-            Reserve::Exact(len) => {
+            Reserve::Exact(len) | Reserve::ExactUnreserved(len) => {
                 if len.saturating_sub(overhead as u64) > max as u64 {
                     return Err(too_large(max));
                 }
-                len
+                if matches!(reserve, Reserve::ExactUnreserved(_)) {
+                    0
+                } else {
+                    len
+                }
             }
             Reserve::AtMost(len) => len,
             Reserve::Unknown => 0,
@@ -80,6 +90,7 @@ impl Decryptor {
         Ok(Decryptor {
             crypter,
             out,
+            produced: 0,
             // Crypter::update wants room for one block more than its input.
             scratch: vec![0; CHUNK + 32],
             max,
@@ -135,12 +146,12 @@ impl Decryptor {
             .scratch
             .get(..n)
             .ok_or_else(|| decryption("cipher output larger than its buffer"))?;
-        let needed = self
-            .out
-            .len()
-            .checked_add(n)
-            .filter(|&t| t <= self.max)
+        self.produced = self
+            .produced
+            .checked_add(n as u64)
+            .filter(|&t| t <= self.max as u64)
             .ok_or_else(|| too_large(self.max))?;
+        let needed = self.out.len() + n;
         if needed > self.out.capacity() {
             // Doubling like Vec would, but never past the limit.
             let target = needed
@@ -154,6 +165,44 @@ impl Decryptor {
         }
         self.out.extend_from_slice(produced);
         Ok(())
+    }
+
+    /// The plaintext decrypted and not yet taken: a streaming caller empties it after each
+    /// update.
+    pub(super) fn output(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
+    /// Ends a streamed decryption: the last plaintext goes to [`Decryptor::output`]. With
+    /// authAttrs (the GCM AAD after the content) the tag cannot be checked over output that was
+    /// handed on; the returned [`TagCheck`] must then be run over the ciphertext again.
+    pub(super) fn finish_stream(
+        mut self,
+        trailer: Trailer,
+    ) -> Result<(Vec<u8>, Option<TagCheck>), StreamDecryptError> {
+        if trailer.aad.is_some() && self.held.is_none() {
+            let (cipher, key, nonce, icv_len) = self
+                .gcm
+                .take()
+                .ok_or_else(|| malformed("authAttrs without GCM"))?;
+            let mac = trailer.mac.ok_or_else(|| malformed("missing mac"))?;
+            if mac.len() != icv_len {
+                return Err(decryption(format!(
+                    "authentication tag of {} bytes where {icv_len} are declared",
+                    mac.len()
+                )));
+            }
+            let check = TagCheck {
+                cipher,
+                key,
+                nonce,
+                aad: trailer.aad.unwrap_or_default(),
+                mac,
+                failure: self.failure,
+            };
+            return Ok((self.out, Some(check)));
+        }
+        self.finish(trailer).map(|out| (out, None))
     }
 
     pub(super) fn finish(mut self, trailer: Trailer) -> Result<Vec<u8>, StreamDecryptError> {
@@ -210,5 +259,61 @@ impl Decryptor {
             return Err(decryption(failure));
         }
         Ok(self.out)
+    }
+}
+
+/// A GCM tag to check over the ciphertext once the AAD, which follows the content, is known.
+pub(super) struct TagCheck {
+    cipher: Cipher,
+    key: Vec<u8>,
+    nonce: Vec<u8>,
+    aad: Vec<u8>,
+    mac: Vec<u8>,
+    failure: &'static str,
+}
+
+impl TagCheck {
+    /// A decryption whose plaintext is thrown away, with the AAD first, so that finishing it
+    /// checks the tag.
+    pub(super) fn start(self) -> Result<TagChecker, StreamDecryptError> {
+        let reason = |e: openssl::error::ErrorStack| decryption(cms::reason(&e));
+        let mut crypter = Crypter::new(self.cipher, Mode::Decrypt, &self.key, Some(&self.nonce))
+            .map_err(reason)?;
+        crypter.aad_update(&self.aad).map_err(reason)?;
+        Ok(TagChecker {
+            crypter,
+            mac: self.mac,
+            scratch: vec![0; CHUNK + 32],
+            failure: self.failure,
+        })
+    }
+}
+
+pub(super) struct TagChecker {
+    crypter: Crypter,
+    mac: Vec<u8>,
+    scratch: Vec<u8>,
+    failure: &'static str,
+}
+
+impl TagChecker {
+    pub(super) fn update(&mut self, data: &[u8]) -> Result<(), StreamDecryptError> {
+        for piece in data.chunks(CHUNK) {
+            self.crypter
+                .update(piece, &mut self.scratch)
+                .map_err(|e| decryption(cms::reason(&e)))?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn finish(mut self) -> Result<(), StreamDecryptError> {
+        let failure = self.failure;
+        self.crypter
+            .set_tag(&self.mac)
+            .map_err(|e| decryption(cms::reason(&e)))?;
+        self.crypter
+            .finalize(&mut self.scratch)
+            .map_err(|_| decryption(failure))?;
+        Ok(())
     }
 }

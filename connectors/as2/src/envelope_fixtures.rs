@@ -14,12 +14,12 @@ use std::ops::Range;
 use std::os::raw::{c_int, c_uint, c_void};
 use std::sync::OnceLock;
 
-pub(super) struct Keys {
-    pub(super) ours: KeyPair,
-    pub(super) stranger: KeyPair,
+pub(crate) struct Keys {
+    pub(crate) ours: KeyPair,
+    pub(crate) stranger: KeyPair,
 }
 
-pub(super) fn keys() -> &'static Keys {
+pub(crate) fn keys() -> &'static Keys {
     static KEYS: OnceLock<Keys> = OnceLock::new();
     KEYS.get_or_init(|| Keys {
         ours: keypair("us"),
@@ -43,8 +43,35 @@ impl Read for Trickle<'_> {
     }
 }
 
+/// Decrypts collecting, and checks that the streamed decryption agrees (same plaintext,
+/// same error).
 pub(super) fn decrypt(der: &[u8], keys: &[KeyPair]) -> Result<Vec<u8>, StreamDecryptError> {
-    decrypt_reader(Trickle(der), keys, &Limits::default())
+    let collected = decrypt_reader(Trickle(der), keys, &Limits::default());
+    let streamed = decrypt_streamed(der, keys);
+    match (&collected, &streamed) {
+        (Ok(a), Ok(b)) => assert!(a == b, "streamed plaintext differs"),
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        (a, b) => panic!("collected {a:?}, streamed {b:?}"),
+    }
+    collected
+}
+
+/// [`super::DecryptStream`] read to its end, its errors as [`decrypt_reader`] gives them.
+pub(super) fn decrypt_streamed(
+    der: &[u8],
+    keys: &[KeyPair],
+) -> Result<Vec<u8>, StreamDecryptError> {
+    let reopen = || Ok(Box::new(Trickle(der)) as Box<dyn Read + '_>);
+    let mut stream =
+        super::DecryptStream::open(Trickle(der), keys, &Limits::default(), Some(&reopen))?;
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).map_err(|e| {
+        match e.get_ref().and_then(|i| i.downcast_ref::<super::CmsIo>()) {
+            Some(super::CmsIo(c)) => StreamDecryptError::Cms(c.clone()),
+            None => StreamDecryptError::Io(e),
+        }
+    })?;
+    Ok(out)
 }
 
 pub(super) fn is_malformed(r: &Result<Vec<u8>, StreamDecryptError>) -> bool {

@@ -385,7 +385,7 @@ fn unsupported_algorithms_and_recipient_kinds() {
 ///
 /// OpenSSL cannot check this: it has never written authAttrs, and its
 /// decoder expects them as [2] rather than RFC 5083's [1].
-fn auth_enveloped_with_attrs(
+pub(crate) fn auth_enveloped_with_attrs(
     plain: &[u8],
     to: &KeyPair,
     icv_len: usize,

@@ -14,6 +14,10 @@
 //!    [`receive::Failed::build_mdn`]): `Processed`, `DuplicateDocument` or an
 //!    error disposition. Send it in the HTTP response, or to
 //!    `receipt.request.async_url` for an asynchronous MDN.
+//!
+//! A body above the spool threshold takes [`stream::receive_to`] (or [`stream::unwrap_to`])
+//! instead of step 2: the same outcome, with the payload written to a sink the host provides
+//! (a file) in bounded memory, every layer read as a stream.
 
 pub mod certs;
 pub mod cms;
@@ -35,6 +39,7 @@ pub mod micalg;
 pub mod mime;
 pub mod receive;
 mod receive_stream;
+pub mod stream;
 pub mod unwrap;
 
 #[cfg(test)]

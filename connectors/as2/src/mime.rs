@@ -21,6 +21,9 @@ pub enum MimeError {
     Base64(String),
     #[error("unsupported Content-Transfer-Encoding {0:?}")]
     UnsupportedEncoding(String),
+    /// Only from a streamed body, which keeps the parts after the first in memory.
+    #[error("a multipart part after the first is larger than {0} bytes")]
+    PartTooLarge(usize),
 }
 
 /// One header with its unfolded value (raw bytes: may be invalid UTF-8).

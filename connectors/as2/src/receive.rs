@@ -240,7 +240,7 @@ pub fn receive_body(
     settings: &PartnerSettings,
     limits: &Limits,
 ) -> Result<Received, Rejection> {
-    let mut context = MdnContext::for_headers(headers);
+    let mut context = precheck(MdnContext::for_headers(headers))?;
     let fail = |context: MdnContext, disposition, detail: String, security, cms_error| {
         Rejection::Failed(Box::new(Failed {
             disposition,
@@ -250,34 +250,6 @@ pub fn receive_body(
             context,
         }))
     };
-    if let Some(detail) = header_problem(&context) {
-        let d = Disposition::Error(ProcessingError::UnexpectedProcessingError);
-        return Err(fail(context, d, detail, Security::default(), None));
-    }
-    if let Some(receipt) = &context.receipt {
-        let opts = &receipt.request.options;
-        let failure = if opts.requires_unsupported_protocol() {
-            Some(Failure::UnsupportedFormat)
-        } else if opts.micalg() == MicAlgChoice::Unsupported {
-            Some(Failure::UnsupportedMicAlgorithms)
-        } else {
-            None
-        };
-        if let Some(f) = failure {
-            let detail = format!(
-                "Disposition-Notification-Options not supported: {}",
-                f.as_str()
-            );
-            return Err(fail(
-                context,
-                Disposition::Failed(f),
-                detail,
-                Security::default(),
-                None,
-            ));
-        }
-    }
-
     let keys = UnwrapKeys {
         decryption_keys: &settings.decryption_keys,
         partner_certificates: &settings.partner_certificates,
@@ -317,15 +289,7 @@ pub fn receive_body(
     context.mic = mic_for(&context, &security, &body);
     drop(body);
 
-    let mut missing = Vec::new();
-    if settings.require_signed && !security.signed() {
-        missing.push("signed");
-    }
-    if settings.require_encrypted && !security.encrypted() {
-        missing.push("encrypted");
-    }
-    if !missing.is_empty() {
-        let detail = format!("the message must be {}", missing.join(" and "));
+    if let Some(detail) = insufficient_security(settings, &security) {
         let d = Disposition::Error(ProcessingError::InsufficientMessageSecurity);
         return Err(fail(context, d, detail, security, None));
     }
@@ -337,29 +301,82 @@ pub fn receive_body(
             return Err(fail(context, d, format!("payload: {e}"), security, None));
         }
     };
-    let properties = TrackedProperties {
-        as2_from: context.headers.as2_from.clone(),
-        as2_to: context.headers.as2_to.clone(),
-        subject: context.headers.subject.clone(),
-        message_id: context.headers.message_id.clone(),
-        file_name: unwrapped
-            .payload
-            .header_str("content-disposition")
-            .and_then(|v| crate::headers::filename_from_disposition(&v))
-            .or_else(|| context.headers.filename()),
-        mime_type: unwrapped
-            .payload
-            .content_type()
-            .map(|ct| ct.mime_type)
-            .filter(|t| !t.is_empty())
-            .unwrap_or_else(|| "application/octet-stream".into()),
-    };
+    let properties = tracked_properties(&context.headers, &unwrapped.payload);
     Ok(Received {
         payload,
         properties,
         security,
         context,
     })
+}
+
+/// The checks made before any unwrapping: AS2-Version, Message-ID and the receipt options.
+pub(crate) fn precheck(context: MdnContext) -> Result<MdnContext, Rejection> {
+    let fail = |context: MdnContext, disposition, detail: String| {
+        Rejection::Failed(Box::new(Failed {
+            disposition,
+            detail,
+            cms_error: None,
+            security: Security::default(),
+            context,
+        }))
+    };
+    if let Some(detail) = header_problem(&context) {
+        let d = Disposition::Error(ProcessingError::UnexpectedProcessingError);
+        return Err(fail(context, d, detail));
+    }
+    if let Some(receipt) = &context.receipt {
+        let opts = &receipt.request.options;
+        let failure = if opts.requires_unsupported_protocol() {
+            Some(Failure::UnsupportedFormat)
+        } else if opts.micalg() == MicAlgChoice::Unsupported {
+            Some(Failure::UnsupportedMicAlgorithms)
+        } else {
+            None
+        };
+        if let Some(f) = failure {
+            let detail = format!(
+                "Disposition-Notification-Options not supported: {}",
+                f.as_str()
+            );
+            return Err(fail(context, Disposition::Failed(f), detail));
+        }
+    }
+    Ok(context)
+}
+
+/// What the partner's policy requires that the message lacks, as the refusal's detail.
+pub(crate) fn insufficient_security(
+    settings: &PartnerSettings,
+    security: &Security,
+) -> Option<String> {
+    let mut missing = Vec::new();
+    if settings.require_signed && !security.signed() {
+        missing.push("signed");
+    }
+    if settings.require_encrypted && !security.encrypted() {
+        missing.push("encrypted");
+    }
+    (!missing.is_empty()).then(|| format!("the message must be {}", missing.join(" and ")))
+}
+
+/// The properties of a message whose innermost entity is `payload` (its headers suffice).
+pub(crate) fn tracked_properties(headers: &As2Headers, payload: &MimePart) -> TrackedProperties {
+    TrackedProperties {
+        as2_from: headers.as2_from.clone(),
+        as2_to: headers.as2_to.clone(),
+        subject: headers.subject.clone(),
+        message_id: headers.message_id.clone(),
+        file_name: payload
+            .header_str("content-disposition")
+            .and_then(|v| crate::headers::filename_from_disposition(&v))
+            .or_else(|| headers.filename()),
+        mime_type: payload
+            .content_type()
+            .map(|ct| ct.mime_type)
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "application/octet-stream".into()),
+    }
 }
 
 /// Why the message's AS2-Version or Message-ID cannot be accepted (see `ediint`): answered
@@ -393,7 +410,7 @@ fn unwrap_entity(
 }
 
 /// The MIME headers that travel as HTTP headers in AS2.
-fn content_headers(h: &As2Headers) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn content_headers(h: &As2Headers) -> Vec<(String, Vec<u8>)> {
     let mut out = vec![(
         "Content-Type".to_string(),
         h.content_type.clone().into_bytes(),
@@ -413,7 +430,7 @@ fn content_headers(h: &As2Headers) -> Vec<(String, Vec<u8>)> {
 /// - otherwise: over the message content as received, without headers.
 ///
 /// Unsigned messages use the digest requested in signed-receipt-micalg, else SHA-256.
-fn mic_for(context: &MdnContext, security: &Security, body: &[u8]) -> Option<Mic> {
+pub(crate) fn mic_for(context: &MdnContext, security: &Security, body: &[u8]) -> Option<Mic> {
     let requested = context
         .receipt
         .as_ref()

@@ -62,6 +62,7 @@ pub(crate) fn unwrap_stream(
                 detail: e.to_string(),
                 cms_error: Some(e),
                 security: Security::default(),
+                mic: None,
             }))
         }
         Err(StreamDecryptError::Io(e)) => return Err(local_failure(&e)),
@@ -112,7 +113,7 @@ fn decoded<'a>(
 }
 
 /// Base64 text without its line breaks and blanks, which the decoder does not accept.
-struct SkipWhitespace<R>(R);
+pub(crate) struct SkipWhitespace<R>(pub R);
 
 impl<R: BufRead> Read for SkipWhitespace<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
@@ -149,5 +150,6 @@ fn local_failure(e: &io::Error) -> Box<UnwrapError> {
         detail: format!("reading the spooled message failed: {e}"),
         cms_error: None,
         security: Security::default(),
+        mic: None,
     })
 }

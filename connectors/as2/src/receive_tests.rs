@@ -1,5 +1,6 @@
 use super::*;
 use crate::mdn::parse_mdn;
+use crate::stream::tests::receive_both as receive;
 
 fn headers(extra: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
     let mut h: Vec<(String, Vec<u8>)> = [

@@ -102,6 +102,9 @@ pub struct UnwrapError {
     /// The underlying CMS error, e.g. to tell an expired certificate apart.
     pub cms_error: Option<CmsError>,
     pub security: Security,
+    /// The Received-Content-MIC for the error MDN, from [`crate::stream::unwrap_to`], which
+    /// keeps no entity bytes in `security` to compute it from; `None` from [`unwrap`].
+    pub mic: Option<crate::mic::Mic>,
 }
 
 /// Removes every S/MIME layer from `entity`.
@@ -138,6 +141,7 @@ pub fn unwrap_within(
                     detail,
                     cms_error,
                     security,
+                    mic: None,
                 }));
             }
         }
@@ -147,11 +151,12 @@ pub fn unwrap_within(
         detail: format!("more than {} nested S/MIME layers", limits.max_depth),
         cms_error: None,
         security,
+        mic: None,
     }))
 }
 
 /// Boxed: the error is large and the success path is the hot one.
-type StepError = Box<(ProcessingError, String, Option<CmsError>)>;
+pub(crate) type StepError = Box<(ProcessingError, String, Option<CmsError>)>;
 
 fn step_error(error: ProcessingError, detail: String, cms_error: Option<CmsError>) -> StepError {
     Box::new((error, detail, cms_error))
@@ -319,7 +324,7 @@ fn record_signature(security: &mut Security, covered: &Bytes, verified: cms::Ver
     }
 }
 
-fn signature_error(e: CmsError) -> StepError {
+pub(crate) fn signature_error(e: CmsError) -> StepError {
     let error = match e {
         CmsError::ContentMismatch(_) => ProcessingError::IntegrityCheckFailed,
         _ => ProcessingError::AuthenticationFailed,
@@ -333,7 +338,7 @@ fn decompression_error(e: CompressError) -> StepError {
 
 /// The DER of a CMS entity. Some senders omit Content-Transfer-Encoding on
 /// base64 bodies, so base64 text is decoded even when undeclared.
-fn cms_bytes(entity: &MimePart) -> Result<Bytes, String> {
+pub(crate) fn cms_bytes(entity: &MimePart) -> Result<Bytes, String> {
     let decoded = entity.decoded_body().map_err(|e| e.to_string())?;
     if decoded.first() == Some(&0x30) {
         return Ok(decoded);

@@ -1,4 +1,5 @@
 use super::*;
+use crate::stream::tests::unwrap_both as unwrap;
 use crate::testutil::keypair;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

@@ -14,8 +14,12 @@ use berth_as2::cms::{self, CmsError};
 use berth_as2::disposition::{Disposition, ProcessingError};
 use berth_as2::envelope::{self, StreamDecryptError};
 use berth_as2::headers::As2Headers;
-use berth_as2::receive::{receive, receive_body, Body, PartnerSettings, Received, Rejection};
+#[path = "common/both.rs"]
+mod both;
+
+use berth_as2::receive::{receive_body, Body, PartnerSettings, Received, Rejection};
 use berth_as2::unwrap::{Layer, Limits};
+use both::receive_both;
 use openssl::pkey::PKey;
 use openssl::x509::X509;
 
@@ -159,7 +163,7 @@ fn receive_all_ways(der: &[u8], keys: &[KeyPair]) -> Vec<(String, Result<Receive
     let mut out = Vec::new();
     for base64 in [false, true] {
         let (headers, body) = request(der, base64);
-        let in_memory = receive(&headers, &body, &settings, &Limits::default());
+        let in_memory = receive_both(&headers, &body, &settings, &Limits::default());
         out.push((format!("in memory, base64 {base64}"), in_memory));
         let open = || Ok(Box::new(Cursor::new(&body[..])) as Box<dyn Read + '_>);
         let streamed = receive_body(

@@ -5,7 +5,7 @@ mod common;
 use berth_as2::disposition::{Disposition, ProcessingError};
 use berth_as2::mdn::{parse_mdn, Mdn};
 use berth_as2::micalg::MicAlg;
-use berth_as2::receive::{receive, MdnOptions, PartnerSettings, Received, Rejection};
+use berth_as2::receive::{MdnOptions, PartnerSettings, Received, Rejection};
 use berth_as2::unwrap::Limits;
 use common::*;
 use openssl::hash::MessageDigest;
@@ -46,7 +46,7 @@ fn http(mdn: &Mdn) -> Vec<(String, Vec<u8>)> {
 
 fn received(entity: &[u8], extra: &[(&str, &str)]) -> Received {
     let (headers, body) = request(entity, extra);
-    receive(&headers, &body, &settings(), &Limits::default()).unwrap()
+    receive_both(&headers, &body, &settings(), &Limits::default()).unwrap()
 }
 
 #[test]
@@ -121,7 +121,7 @@ fn signed_receipt_is_sent_even_when_processing_fails() {
     let k = keys();
     let msg = encrypt(&edi_entity(b"x"), &k.stranger, Cipher::aes_128_cbc(), false);
     let (headers, body) = request(&msg, &SIGNED_RECEIPT);
-    let Err(Rejection::Failed(f)) = receive(&headers, &body, &settings(), &Limits::default())
+    let Err(Rejection::Failed(f)) = receive_both(&headers, &body, &settings(), &Limits::default())
     else {
         panic!("expected a failure");
     };

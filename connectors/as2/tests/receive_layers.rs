@@ -3,7 +3,7 @@
 mod common;
 
 use berth_as2::micalg::MicAlg;
-use berth_as2::receive::{receive, PartnerSettings, Received};
+use berth_as2::receive::{PartnerSettings, Received};
 use berth_as2::unwrap::{Layer, Limits};
 use common::*;
 use openssl::hash::MessageDigest;
@@ -25,7 +25,7 @@ fn settings() -> PartnerSettings {
 
 fn run(entity: &[u8], extra: &[(&str, &str)]) -> Received {
     let (headers, body) = request(entity, extra);
-    match receive(&headers, &body, &settings(), &Limits::default()) {
+    match receive_both(&headers, &body, &settings(), &Limits::default()) {
         Ok(r) => r,
         Err(e) => panic!("rejected: {e:?}"),
     }
@@ -250,6 +250,6 @@ fn key_rollover_tries_each_decryption_key() {
     let (headers, body) = request(&msg, &[]);
     let mut s = settings();
     s.decryption_keys.insert(0, k.stranger.clone());
-    let r = receive(&headers, &body, &s, &Limits::default()).unwrap();
+    let r = receive_both(&headers, &body, &s, &Limits::default()).unwrap();
     assert_eq!(r.payload, PAYLOAD);
 }

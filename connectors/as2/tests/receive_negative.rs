@@ -4,7 +4,7 @@ mod common;
 
 use berth_as2::cms::CmsError;
 use berth_as2::disposition::{Disposition, ProcessingError};
-use berth_as2::receive::{receive, Failed, PartnerSettings, Rejection};
+use berth_as2::receive::{Failed, PartnerSettings, Rejection};
 use berth_as2::unwrap::Limits;
 use common::*;
 use openssl::hash::MessageDigest;
@@ -32,7 +32,7 @@ fn reject_raw(
     settings: &PartnerSettings,
     limits: &Limits,
 ) -> Failed {
-    match receive(headers, body, settings, limits) {
+    match receive_both(headers, body, settings, limits) {
         Err(Rejection::Failed(f)) => *f,
         Err(other) => panic!("unexpected rejection {other:?}"),
         Ok(r) => panic!("accepted: {:?}", r.security),
@@ -144,7 +144,7 @@ fn expired_partner_certificate_is_reported_distinctly() {
     s.allow_expired_certificates = true;
     let (headers, body) = request(&msg, &[]);
     assert_eq!(
-        receive(&headers, &body, &s, &Limits::default())
+        receive_both(&headers, &body, &s, &Limits::default())
             .unwrap()
             .payload,
         PAYLOAD

@@ -8,7 +8,7 @@ use std::io::{Cursor, Read};
 use base64::Engine;
 use berth_as2::disposition::{Disposition, ProcessingError};
 use berth_as2::headers::As2Headers;
-use berth_as2::receive::{receive, receive_body, Body, PartnerSettings, Received, Rejection};
+use berth_as2::receive::{receive_body, Body, PartnerSettings, Received, Rejection};
 use berth_as2::unwrap::{Layer, Limits};
 use common::*;
 use openssl::hash::MessageDigest;
@@ -106,7 +106,12 @@ fn encrypted_messages_decrypt_while_streaming() {
         Cipher::aes_128_gcm(),
     ] {
         let (mut headers, body) = request(&signed_encrypted(300_000, cipher), &RECEIPT);
-        let in_memory = accepted(receive(&headers, &body, &settings(), &Limits::default()));
+        let in_memory = accepted(receive_both(
+            &headers,
+            &body,
+            &settings(),
+            &Limits::default(),
+        ));
         let base64_streamed = accepted(streamed(&headers, &body));
         same(&in_memory, &base64_streamed);
         let body = binary(&mut headers, &body);
@@ -131,7 +136,12 @@ fn other_layers_are_read_whole_and_unwrapped_as_usual() {
         false,
     ));
     let (headers, body) = request(&message, &RECEIPT);
-    let in_memory = accepted(receive(&headers, &body, &settings(), &Limits::default()));
+    let in_memory = accepted(receive_both(
+        &headers,
+        &body,
+        &settings(),
+        &Limits::default(),
+    ));
     let from_stream = accepted(streamed(&headers, &body));
     same(&in_memory, &from_stream);
     assert_eq!(&from_stream.payload[..], &payload[..]);
@@ -181,4 +191,173 @@ fn failures_get_the_same_dispositions() {
         failed_with(result),
         Disposition::Error(ProcessingError::UnexpectedProcessingError)
     );
+}
+
+/// `stream::receive_to` over `body`, counting how often it was opened.
+fn to_sink(
+    headers: &[(String, Vec<u8>)],
+    body: &[u8],
+    sink: &mut dyn std::io::Write,
+) -> (Result<berth_as2::stream::ReceivedMeta, Rejection>, usize) {
+    let opened = std::cell::Cell::new(0);
+    let open = || {
+        opened.set(opened.get() + 1);
+        Ok(Box::new(Cursor::new(body)) as Box<dyn Read + '_>)
+    };
+    let parsed = As2Headers::parse(headers).unwrap();
+    let len = body.len() as u64;
+    let r =
+        berth_as2::stream::receive_to(parsed, &open, len, &settings(), &Limits::default(), sink);
+    (r, opened.get())
+}
+
+#[test]
+fn a_signer_using_another_digest_than_micalg_announced_is_read_again() {
+    let signed = sign(
+        &edi_entity(b"UNB+UNOA'"),
+        &keys().partner,
+        MessageDigest::sha384(),
+        "sha-256",
+        false,
+    );
+    let encrypted = encrypt(&signed, &keys().ours, Cipher::aes_128_cbc(), false);
+    for message in [signed, encrypted] {
+        let (headers, body) = request(&message, &RECEIPT);
+        let in_memory = accepted(receive_both(
+            &headers,
+            &body,
+            &settings(),
+            &Limits::default(),
+        ));
+        let mut sink = Vec::new();
+        let (streamed, opened) = to_sink(&headers, &body, &mut sink);
+        let streamed = streamed.unwrap();
+        assert_eq!(opened, 2, "the digest is computed by a second pass");
+        assert_eq!(sink, b"UNB+UNOA'", "the payload is written once");
+        assert_eq!(streamed.mic(), in_memory.mic());
+        assert_eq!(
+            streamed.mic().unwrap().alg,
+            berth_as2::micalg::MicAlg::Sha384
+        );
+    }
+}
+
+#[test]
+fn a_well_formed_message_is_read_once() {
+    let (headers, body) = request(&signed_encrypted(50_000, Cipher::aes_256_cbc()), &RECEIPT);
+    let mut sink = Vec::new();
+    let (streamed, opened) = to_sink(&headers, &body, &mut sink);
+    assert!(streamed.is_ok());
+    assert_eq!(opened, 1);
+}
+
+/// A sink that refuses every write, as a full disk does.
+struct Full;
+
+impl std::io::Write for Full {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::other("no space left"))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failing_spool_or_sink_is_our_failure() {
+    let (headers, body) = request(&signed_encrypted(1000, Cipher::aes_256_cbc()), &RECEIPT);
+    let (result, _) = to_sink(&headers, &body, &mut Full);
+    let detail = match result {
+        Err(Rejection::Failed(f)) => {
+            assert_eq!(
+                f.disposition,
+                Disposition::Error(ProcessingError::UnexpectedProcessingError)
+            );
+            f.detail
+        }
+        other => panic!("{other:?}"),
+    };
+    assert!(detail.contains("no space left"), "{detail}");
+    let open = || Err(std::io::Error::other("disk gone"));
+    let parsed = As2Headers::parse(&headers).unwrap();
+    let result = berth_as2::stream::receive_to(
+        parsed,
+        &open,
+        body.len() as u64,
+        &settings(),
+        &Limits::default(),
+        &mut Vec::new(),
+    );
+    assert_eq!(
+        failed_with_meta(result),
+        Disposition::Error(ProcessingError::UnexpectedProcessingError)
+    );
+}
+
+fn failed_with_meta(r: Result<berth_as2::stream::ReceivedMeta, Rejection>) -> Disposition {
+    match r {
+        Err(Rejection::Failed(f)) => f.disposition,
+        other => panic!("expected an error disposition, got {other:?}"),
+    }
+}
+
+/// A signature straight over the content digest (no signed attributes), detached and
+/// opaque: the streamed path checks it with the public key, as OpenSSL does in memory.
+#[test]
+fn signatures_without_signed_attributes_agree() {
+    use base64::engine::general_purpose::STANDARD;
+    use openssl::cms::{CMSOptions, CmsContentInfo};
+    let inner = edi_entity(b"UNB+UNOA:2'");
+    let partner = &keys().partner;
+    let sign_with = |flags| {
+        CmsContentInfo::sign(
+            Some(&partner.certificate),
+            Some(&partner.private_key),
+            None,
+            Some(&inner),
+            CMSOptions::BINARY | CMSOptions::NOATTR | flags,
+        )
+        .unwrap()
+        .to_der()
+        .unwrap()
+    };
+    let detached = sign_with(CMSOptions::DETACHED);
+    let mut body = b"--b\r\n".to_vec();
+    body.extend_from_slice(&inner);
+    body.extend_from_slice(b"\r\n--b\r\nContent-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+    body.extend_from_slice(STANDARD.encode(&detached).as_bytes());
+    body.extend_from_slice(b"\r\n--b--\r\n");
+    let multipart = entity(
+        &[(
+            "Content-Type",
+            "multipart/signed; micalg=sha-256; boundary=b",
+        )],
+        &body,
+    );
+    let opaque = entity(
+        &[
+            (
+                "Content-Type",
+                "application/pkcs7-mime; smime-type=signed-data",
+            ),
+            ("Content-Transfer-Encoding", "base64"),
+        ],
+        STANDARD.encode(sign_with(CMSOptions::empty())).as_bytes(),
+    );
+    for message in [multipart, opaque] {
+        let (headers, body) = request(&message, &RECEIPT);
+        let r = accepted(receive_both(
+            &headers,
+            &body,
+            &settings(),
+            &Limits::default(),
+        ));
+        assert_eq!(&r.payload[..], b"UNB+UNOA:2'");
+        // Tampered content: refused alike.
+        let mut tampered = body.clone();
+        if let Some(at) = tampered.windows(4).position(|w| w == b"UNOA") {
+            tampered[at] = b'X';
+            assert!(receive_both(&headers, &tampered, &settings(), &Limits::default()).is_err());
+        }
+    }
 }

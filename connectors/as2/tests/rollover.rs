@@ -8,7 +8,7 @@ use berth_as2::certs::KeyPair;
 use berth_as2::cms::{self, CmsError};
 use berth_as2::disposition::{Disposition, ProcessingError};
 use berth_as2::envelope::{decrypt_reader, Limits as StreamLimits};
-use berth_as2::receive::{receive, PartnerSettings, Rejection};
+use berth_as2::receive::{PartnerSettings, Rejection};
 use berth_as2::unwrap::{Layer, Limits};
 use common::*;
 use openssl::cms::{CMSOptions, CmsContentInfo};
@@ -53,7 +53,7 @@ fn settings() -> PartnerSettings {
 
 fn accept(entity: &[u8]) -> Vec<Layer> {
     let (headers, body) = request(entity, &[]);
-    match receive(&headers, &body, &settings(), &Limits::default()) {
+    match receive_both(&headers, &body, &settings(), &Limits::default()) {
         Ok(r) => {
             assert_eq!(r.payload, PAYLOAD);
             r.security.layers.clone()
@@ -92,7 +92,7 @@ fn a_signer_naming_neither_certificate_fails_as_a_wrong_certificate_does() {
         false,
     );
     let (headers, body) = request(&msg, &[]);
-    let failed = match receive(&headers, &body, &settings(), &Limits::default()) {
+    let failed = match receive_both(&headers, &body, &settings(), &Limits::default()) {
         Err(Rejection::Failed(f)) => f,
         other => panic!("not refused as expected: {:?}", other.map(|r| r.security)),
     };

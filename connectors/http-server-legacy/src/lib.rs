@@ -13,6 +13,10 @@ use settings::{HttpConnection, HttpOperation};
 
 pub struct HttpServerLegacy;
 
+/// Bodies larger than this are spooled by the host rather than held in memory. Most EDI
+/// messages are a few kilobytes and stay on the in-memory fast path.
+const SPOOL_ABOVE: u64 = 1 << 20;
+
 impl Connector for HttpServerLegacy {
     const KIND: &'static str = "http-server-legacy";
     const DESCRIPTION: &'static str =
@@ -90,7 +94,10 @@ impl Connector for HttpServerLegacy {
             .map(|(_, op)| op.max_body_bytes)
             .max()
             .unwrap_or(0);
-        let mut endpoint = Endpoint::port(&connection.address, connection.port, tls, max_body);
+        // A large body goes to a file as it arrives, and that file becomes the stored payload
+        // (linked, not copied): memory stays flat whatever the size.
+        let mut endpoint = Endpoint::port(&connection.address, connection.port, tls, max_body)
+            .spooling_above(SPOOL_ABOVE);
         if connection.unfold_folded_headers {
             endpoint = endpoint.unfolding_folded_headers();
         }

@@ -84,13 +84,13 @@ impl Listener for HttpListener {
                     .with_header("allow", &allow),
             );
         }
-        if request.body.len() as u64 > route.max_body_bytes {
+        // `body_len`, not `body`: a spooled body is in a file and `body` is then empty.
+        if request.body_len > route.max_body_bytes {
             return Decision::Respond(Response::text(
                 413,
                 format!(
                     "body of {} bytes is over this path's limit of {} bytes",
-                    request.body.len(),
-                    route.max_body_bytes
+                    request.body_len, route.max_body_bytes
                 ),
             ));
         }

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use berth_store::StoredPayload;
 use bytes::Bytes;
 
 use crate::process::ProcessDef;
@@ -13,7 +14,9 @@ use crate::steps::{self, Run};
 #[derive(Debug, Clone, Default)]
 pub struct Document {
     pub id: String,
-    pub payload: Bytes,
+    /// In memory when small; otherwise a handle on the stored object, which steps read as a
+    /// stream (or link, for `write_file`) and never load whole.
+    pub payload: StoredPayload,
     pub properties: Properties,
 }
 
@@ -22,7 +25,12 @@ pub struct Document {
 pub struct Returned {
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// The body, unless `body_is_payload`.
     pub body: Bytes,
+    /// The body is the document's payload, which is too large to hold in memory: `body` is
+    /// empty, and the caller sends the payload from the store as a stream (see
+    /// [`crate::PayloadBody`]).
+    pub body_is_payload: bool,
 }
 
 /// What became of a document.

@@ -43,7 +43,7 @@ fn single_return_step_does_not_allocate() {
     let payload = Bytes::from_static(b"<order/>");
     let doc = Document {
         id: "1".into(),
-        payload: payload.clone(),
+        payload: payload.clone().into(),
         properties: [("a", "b")].into_iter().collect(),
     };
     let mut future = std::pin::pin!(runner.run(&p, doc));
@@ -62,5 +62,5 @@ fn single_return_step_does_not_allocate() {
     else {
         panic!("{outcome:?}")
     };
-    assert_eq!((r.status, r.body), (200, payload));
+    assert_eq!((r.status, r.body, r.body_is_payload), (200, payload, false));
 }

@@ -50,7 +50,7 @@ async fn one_shot_server(status_line: &'static str) -> (String, tokio::task::Joi
 fn doc() -> Document {
     Document {
         id: "d1".into(),
-        payload: Bytes::from_static(b"ISA*00*~"),
+        payload: Bytes::from_static(b"ISA*00*~").into(),
         properties: [("partner", "ACME")].into_iter().collect(),
     }
 }

@@ -11,7 +11,7 @@ use common::process;
 fn doc(payload: &str, props: &[(&str, &str)]) -> Document {
     Document {
         id: "doc-1".into(),
-        payload: Bytes::from(payload.to_string()),
+        payload: Bytes::from(payload.to_string()).into(),
         properties: props.iter().copied().collect(),
     }
 }

@@ -1,6 +1,7 @@
 //! The admin server: a JSON API to see and control listeners and find documents, `/metrics`
 //! for Prometheus, and the operator console (static files, no build step). It listens on
 //! loopback by default; every `/api` call needs the token berth keeps in its data dir.
+//! `/health` and `/ready` (see `crate::health`) are for load balancers and need no token.
 
 mod api;
 mod body;
@@ -26,6 +27,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use crate::health::Readiness;
 use crate::intake::Intake;
 use crate::settings::AdminSettings;
 use crate::topology::Topology;
@@ -36,6 +38,7 @@ pub type Answer = http::Response<body::Body>;
 pub struct Admin {
     pub topology: Arc<Topology>,
     pub intake: Intake,
+    pub readiness: Arc<Readiness>,
     token: String,
     /// This node among those sharing the store (set once the node has registered).
     cluster: std::sync::OnceLock<Arc<crate::cluster::ClusterNode>>,
@@ -43,10 +46,16 @@ pub struct Admin {
 
 impl Admin {
     /// The admin state; creates the token on first run.
-    pub fn new(topology: Arc<Topology>, intake: Intake, data_dir: &Path) -> anyhow::Result<Admin> {
+    pub fn new(
+        topology: Arc<Topology>,
+        intake: Intake,
+        readiness: Arc<Readiness>,
+        data_dir: &Path,
+    ) -> anyhow::Result<Admin> {
         Ok(Admin {
             topology,
             intake,
+            readiness,
             token: token::load_or_create(data_dir)?,
             cluster: std::sync::OnceLock::new(),
         })
@@ -131,6 +140,15 @@ async fn route(
         }
         (&Method::GET, "/vendor/uPlot.min.css") => file(UPLOT_STYLE, "text/css; charset=utf-8"),
         (&Method::GET, "/metrics") => metrics(&admin).await,
+        // For load balancers, which hold no token; the answers hold nothing but a reason.
+        (&Method::GET, "/health") => line(StatusCode::OK, "alive"),
+        (&Method::GET, "/ready") => {
+            let (status, reason) = admin
+                .readiness
+                .check(&admin.topology, admin.intake.store())
+                .await;
+            line(status, &reason)
+        }
         (_, path) if path.starts_with("/api/") => {
             let authorized = request
                 .headers()
@@ -181,6 +199,17 @@ fn file(text: &'static str, content_type: &'static str) -> Answer {
     answer
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    answer
+}
+
+/// A one-line text answer (`/health`, `/ready`).
+fn line(status: StatusCode, text: &str) -> Answer {
+    let mut answer = http::Response::new(body::full(format!("{text}\n")));
+    *answer.status_mut() = status;
+    answer.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     answer
 }
 

@@ -75,6 +75,9 @@ pub enum Command {
         #[command(subcommand)]
         command: DocumentsCommand,
     },
+    /// The message store itself: copy it between the embedded store and PostgreSQL.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Every certificate and key the deployment uses: which process uses it for what, subject,
     /// SHA-256 fingerprint and days left, soonest expiry first.
     Certs {
@@ -120,6 +123,31 @@ pub enum CertCommand {
         /// Password of a PKCS#12 file.
         #[arg(long)]
         password: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum StoreCommand {
+    /// Copy every document (payloads, raw requests, answers, properties, history, states and
+    /// duplicate keys) from the deployment's embedded store into PostgreSQL (--to), or from
+    /// PostgreSQL into the deployment's embedded store (--from). berth must not run on either.
+    Copy {
+        /// The deployment folder (its berth.yaml names the embedded store's data_dir).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Copy the embedded store into this database: postgres://USER@HOST:PORT/DATABASE.
+        #[arg(long, conflicts_with = "from", required_unless_present = "from")]
+        to: Option<String>,
+        /// Copy this database into the embedded store.
+        #[arg(long)]
+        from: Option<String>,
+        /// A file holding the database password (default: berth.yaml's store.password_file).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// Copy into a store that already holds documents (those with an id already there are
+        /// skipped, so an interrupted copy can be run again); refused without it.
+        #[arg(long)]
+        append: bool,
     },
 }
 

@@ -7,13 +7,14 @@ mod cluster;
 mod control;
 mod documents;
 mod inspect;
+mod store_copy;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{Cli, Command, LogFormat};
 use args::{ClusterCommand, ListenersCommand};
+pub use args::{Cli, Command, LogFormat, StoreCommand};
 
 /// `berth`'s whole command line: what `main` runs.
 pub fn main() -> ExitCode {
@@ -72,5 +73,19 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             command: ClusterCommand::Status,
         } => cluster::status(&dir),
         Command::Documents { dir, command } => documents::run(&dir, command),
+        Command::Store(StoreCommand::Copy {
+            dir,
+            to,
+            from,
+            password_file,
+            append,
+        }) => {
+            let direction = match (to, from) {
+                (Some(url), _) => store_copy::Direction::ToPostgres(url),
+                (None, Some(url)) => store_copy::Direction::FromPostgres(url),
+                (None, None) => anyhow::bail!("say where to copy: --to URL or --from URL"),
+            };
+            store_copy::run(&dir, direction, password_file.as_deref(), append)
+        }
     }
 }

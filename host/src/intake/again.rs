@@ -3,8 +3,7 @@
 //! deployed version of their process, and are recorded the way a received document is.
 
 use berth_process::{Document, RunOutcome};
-use berth_store::{Finish, Query, State, StoreError, StoredDocument};
-use bytes::Bytes;
+use berth_store::{Finish, Query, State, StoreError, StoredDocument, StoredPayload};
 
 use super::{record, Intake};
 
@@ -36,7 +35,7 @@ impl Intake {
     pub async fn run_again(&self, unfinished: Vec<StoredDocument>) {
         for stored in unfinished {
             let id = stored.id.clone();
-            let payload = match payload_bytes(&stored).await {
+            let payload = match readable(&stored).await {
                 Ok(payload) => payload,
                 Err(error) => {
                     // Left `received`: the next start tries again.
@@ -95,7 +94,7 @@ impl Intake {
                 continue;
             }
             // Read before the document changes state: one that cannot be read stays failed.
-            let payload = payload_bytes(&stored).await?;
+            let payload = readable(&stored).await?;
             store.mark_for_retry(&id).await?;
             match self.run_stored(stored, payload).await? {
                 RunOutcome::Completed { .. } => {
@@ -118,7 +117,7 @@ impl Intake {
     async fn run_stored(
         &self,
         stored: StoredDocument,
-        payload: Bytes,
+        payload: StoredPayload,
     ) -> anyhow::Result<RunOutcome> {
         let Some(store) = self.store() else {
             anyhow::bail!("the message store is off");
@@ -147,9 +146,16 @@ impl Intake {
     }
 }
 
-/// A stored document's payload whole in memory, as the process runner takes it. The one place
-/// where the host loads a stored payload: a large one comes back from the store as a handle on
-/// its file, and is read only here, when the document runs.
-async fn payload_bytes(stored: &StoredDocument) -> Result<Bytes, StoreError> {
-    stored.payload.load().await
+/// A stored document's payload, checked to be readable (opened, not read): a large one stays a
+/// handle on its stored object, which the steps read as a stream.
+async fn readable(stored: &StoredDocument) -> Result<StoredPayload, StoreError> {
+    let payload = stored.payload.clone();
+    if payload.in_memory().is_some() {
+        return Ok(payload);
+    }
+    let opened = payload.clone();
+    tokio::task::spawn_blocking(move || opened.open().map(drop))
+        .await
+        .map_err(|e| StoreError::io("opening a stored payload", std::io::Error::other(e)))??;
+    Ok(payload)
 }

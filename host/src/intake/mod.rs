@@ -12,6 +12,7 @@
 //! response, so this module is tested in-process.
 
 mod again;
+mod payload;
 mod record;
 #[cfg(test)]
 mod tests;
@@ -20,15 +21,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use berth_connector_sdk::abi::{Outcome, OutcomeKind, Response, Submission};
+use berth_connector_sdk::abi::{Outcome, OutcomeKind, PayloadFrom, Response, Submission};
 use berth_connector_sdk::abi_stable::std_types::{ROption, RString};
 use berth_connector_sdk::module::PendingBox;
 use berth_process::{Document, ProcessDef, Properties, RunOutcome, Runner};
-use berth_store::{NewDocument, Payload, Received, Store};
+use berth_store::{NewDocument, Received, Store, StoreError, StoredPayload};
 use bytes::Bytes;
 use tracing::Instrument;
 
-use crate::body::Body;
+use crate::body::{Body, SpoolFile};
 use crate::ids::new_document_id;
 use crate::metrics::Metrics;
 use crate::outbound::Outbound;
@@ -68,18 +69,30 @@ pub struct Arrival<'a> {
     /// The request's body: the payload when the connector says so, and the evidence file when
     /// it was spooled.
     pub body: &'a Body,
+    /// The file offered to the connector for its payload (with a spooled body).
+    pub payload_file: Option<&'a Arc<SpoolFile>>,
     /// The request as evidence (head, then the body when asked), built only when stored.
     pub evidence: &'a (dyn Fn(bool) -> Bytes + Sync),
 }
 
 /// What became of an arrival, for the server to answer with.
+// Moved once per request; boxing the large variant would add an allocation to every answer.
+#[allow(clippy::large_enum_variant)]
 pub enum Answer {
-    /// The connector's answer.
-    Connector(Response),
+    /// The connector's answer; `payload` is set when its body is the document's payload, too
+    /// large to have been handed over in memory, for the server to stream from the store.
+    Connector {
+        response: Response,
+        payload: Option<StoredPayload>,
+    },
     /// The listener is paused: nothing was stored; the sender should send again later.
     Paused,
     /// The connector failed to answer (already logged).
     ConnectorFailed,
+    /// The host could not take the document (the store's database is unreachable, a spooled
+    /// body could not be read back): nothing was accepted, and whatever the connector made of
+    /// it, the sender is told to send again later, never that it was accepted.
+    Refused(String),
 }
 
 impl Intake {
@@ -147,6 +160,7 @@ impl Intake {
             pending,
             blocking,
             body,
+            payload_file,
             evidence,
         } = arrival;
         let status = self.inner.status.of(&process.name);
@@ -171,10 +185,17 @@ impl Intake {
         if let Some(property) = message_id {
             span.record("message_id", property.value.as_str());
         }
-        let (outcome, stored) = self
-            .store_and_run(&id, process, submission, body, evidence)
+        let (outcome, stored, large) = self
+            .store_and_run(&id, process, submission, (body, payload_file), evidence)
             .instrument(span)
             .await;
+        let refused = (outcome.kind == OutcomeKind::REFUSED).then(|| {
+            outcome
+                .error
+                .as_ref()
+                .map_or("", |e| e.as_str())
+                .to_string()
+        });
         let fate = match outcome.kind {
             OutcomeKind::ACCEPTED => {
                 status.document_accepted();
@@ -190,14 +211,21 @@ impl Intake {
         self.inner
             .metrics
             .document(&process.name, fate, started.elapsed());
-        match call::complete(blocking, pending, outcome).await {
+        let completed = call::complete(blocking, pending, outcome).await;
+        if let Some(reason) = refused {
+            // The connector was told (so that it logs and lets go of the request), but the
+            // answer is the host's: a connector must not turn a refusal into an acceptance.
+            return Answer::Refused(reason);
+        }
+        match completed {
             Ok(mut response) => {
                 if let Some(summary) = response.summary.as_ref().into_option() {
                     self.inner.metrics.disposition(&process.name, summary);
                 }
                 self.conclude(stored, Some(&response));
                 self.queue_deliveries(listener, &mut response);
-                Answer::Connector(response)
+                let payload = large.filter(|_| response.body_is_payload);
+                Answer::Connector { response, payload }
             }
             Err(error) => {
                 self.conclude(stored, None);
@@ -208,36 +236,35 @@ impl Intake {
     }
 
     /// Store (when the store is on) and run a submitted document. The second value is what
-    /// `conclude` records once the connector has answered: `None` when nothing was stored.
+    /// `conclude` records once the connector has answered: `None` when nothing was stored. The
+    /// third is the payload when it is kept outside memory and a `return` step made it the
+    /// answer's body, for the server to stream.
     async fn store_and_run(
         &self,
         id: &str,
         process: &ProcessDef,
         submission: Submission,
-        body: &Body,
+        (body, payload_file): (&Body, Option<&Arc<SpoolFile>>),
         evidence: &(dyn Fn(bool) -> Bytes + Sync),
-    ) -> (Outcome, Option<record::Stored>) {
+    ) -> (Outcome, Option<record::Stored>, Option<StoredPayload>) {
         let Submission {
             document,
             duplicate_key,
             duplicate_window,
             ..
         } = submission;
-        let payload_is_body = document.payload_is_request_body;
-        let payload = if payload_is_body {
-            match body.bytes().await {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    tracing::error!(process = %process.name, error = %e, "cannot read a spooled body");
-                    let refusal = "the message could not be read back; send again later";
-                    return (record::refused(id, refusal), None);
-                }
+        let payload_is_body = document.payload_from == PayloadFrom::REQUEST_BODY;
+        let taken = payload::take(document.payload_from, document.payload, body, payload_file);
+        let payload = match taken.await {
+            Ok(payload) => payload,
+            Err(error) => {
+                tracing::error!(process = %process.name, %error, "cannot take a submitted payload");
+                let refusal = "the message could not be taken; send again later";
+                return (record::refused(id, refusal), None, None);
             }
-        } else {
-            // Adopted, not copied: the plugin's allocation is freed by the plugin's own code
-            // when the last reference goes (a 200 MB payload stays one 200 MB buffer).
-            Bytes::from_owner(document.payload)
         };
+        // Kept for the answer only when not in memory, so the small-payload path copies nothing.
+        let large = payload.in_memory().is_none().then(|| payload.clone());
         // Copied once, into one buffer, from the plugin's list (which the plugin then frees).
         let properties = Properties::from_strs(
             document
@@ -254,18 +281,18 @@ impl Intake {
                 properties,
             };
             let outcome = self.run(process, document).await;
-            return (record::to_outcome(id, outcome).0, None);
+            return (record::to_outcome(id, outcome).0, None, large);
         };
-        // A spooled request already is its evidence (see `server::spool`): the store links the
-        // file rather than holding it in memory.
-        let raw = match body {
-            Body::Memory(_) => Payload::Bytes(evidence(!payload_is_body)),
-            Body::Spooled(file) => Payload::File(file.path.clone()),
+        let raw = payload::evidence(body, payload_is_body, evidence);
+        let Some(stored_payload) = payload::to_store(&payload) else {
+            tracing::error!(process = %process.name, "a received payload is neither in memory nor in a file");
+            let refusal = "the message could not be kept; send again later";
+            return (record::refused(id, refusal), None, None);
         };
         let new = NewDocument {
             id: id.to_string(),
             process: process.name.clone(),
-            payload: Payload::Bytes(payload.clone()),
+            payload: stored_payload,
             properties: properties
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -291,12 +318,16 @@ impl Intake {
                     stored_answer: answer.map(Into::into).into(),
                     error: ROption::RNone,
                 };
-                return (outcome, None);
+                return (outcome, None, None);
             }
             Err(error) => {
-                tracing::error!(process = %process.name, %error, "cannot store a received document; refusing it");
+                // An unreachable database is logged by the store once per change of state,
+                // not here once per refused request.
+                if !matches!(error, StoreError::Unavailable(_)) {
+                    tracing::error!(process = %process.name, %error, "cannot store a received document; refusing it");
+                }
                 let refusal = "the message store is unavailable; send again later";
-                return (record::refused(id, refusal), None);
+                return (record::refused(id, refusal), None, None);
             }
         }
         let document = Document {
@@ -308,7 +339,7 @@ impl Intake {
         // `conclude`): one write instead of two.
         let outcome = self.run(process, document).await;
         let (outcome, finish) = record::to_outcome(id, outcome);
-        (outcome, Some(record::Stored::new(id, finish)))
+        (outcome, Some(record::Stored::new(id, finish)), large)
     }
 
     /// Run a document's steps; a failure is logged here, once.
@@ -336,9 +367,7 @@ impl Intake {
         let store = store.clone();
         tokio::spawn(async move {
             let record::Stored { id, finish } = stored;
-            if let Err(error) = store.conclude(&id, finish, answer).await {
-                tracing::error!(document = %id, %error, "cannot record the outcome and answer");
-            }
+            record::conclude(&store, &id, finish, answer).await;
         });
     }
 

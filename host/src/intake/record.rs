@@ -4,7 +4,9 @@
 use berth_connector_sdk::abi::{Outcome, OutcomeKind, OwnedHeader, Response, Returned};
 use berth_connector_sdk::abi_stable::std_types::ROption;
 use berth_process::RunOutcome;
-use berth_store::{Answer, Finish};
+use std::time::{Duration, Instant};
+
+use berth_store::{Answer, Finish, Store, StoreError};
 
 /// A stored document's outcome, waiting for the connector's answer to be recorded with it.
 pub struct Stored {
@@ -52,6 +54,7 @@ pub fn to_outcome(id: &str, outcome: RunOutcome) -> (Outcome, Finish) {
                         .map(|(name, value)| OwnedHeader::new(name, value))
                         .collect(),
                     body: r.body.to_vec().into(),
+                    body_is_payload: r.body_is_payload,
                 })
                 .into(),
             stored_answer: ROption::RNone,
@@ -95,5 +98,35 @@ pub fn answer(response: &Response) -> Answer {
             Some(evidence) => evidence.to_vec(),
             None => response.body.to_vec(),
         },
+    }
+}
+
+/// How long an outcome waits for an unreachable database to come back before it is given up
+/// (the document then stays `received`, and runs again at the next start or take-over).
+const CONCLUDE_PATIENCE: Duration = Duration::from_secs(15 * 60);
+
+/// Records a document's outcome and answer; while the database is unreachable, tries again
+/// with growing pauses, so that a database restarted under load leaves no document `received`
+/// that was in fact answered (a resend would then run it again instead of getting its MDN).
+pub async fn conclude(store: &Store, id: &str, finish: Finish, answer: Option<Answer>) {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(500);
+    let mut retried = false;
+    loop {
+        match store.conclude(id, finish.clone(), answer.clone()).await {
+            Ok(()) => return,
+            Err(StoreError::Unavailable(_)) if started.elapsed() < CONCLUDE_PATIENCE => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(10));
+                retried = true;
+            }
+            // An earlier attempt committed, but its acknowledgement was lost with the
+            // connection: the outcome is recorded.
+            Err(StoreError::WrongState { .. }) if retried => return,
+            Err(error) => {
+                tracing::error!(document = %id, %error, "cannot record the outcome and answer");
+                return;
+            }
+        }
     }
 }

@@ -112,6 +112,7 @@ impl Fixture {
                 pending: self.told.pending(),
                 blocking: false,
                 body: &body,
+                payload_file: None,
                 evidence: &evidence,
             })
             .await
@@ -137,9 +138,10 @@ impl Fixture {
 
 fn status_of(answer: &Answer) -> u16 {
     match answer {
-        Answer::Connector(response) => response.status,
+        Answer::Connector { response, .. } => response.status,
         Answer::Paused => 503,
         Answer::ConnectorFailed => 500,
+        Answer::Refused(_) => 503,
     }
 }
 
@@ -273,4 +275,96 @@ async fn unfinished_documents_run_again_and_an_undeployed_process_fails_them() {
         orphan.error.as_deref(),
         Some("process `gone` is not deployed")
     );
+}
+
+/// A spooled request in `dir`: its body file and the payload file offered beside it.
+async fn spooled(dir: &std::path::Path, body: &[u8]) -> (Body, Arc<crate::body::SpoolFile>) {
+    let spool = dir.join("spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    let path = spool.join(format!("{}-0.request", std::process::id()));
+    std::fs::write(&path, body).unwrap();
+    let file = crate::body::SpoolFile {
+        path: path.clone(),
+        len: body.len() as u64,
+        head: Bytes::from_static(b"POST /as2 HTTP/1.1\r\n\r\n"),
+    };
+    let payload_file = crate::body::SpoolFile::create_beside(&path).await.unwrap();
+    (Body::Spooled(Arc::new(file)), Arc::new(payload_file))
+}
+
+/// A connector that unwraps a spooled body writes the payload into the file the host offered:
+/// the store takes that file over, the steps read it, the evidence is the head and the body,
+/// and both files go with the request.
+#[tokio::test]
+async fn a_payload_the_connector_wrote_to_the_offered_file_is_stored_and_run() {
+    let fixture = Fixture::new(WRITE).await;
+    let process = fixture.deploy(WRITE);
+    let (body, payload_file) = spooled(fixture.dir.path(), b"the wrapped body").await;
+    let unwrapped: Vec<u8> = (0..(1u32 << 20) + 7).map(|i| (i % 251) as u8).collect();
+    // What the connector's `handle` does with `Request::payload_file`.
+    std::fs::write(&payload_file.path, &unwrapped).unwrap();
+    let properties = vec![Property::new("file_name", "order.txt")];
+    let submission = Submission::new("orders", PluginDocument::from_payload_file(properties));
+    let evidence = |_: bool| -> Bytes { unreachable!("a spooled body keeps its own head") };
+    let answer = fixture
+        .intake
+        .receive(Arrival {
+            listener: "test listener",
+            process: &process,
+            submission,
+            pending: fixture.told.pending(),
+            blocking: false,
+            body: &body,
+            payload_file: Some(&payload_file),
+            evidence: &evidence,
+        })
+        .await;
+    assert_eq!(status_of(&answer), 200);
+    let (kind, id, _) = fixture.told.last();
+    assert_eq!(kind, OutcomeKind::ACCEPTED);
+    let written = std::fs::read(fixture.dir.path().join("inbox/order.txt")).unwrap();
+    assert!(written == unwrapped, "write_file got the payload file");
+    let stored = fixture.concluded(&id).await;
+    assert!(stored.payload.load().await.unwrap() == unwrapped);
+    let raw = fixture.store.raw(&id).await.unwrap().unwrap();
+    assert_eq!(
+        &raw.load().await.unwrap()[..],
+        b"POST /as2 HTTP/1.1\r\n\r\nthe wrapped body"
+    );
+    let spool = fixture.dir.path().join("spool");
+    drop((body, payload_file, answer));
+    let left: Vec<_> = std::fs::read_dir(&spool).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// A connector that names the payload file when none was offered (the body was in memory) gets
+/// its document refused, not an empty payload.
+#[tokio::test]
+async fn a_payload_file_that_was_not_offered_refuses_the_document() {
+    let fixture = Fixture::new(WRITE).await;
+    let process = fixture.deploy(WRITE);
+    let submission = Submission::new("orders", PluginDocument::from_payload_file(Vec::new()));
+    let body = Body::Memory(Bytes::from_static(b"x"));
+    let evidence = |_: bool| Bytes::new();
+    let answer = fixture
+        .intake
+        .receive(Arrival {
+            listener: "test listener",
+            process: &process,
+            submission,
+            pending: fixture.told.pending(),
+            blocking: false,
+            body: &body,
+            payload_file: None,
+            evidence: &evidence,
+        })
+        .await;
+    assert_eq!(status_of(&answer), 503);
+    assert_eq!(fixture.told.last().0, OutcomeKind::REFUSED);
+    let listed = fixture
+        .store
+        .query(&berth_store::Query::default())
+        .await
+        .unwrap();
+    assert!(listed.is_empty(), "nothing stored");
 }

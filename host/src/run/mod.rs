@@ -14,6 +14,7 @@ use berth_process::Runner;
 
 use crate::cluster::ClusterNode;
 use crate::deploy::{check_deployment, deployment_dir, report};
+use crate::health::{self, Readiness};
 use crate::intake::Intake;
 use crate::topology::{watch, Topology};
 use crate::{admin, retention};
@@ -41,6 +42,7 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
             retention::start(store, &settings.store);
         }
         let grace = Duration::from_secs(settings.limits.shutdown_grace_seconds);
+        let drain_period = Duration::from_secs(settings.limits.drain_seconds);
         let admin_settings = settings.admin.clone();
         let data_dir = dir.join(&settings.store.data_dir);
         // Registered before any listener binds, so that every document received has its node.
@@ -71,12 +73,21 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         if bound == 0 && failed > 0 {
             anyhow::bail!("no listener could be bound; see the errors above");
         }
+        let readiness = Arc::new(Readiness::default());
         if admin_settings.enabled {
-            let admin = admin::Admin::new(Arc::clone(&topology), intake.clone(), &data_dir)?;
+            let admin = admin::Admin::new(
+                Arc::clone(&topology),
+                intake.clone(),
+                Arc::clone(&readiness),
+                &data_dir,
+            )?;
             if let Some(node) = &node {
                 admin.set_cluster(Arc::clone(node));
             }
             admin::start(&admin_settings, admin).await;
+        }
+        if let Some(store) = intake.store() {
+            health::watch_store(store.clone());
         }
         watch::start(Arc::clone(&topology));
         if let Some(node) = &node {
@@ -88,6 +99,7 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         tokio::spawn(async move { recovering.recover().await });
 
         wait_for_signal().await;
+        drain(&readiness, drain_period).await;
         tracing::info!("stopping: no new connections; finishing requests in flight");
         topology.shutdown(grace).await;
         if let Some(node) = &node {
@@ -96,4 +108,23 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The first part of a stop: `/ready` turns 503 "draining" at once, and the listeners keep
+/// serving for `period` so that a load balancer checking `/ready` stops sending here before
+/// they close (closing first would refuse the connections it still sends). Skipped when no
+/// load balancer has asked `/ready`; a second signal ends it early.
+async fn drain(readiness: &Readiness, period: Duration) {
+    let watched = readiness.drain();
+    if !watched || period.is_zero() {
+        return;
+    }
+    tracing::info!(
+        seconds = period.as_secs(),
+        "draining: /ready answers 503; listeners serve on until the load balancer has seen it"
+    );
+    tokio::select! {
+        _ = tokio::time::sleep(period) => {}
+        _ = wait_for_signal() => tracing::info!("second signal: draining cut short"),
+    }
 }

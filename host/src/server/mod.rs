@@ -7,6 +7,7 @@ mod endpoint;
 mod evidence;
 mod idle;
 mod mount;
+mod response_body;
 mod router;
 mod service;
 mod shared_server;
@@ -43,6 +44,8 @@ pub struct Shared {
     pub connections: Arc<Semaphore>,
     /// Where large request bodies are written as they arrive (see `spool`).
     pub spool_dir: std::path::PathBuf,
+    /// Bytes the spool folder's disk must keep free (`store.disk_reserve_bytes`).
+    pub disk_reserve: u64,
 }
 
 /// The connections being served, so that a stop can let them finish.
@@ -116,6 +119,7 @@ impl Server {
             max_headers: limits.max_headers,
             connections: Arc::new(Semaphore::new(limits.max_connections)),
             spool_dir,
+            disk_reserve: settings.store.disk_reserve_bytes,
         });
         Self {
             shared,

@@ -10,13 +10,16 @@ use berth_connector_sdk::module::{FfiDecision, ListenerBox};
 use berth_process::ProcessDef;
 use bytes::Bytes;
 
-use crate::body::Body;
+use crate::body::{Body, SpoolFile};
 use crate::plugins::call;
 
 /// The parts of an HTTP request a plugin sees, owned so they can move to the blocking pool.
 pub struct Incoming {
     pub parts: http::request::Parts,
     pub body: Body,
+    /// Offered to the connector with a spooled body, for a payload it unwraps as it streams
+    /// (see `Request::payload_file`).
+    pub payload_file: Option<Arc<SpoolFile>>,
     pub remote_addr: String,
     pub client_certificate: Bytes,
     pub secure: bool,
@@ -51,14 +54,10 @@ impl Mount {
                     value: RSlice::from(value.as_bytes()),
                 })
                 .collect();
-            let (body, body_file, body_offset) = match &incoming.body {
-                Body::Memory(bytes) => (&bytes[..], None, 0),
-                Body::Spooled(file) => (
-                    &[][..],
-                    // `spool::create` accepts UTF-8 paths only.
-                    file.path.to_str(),
-                    file.body_offset,
-                ),
+            let (body, body_file) = match &incoming.body {
+                Body::Memory(bytes) => (&bytes[..], None),
+                // `spool::create` accepts UTF-8 paths only; the file holds the body alone.
+                Body::Spooled(file) => (&[][..], file.path.to_str()),
             };
             let request = Request {
                 method: RStr::from(incoming.parts.method.as_str()),
@@ -67,8 +66,14 @@ impl Mount {
                 headers: RSlice::from(headers.as_slice()),
                 body: RSlice::from(body),
                 body_file: body_file.map(RStr::from).into(),
-                body_offset,
+                body_offset: 0,
                 body_len: incoming.body.len(),
+                payload_file: incoming
+                    .payload_file
+                    .as_ref()
+                    .and_then(|f| f.path.to_str())
+                    .map(RStr::from)
+                    .into(),
                 remote_addr: RStr::from(incoming.remote_addr.as_str()),
                 client_certificate: match incoming.client_certificate.is_empty() {
                     true => ROption::RNone,

@@ -6,21 +6,27 @@ use std::time::Instant;
 
 use berth_connector_sdk::abi::Response as PluginResponse;
 use berth_connector_sdk::module::FfiDecision;
+use berth_process::PayloadBody;
 use berth_process::ProcessDef;
+use berth_store::StoredPayload;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
-use http_body_util::Full;
 use hyper::body::Body as _;
 use hyper::body::Incoming as IncomingBody;
 
 use super::evidence::raw_request;
 use super::mount::{Incoming, Mount};
+use super::response_body::ResponseBody;
 use super::spool::{read_body, BodyError, SpoolPolicy};
 use super::Shared;
-use crate::body::Body;
+use crate::body::{Body, SpoolFile};
 use crate::intake::{Answer, Arrival};
 
-pub type HttpResponse = http::Response<Full<Bytes>>;
+pub type HttpResponse = http::Response<ResponseBody>;
+
+/// Bodies below this size are not measured against the disk's free space: the reserve is there
+/// for them, and a file system query per small message would cost the hot path.
+const MEASURED_ABOVE: u64 = 1 << 20;
 
 /// Who is on the other end of a connection.
 #[derive(Clone)]
@@ -75,11 +81,17 @@ async fn serve(
     if declared.is_some_and(|len| len > mount.max_body_bytes) {
         return too_large(&mount, &peer);
     }
+    if let Some(len) = declared.filter(|len| *len > MEASURED_ABOVE) {
+        if let Some(refusal) = no_room(&shared, &mount, &peer, len) {
+            return refusal;
+        }
+    }
     let head = || raw_request(&parts, &Bytes::new(), false);
     let policy = (mount.spool_above_bytes > 0).then(|| SpoolPolicy {
         dir: &shared.spool_dir,
         above: mount.spool_above_bytes,
         head: &head,
+        reserve: shared.disk_reserve,
     });
     let read = read_body(body, mount.max_body_bytes, shared.body_timeout, policy).await;
     let body = match read {
@@ -99,6 +111,13 @@ async fn serve(
                 "the request body could not be read",
             );
         }
+        Err(BodyError::NoSpace(e)) => {
+            tracing::warn!(listener = %mount.label, peer = %peer.remote_addr, reason = %e, "refused: out of disk space during the body; nothing was kept");
+            return text(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "the message does not fit on this server's disk; nothing was kept",
+            );
+        }
         Err(BodyError::Spool(e)) => {
             tracing::error!(listener = %mount.label, error = %e, "cannot spool a request body");
             return text(
@@ -108,9 +127,24 @@ async fn serve(
         }
     };
     seen.bytes_in = body.len() as u64;
+    // A large body may unwrap into a large payload: the connector gets a file to write it to.
+    let payload_file = match &body {
+        Body::Memory(_) => None,
+        Body::Spooled(file) => match SpoolFile::create_beside(&file.path).await {
+            Ok(created) => Some(Arc::new(created)),
+            Err(e) => {
+                tracing::error!(listener = %mount.label, error = %e, "cannot create a payload file");
+                return text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the message could not be received here; send again later",
+                );
+            }
+        },
+    };
     let incoming = Arc::new(Incoming {
         parts,
         body,
+        payload_file,
         remote_addr: peer.remote_addr,
         client_certificate: peer.client_certificate,
         secure: peer.secure,
@@ -123,7 +157,7 @@ async fn serve(
     let (submission, pending) = match decision {
         FfiDecision::Respond(response) => {
             let response = intake.respond(&mount.label, response);
-            return to_http(&mount, &incoming.remote_addr, response);
+            return to_http(&mount, &incoming.remote_addr, response, None);
         }
         FfiDecision::Submit {
             submission,
@@ -138,6 +172,7 @@ async fn serve(
         return connector_failed(&mount, &message);
     };
     seen.process = Some(Arc::clone(process));
+    // Only for a body in memory: a spooled one keeps its head beside its file.
     let evidence = |with_body: bool| {
         let body = match &incoming.body {
             Body::Memory(bytes) => bytes.clone(),
@@ -152,10 +187,13 @@ async fn serve(
         pending,
         blocking: mount.blocking,
         body: &incoming.body,
+        payload_file: incoming.payload_file.as_ref(),
         evidence: &evidence,
     };
     match intake.receive(arrival).await {
-        Answer::Connector(response) => to_http(&mount, &incoming.remote_addr, response),
+        Answer::Connector { response, payload } => {
+            to_http(&mount, &incoming.remote_addr, response, payload)
+        }
         Answer::Paused => {
             let mut answer = text(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -168,7 +206,37 @@ async fn serve(
         }
         // Logged by the intake.
         Answer::ConnectorFailed => failed_answer(),
+        Answer::Refused(reason) => {
+            let mut answer = text(StatusCode::SERVICE_UNAVAILABLE, &reason);
+            answer
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("30"));
+            answer
+        }
     }
+}
+
+/// The refusal of a message whose declared length would leave the disk with less than its
+/// reserve free; `None` when it fits (or when the free space cannot be measured, which the
+/// spooling then finds out for itself).
+fn no_room(shared: &Shared, mount: &Mount, peer: &Peer, len: u64) -> Option<HttpResponse> {
+    let room = match crate::disk::free_beyond_reserve(&shared.spool_dir, shared.disk_reserve) {
+        Ok(room) => room,
+        Err(e) => {
+            tracing::warn!(dir = %shared.spool_dir.display(), error = %e, "cannot measure the free disk space");
+            return None;
+        }
+    };
+    if len <= room {
+        return None;
+    }
+    tracing::warn!(listener = %mount.label, peer = %peer.remote_addr, length = len, room, reserve = shared.disk_reserve, "refused: the message does not fit on the disk beside its reserve");
+    Some(text(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!(
+            "the message of {len} bytes does not fit on this server's disk now ({room} bytes free beyond its reserve); send it later or in parts"
+        ),
+    ))
 }
 
 fn too_large(mount: &Mount, peer: &Peer) -> HttpResponse {
@@ -195,9 +263,15 @@ fn failed_answer() -> HttpResponse {
     )
 }
 
-/// A plugin's answer as an HTTP response; an answer that HTTP cannot carry becomes a 500 rather
-/// than a broken response on the wire.
-fn to_http(mount: &Mount, peer: &str, response: PluginResponse) -> HttpResponse {
+/// A plugin's answer as an HTTP response, its body streamed from `payload` when the answer asks
+/// for the document's payload; an answer that HTTP cannot carry becomes a 500 rather than a
+/// broken response on the wire.
+fn to_http(
+    mount: &Mount,
+    peer: &str,
+    response: PluginResponse,
+    payload: Option<StoredPayload>,
+) -> HttpResponse {
     let Ok(status) = StatusCode::from_u16(response.status) else {
         let message = format!("invalid HTTP status {}", response.status);
         return connector_failed(mount, &message);
@@ -226,12 +300,15 @@ fn to_http(mount: &Mount, peer: &str, response: PluginResponse) -> HttpResponse 
     }
     builder
         // Adopted, not copied (the plugin's allocator frees it when hyper is done).
-        .body(Full::new(Bytes::from_owner(response.body)))
+        .body(match payload {
+            Some(payload) => ResponseBody::Payload(PayloadBody::new(payload)),
+            None => ResponseBody::from(Bytes::from_owner(response.body)),
+        })
         .unwrap_or_else(|e| connector_failed(mount, &e.to_string()))
 }
 
 pub fn text(status: StatusCode, message: &str) -> HttpResponse {
-    let mut response = http::Response::new(Full::new(Bytes::from(format!("{message}\n"))));
+    let mut response = http::Response::new(ResponseBody::from(Bytes::from(format!("{message}\n"))));
     *response.status_mut() = status;
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,

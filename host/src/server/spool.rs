@@ -1,15 +1,19 @@
 //! Request bodies, read within their limit and time: in memory when small, else written to a
 //! spool file as they arrive, so that a 200 MB message costs the host a buffer, not 200 MB.
 //!
-//! A spool file holds the request exactly as the store keeps it for evidence (request line,
-//! headers, empty line, then the body), so the store can adopt the file instead of copying it.
+//! A spool file holds the body alone (its request head stays in memory), so that when the body
+//! is the document's payload the store takes the file over by a link instead of copying it.
 //! Files live in `DATA_DIR/spool/`, named by process id; they are removed when the request is
 //! done, and a start removes those of processes that no longer run (a crash's leftovers).
+//!
+//! A body is written only while the disk keeps the configured reserve free: one that would eat
+//! into it (or that meets a full disk) stops with [`BodyError::NoSpace`] and its file goes.
 
 use std::future::Future;
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -28,14 +32,18 @@ pub enum BodyError {
     Broken(String),
     /// The spool file could not be written: the host's problem, not the peer's.
     Spool(String),
+    /// The disk would keep less than its reserve free (or is full): the body was dropped.
+    NoSpace(String),
 }
 
 /// Where and above what size bodies are spooled.
 pub struct SpoolPolicy<'a> {
     pub dir: &'a Path,
     pub above: u64,
-    /// The request head, written before the body (see the module documentation).
+    /// The request head, kept beside the body as evidence (see the module documentation).
     pub head: &'a (dyn Fn() -> Bytes + Sync),
+    /// Bytes the disk must keep free (see `disk::free_beyond_reserve`).
+    pub reserve: u64,
 }
 
 /// Reads a body of at most `limit` bytes within `timeout`; with a policy, a body that grows
@@ -69,7 +77,7 @@ async fn read(
     spool: Option<SpoolPolicy<'_>>,
 ) -> Result<Body, BodyError> {
     let mut memory = BytesMut::new();
-    let mut spooled: Option<(SpoolFile, BufWriter<tokio::fs::File>)> = None;
+    let mut spooled: Option<Spooling> = None;
     let mut total: u64 = 0;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| BodyError::Broken(e.to_string()))?;
@@ -80,25 +88,58 @@ async fn read(
         if total > limit {
             return Err(BodyError::TooLarge);
         }
-        if let Some((_, writer)) = spooled.as_mut() {
-            writer.write_all(&data).await.map_err(spool_error)?;
+        if let Some(spooling) = spooled.as_mut() {
+            spooling.write(&data, total).await?;
             continue;
         }
         memory.extend_from_slice(&data);
         if let Some(policy) = spool.as_ref().filter(|p| p.above > 0 && total > p.above) {
-            let (file, mut writer) = create(policy).await?;
-            writer.write_all(&memory).await.map_err(spool_error)?;
+            let mut spooling = Spooling::create(policy).await?;
+            spooling.write(&memory, total).await?;
             memory = BytesMut::new();
-            spooled = Some((file, writer));
+            spooled = Some(spooling);
         }
     }
     match spooled {
         None => Ok(Body::Memory(memory.freeze())),
-        Some((mut file, mut writer)) => {
+        Some(Spooling {
+            mut file,
+            mut writer,
+            ..
+        }) => {
             writer.flush().await.map_err(spool_error)?;
-            file.body_len = total;
-            Ok(Body::Spooled(file))
+            file.len = total;
+            Ok(Body::Spooled(Arc::new(file)))
         }
+    }
+}
+
+/// A body being written to its spool file.
+struct Spooling {
+    file: SpoolFile,
+    writer: BufWriter<tokio::fs::File>,
+    /// The most the file may grow to and still leave the disk's reserve free, measured when it
+    /// was created (other writers meanwhile are caught by the file system's own `ENOSPC`).
+    room: u64,
+}
+
+impl Spooling {
+    async fn create(policy: &SpoolPolicy<'_>) -> Result<Spooling, BodyError> {
+        let room = crate::disk::free_beyond_reserve(policy.dir, policy.reserve)
+            .map_err(|e| BodyError::Spool(format!("measuring free space: {e}")))?;
+        let (file, writer) = create(policy).await?;
+        Ok(Spooling { file, writer, room })
+    }
+
+    /// Appends `data`; `total` is the body's length with it.
+    async fn write(&mut self, data: &[u8], total: u64) -> Result<(), BodyError> {
+        if total > self.room {
+            return Err(BodyError::NoSpace(format!(
+                "the body passed {} bytes, what the disk has free beyond its reserve",
+                self.room
+            )));
+        }
+        self.writer.write_all(data).await.map_err(spool_error)
     }
 }
 
@@ -127,25 +168,27 @@ async fn create(
         .open(&path)
         .await
         .map_err(|e| BodyError::Spool(format!("creating {}: {e}", path.display())))?;
-    let head = (policy.head)();
     // From here on the file is ours to remove, whatever happens next.
     let spool = SpoolFile {
         path,
-        body_offset: head.len() as u64,
-        body_len: 0,
+        len: 0,
+        head: (policy.head)(),
     };
-    let mut writer = BufWriter::with_capacity(WRITE_BUFFER, file);
-    writer.write_all(&head).await.map_err(spool_error)?;
-    Ok((spool, writer))
+    Ok((spool, BufWriter::with_capacity(WRITE_BUFFER, file)))
 }
 
 fn spool_error(e: io::Error) -> BodyError {
+    if crate::disk::is_out_of_space(&e) {
+        return BodyError::NoSpace(format!("writing a spool file: {e}"));
+    }
     BodyError::Spool(format!("writing a spool file: {e}"))
 }
 
-/// Creates the spool folder and removes files left by processes that no longer run.
+/// Creates the spool folder and removes files left by processes that no longer run (a crash
+/// in the middle of a receipt); says how many went, and how many bytes they held.
 pub fn prepare(dir: &Path) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
+    let (mut removed, mut bytes) = (0u64, 0u64);
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
@@ -158,8 +201,15 @@ pub fn prepare(dir: &Path) -> io::Result<()> {
         };
         let ours = pid == std::process::id();
         if ours || !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_file(entry.path());
+            let len = entry.metadata().map_or(0, |m| m.len());
+            if std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+                bytes += len;
+            }
         }
+    }
+    if removed > 0 {
+        tracing::info!(dir = %dir.display(), files = removed, bytes, "removed request bodies left by an earlier run");
     }
     Ok(())
 }

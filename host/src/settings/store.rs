@@ -31,6 +31,13 @@ pub struct StoreSettings {
     /// stays out of berth.yaml; never logged. Only with `backend: postgres`.
     #[serde(default)]
     pub password_file: Option<String>,
+    /// Bytes of the data folder's disk that large messages must leave free, for the store to
+    /// commit and the rest of the machine to work. A message whose `Content-Length` would eat
+    /// into it is refused at once with 413; a body without a length that grows into it is cut
+    /// off with 507 and nothing of it is kept. Messages under 1 MiB are not measured: the
+    /// reserve is there for them.
+    #[serde(default = "disk_reserve_bytes")]
+    pub disk_reserve_bytes: u64,
 }
 
 /// `store.backend`.
@@ -55,6 +62,14 @@ impl StoreSettings {
             .or_else(|| self.url.clone())
     }
 
+    /// Which setting the URL comes from, for messages: the environment variable when set.
+    pub fn url_setting(&self) -> &'static str {
+        match std::env::var(STORE_URL_ENV) {
+            Ok(url) if !url.is_empty() => STORE_URL_ENV,
+            _ => "store.url",
+        }
+    }
+
     /// The first problem of the store's settings, as (JSON pointer, message).
     pub fn problem(&self) -> Option<(&'static str, String)> {
         match self.backend {
@@ -75,9 +90,11 @@ impl StoreSettings {
                     "/store/url",
                     format!("required with `backend: postgres` (or set {STORE_URL_ENV})"),
                 )),
-                Some(url) => berth_store::PgConfig::new(&url, None)
-                    .err()
-                    .map(|e| ("/store/url", e.to_string())),
+                // The store's message names store.url; a URL from the environment is named so.
+                Some(url) => berth_store::PgConfig::new(&url, None).err().map(|e| {
+                    let message = e.to_string().replace("store.url", self.url_setting());
+                    ("/store/url", message)
+                }),
             },
         }
     }
@@ -93,6 +110,7 @@ impl Default for StoreSettings {
             backend: StoreBackend::default(),
             url: None,
             password_file: None,
+            disk_reserve_bytes: disk_reserve_bytes(),
         }
     }
 }
@@ -102,6 +120,9 @@ fn enabled() -> bool {
 }
 fn data_dir() -> String {
     "data".to_string()
+}
+fn disk_reserve_bytes() -> u64 {
+    256 << 20
 }
 
 #[cfg(test)]

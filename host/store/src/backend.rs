@@ -26,6 +26,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use crate::cluster::Cluster;
+use crate::copy::{DuplicateKeys, Imported};
 use crate::error::StoreError;
 use crate::payload::StoredPayload;
 use crate::traffic::{TrafficCount, TrafficQuery};
@@ -105,4 +106,46 @@ pub trait Backend: Send + Sync {
 
     /// The room the store's database takes, in bytes (the `berth_store_bytes` gauge).
     fn size_bytes(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
+
+    /// The next `limit` documents after the one numbered `after` (0: from the first), in the
+    /// order they were received, as (number, id): how a copy walks the store.
+    fn export_ids(
+        &self,
+        _after: i64,
+        _limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<(i64, String)>, StoreError>> {
+        Box::pin(async {
+            Err(StoreError::Invalid(
+                "this store cannot be copied from".into(),
+            ))
+        })
+    }
+
+    /// A document's duplicate keys, for a copy (`Ok(None)` when there is no such document).
+    fn duplicate_keys<'a>(
+        &'a self,
+        _id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<DuplicateKeys>, StoreError>> {
+        Box::pin(async {
+            Err(StoreError::Invalid(
+                "this store cannot be copied from".into(),
+            ))
+        })
+    }
+
+    /// Writes a document copied from another store as it is: state, history, answer and keys,
+    /// numbered after those already there. [`StoreError::AlreadyExists`] when its id is taken.
+    fn import(&self, _doc: Imported) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async {
+            Err(StoreError::Invalid(
+                "this store cannot be copied into".into(),
+            ))
+        })
+    }
+
+    /// Whether the database answers, by the cheapest round trip: [`StoreError::Unavailable`]
+    /// when it cannot be reached. An embedded store is always there.
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
 }

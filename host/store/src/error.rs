@@ -20,6 +20,10 @@ pub enum StoreError {
     /// not stored, and the partner should be told to try again later (a 503), not refused.
     #[error("the message store's database is unreachable: {0}")]
     Unavailable(#[source] Arc<dyn std::error::Error + Send + Sync>),
+    /// The database refused berth's login (a wrong user or password, or no right to connect):
+    /// the server's reason, which never holds the password.
+    #[error("the message store's database refused the login: {0}")]
+    Refused(String),
     #[error("message store: {context}: {source}")]
     Io {
         context: String,
@@ -52,8 +56,9 @@ pub enum StoreError {
 
 impl StoreError {
     /// Wraps an I/O error with what the store was doing, since a bare "permission denied" does
-    /// not tell an operator which file of the data dir is at fault.
-    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+    /// not tell an operator which file of the data dir is at fault. Public for the
+    /// [`crate::PayloadSource`]s of other crates (a spooled request's file).
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         StoreError::Io {
             context: context.into(),
             source: Arc::new(source),

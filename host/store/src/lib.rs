@@ -23,7 +23,9 @@
 mod backend;
 mod clock;
 mod cluster;
+mod copy;
 mod error;
+mod health;
 mod payload;
 mod postgres;
 mod sqlite;
@@ -33,8 +35,9 @@ mod types;
 
 pub use backend::{Backend, BackendRead, BoxFuture};
 pub use cluster::{Cluster, ControlCommand, Node, NodeInfo, Registration, TakenOver};
+pub use copy::{DuplicateKeys, Imported};
 pub use error::StoreError;
-pub use payload::{Payload, PayloadSource, StoredPayload};
+pub use payload::{HeadThen, Payload, PayloadSource, StoredPayload};
 pub use postgres::PgConfig;
 pub use store::{BackendConfig, Store, StoreReader};
 pub use traffic::{TrafficCount, TrafficQuery};

@@ -25,6 +25,10 @@ pub enum Payload {
     /// by a streamed copy otherwise. The caller keeps its name for the file and may remove it
     /// once `receive` has returned.
     File(PathBuf),
+    /// `head`, then the content of a file of the caller's (taken in as [`Payload::File`] is):
+    /// a raw request whose head the host holds in memory and whose body it spooled, kept
+    /// without copying the body.
+    HeadAndFile { head: Bytes, file: PathBuf },
 }
 
 impl Default for Payload {
@@ -71,6 +75,25 @@ pub trait PayloadSource: Send + Sync + fmt::Debug {
     /// caller can link or copy it without reading it through.
     fn path(&self) -> Option<&Path> {
         None
+    }
+}
+
+/// Content made of bytes in memory followed by another stored content (a raw request's head,
+/// then its body's file), read as one.
+#[derive(Debug)]
+pub struct HeadThen {
+    pub head: Bytes,
+    pub rest: Box<dyn PayloadSource>,
+}
+
+impl PayloadSource for HeadThen {
+    fn len(&self) -> u64 {
+        self.head.len() as u64 + self.rest.len()
+    }
+
+    fn open(&self) -> Result<Box<dyn Read + Send>, StoreError> {
+        let head = std::io::Cursor::new(self.head.clone());
+        Ok(Box::new(head.chain(self.rest.open()?)))
     }
 }
 
@@ -121,6 +144,15 @@ impl StoredPayload {
         }
     }
 
+    /// The content itself when it is in memory (the fast path takes it without a copy), or
+    /// the handle back when the store keeps it elsewhere.
+    pub fn into_memory(self) -> Result<Bytes, StoredPayload> {
+        match self.0 {
+            Repr::Memory(bytes) => Ok(bytes),
+            stored => Err(StoredPayload(stored)),
+        }
+    }
+
     /// The local file that holds the content, if it is one.
     pub fn path(&self) -> Option<&Path> {
         match &self.0 {
@@ -167,5 +199,11 @@ impl StoredPayload {
         tokio::task::spawn_blocking(move || this.bytes())
             .await
             .map_err(|e| StoreError::io("reading a stored payload", std::io::Error::other(e)))?
+    }
+}
+
+impl From<Bytes> for StoredPayload {
+    fn from(bytes: Bytes) -> Self {
+        StoredPayload::memory(bytes)
     }
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use crate::backend::{Backend, BackendRead};
 use crate::cluster::Cluster;
+use crate::copy::{DuplicateKeys, Imported};
 use crate::error::StoreError;
+use crate::health::Health;
 use crate::payload::StoredPayload;
 use crate::postgres::{self, PgConfig};
 use crate::sqlite;
@@ -41,6 +43,7 @@ impl BackendConfig {
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
+    health: Arc<Health>,
 }
 
 impl Store {
@@ -64,7 +67,22 @@ impl Store {
             BackendConfig::Sqlite { data_dir } => Arc::new(sqlite::open(data_dir, options)?),
             BackendConfig::Postgres(config) => Arc::new(postgres::open(config, options)?),
         };
-        Ok(Store { backend })
+        Ok(Store {
+            backend,
+            health: Arc::default(),
+        })
+    }
+
+    /// Why the database cannot be reached, while the store's calls find it so (a
+    /// [`StoreError::Unavailable`] since the last success); `None` otherwise.
+    pub fn unavailable(&self) -> Option<String> {
+        self.health.unavailable()
+    }
+
+    /// Asks the database whether it answers (the cheapest round trip), noting the answer as
+    /// every call does: for readiness checks, and to notice its return while no request comes.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.health.watch(self.backend.ping()).await
     }
 
     /// Stores a received document durably, or recognises it as a resend. When this returns
@@ -73,18 +91,22 @@ impl Store {
     /// on its blocking pool). If the future is dropped after the write was queued, the document
     /// may still be stored, and is then run at the next start.
     pub async fn receive(&self, doc: NewDocument) -> Result<Received, StoreError> {
-        self.backend.receive(doc).await
+        self.health.watch(self.backend.receive(doc)).await
     }
 
     /// Records how the document's process ended. Only a `received` document can finish.
     pub async fn finish(&self, id: &str, result: Finish) -> Result<(), StoreError> {
-        self.backend.conclude(id, result, None).await
+        self.health
+            .watch(self.backend.conclude(id, result, None))
+            .await
     }
 
     /// Keeps the answer sent to the partner (status and bytes, e.g. the MDN) as evidence and
     /// for replay to resends.
     pub async fn record_answer(&self, id: &str, answer: Answer) -> Result<(), StoreError> {
-        self.backend.record_answer(id, answer).await
+        self.health
+            .watch(self.backend.record_answer(id, answer))
+            .await
     }
 
     /// Records how the document's process ended and the answer the partner got, together:
@@ -107,40 +129,42 @@ impl Store {
         finish: Finish,
         answer: Option<Answer>,
     ) -> Result<(), StoreError> {
-        self.backend.conclude(id, finish, answer).await
+        self.health
+            .watch(self.backend.conclude(id, finish, answer))
+            .await
     }
 
     /// The documents whose process has not finished, oldest first, with payload handles and
     /// properties: what the host runs again at start-up.
     pub async fn unfinished(&self) -> Result<Vec<StoredDocument>, StoreError> {
-        self.backend.unfinished().await
+        self.health.watch(self.backend.unfinished()).await
     }
 
     /// One document with its payload handle, properties, history and answer.
     pub async fn get(&self, id: &str) -> Result<Option<StoredDocument>, StoreError> {
-        self.backend.reads().get(id).await
+        self.health.watch(self.backend.reads().get(id)).await
     }
 
     /// The raw request kept as evidence, if the connector gave one.
     pub async fn raw(&self, id: &str) -> Result<Option<StoredPayload>, StoreError> {
-        self.backend.reads().raw(id).await
+        self.health.watch(self.backend.reads().raw(id)).await
     }
 
     /// A listing, newest first.
     pub async fn query(&self, filter: &Query) -> Result<Vec<Summary>, StoreError> {
-        self.backend.reads().query(filter).await
+        self.health.watch(self.backend.reads().query(filter)).await
     }
 
     /// Documents received in the range, counted per process, bucket, state and answer.
     pub async fn traffic(&self, range: &TrafficQuery) -> Result<Vec<TrafficCount>, StoreError> {
         range.check()?;
-        self.backend.reads().traffic(range).await
+        self.health.watch(self.backend.reads().traffic(range)).await
     }
 
     /// Puts a failed document back to `received`, so that it runs again (now, by the caller,
     /// or at the next start). Returns once committed.
     pub async fn mark_for_retry(&self, id: &str) -> Result<(), StoreError> {
-        self.backend.mark_for_retry(id).await
+        self.health.watch(self.backend.mark_for_retry(id)).await
     }
 
     /// Removes documents received longer ago than `older_than`, with their payloads.
@@ -151,7 +175,31 @@ impl Store {
         older_than: Duration,
         include_failed: bool,
     ) -> Result<u64, StoreError> {
-        self.backend.purge(older_than, include_failed).await
+        self.health
+            .watch(self.backend.purge(older_than, include_failed))
+            .await
+    }
+
+    /// For a copy: the next `limit` documents after number `after` (0 for the first), oldest
+    /// first, as (number, id).
+    pub async fn export_ids(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        self.health
+            .watch(self.backend.export_ids(after, limit))
+            .await
+    }
+
+    /// For a copy: a document's duplicate keys.
+    pub async fn duplicate_keys(&self, id: &str) -> Result<Option<DuplicateKeys>, StoreError> {
+        self.health.watch(self.backend.duplicate_keys(id)).await
+    }
+
+    /// For a copy: writes a document from another store as it is, once committed.
+    pub async fn import(&self, doc: Imported) -> Result<(), StoreError> {
+        self.health.watch(self.backend.import(doc)).await
     }
 
     /// The nodes that share this store (just this one for the embedded store).
@@ -161,7 +209,7 @@ impl Store {
 
     /// The room the store's database takes, in bytes.
     pub async fn size_bytes(&self) -> Result<u64, StoreError> {
-        self.backend.size_bytes().await
+        self.health.watch(self.backend.size_bytes()).await
     }
 }
 

@@ -39,6 +39,7 @@ fn with_request<T>(headers: &[(&str, &str)], f: impl FnOnce(&Request<'_>) -> T) 
         body_file: ROption::RNone,
         body_offset: 0,
         body_len: 5,
+        payload_file: ROption::RNone,
         remote_addr: "127.0.0.1:5000".into(),
         client_certificate: ROption::RNone,
         secure: false,

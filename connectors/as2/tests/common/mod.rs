@@ -3,7 +3,10 @@
 //! implementation.
 #![allow(dead_code)]
 
+pub mod both;
 pub mod ffi;
+
+pub use both::receive_both;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

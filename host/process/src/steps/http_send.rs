@@ -3,12 +3,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use berth_store::StoredPayload;
 use reqwest::header::{HeaderName, HeaderValue};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Flow, Loader, Run, StepType};
+use crate::payload_body::PayloadBody;
 use crate::pointer;
 use crate::template::Template;
 
@@ -120,7 +122,7 @@ impl HttpSend {
         let mut request = client
             .request(self.method.clone(), parsed)
             .timeout(self.timeout)
-            .body(run.payload.clone());
+            .body(body(&run.payload));
         for (name, template) in &self.headers {
             let value = template.render(properties)?;
             let value = HeaderValue::from_str(&value)
@@ -137,6 +139,15 @@ impl HttpSend {
             return Err(format!("{method} {url}: HTTP {status}"));
         }
         Ok(status.as_u16())
+    }
+}
+
+/// The payload as a request body: in memory as it is, otherwise streamed from the store with
+/// its exact length.
+fn body(payload: &StoredPayload) -> reqwest::Body {
+    match payload.in_memory() {
+        Some(bytes) => reqwest::Body::from(bytes.clone()),
+        None => reqwest::Body::wrap(PayloadBody::new(payload.clone())),
     }
 }
 

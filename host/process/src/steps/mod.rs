@@ -14,7 +14,7 @@ mod load;
 use std::borrow::Cow;
 use std::future::Future;
 
-use bytes::Bytes;
+use berth_store::StoredPayload;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -95,8 +95,9 @@ pub(crate) struct Run<'r> {
     pub(crate) document_id: &'r str,
     /// Label of the step being run.
     pub(crate) step: &'r str,
-    /// Owned so that a step ending the run (`return`) can hand it over without a copy.
-    pub(crate) payload: Bytes,
+    /// Owned so that a step ending the run (`return`) can hand it over without a copy. Steps
+    /// that only route or set properties never touch it.
+    pub(crate) payload: StoredPayload,
     pub(crate) properties: Properties,
 }
 

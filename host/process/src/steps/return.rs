@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use berth_store::StoredPayload;
 use bytes::Bytes;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -87,7 +88,11 @@ impl StepType for Return {
 impl Return {
     /// The response. With no headers and no body template this allocates nothing: the payload
     /// is handed over as is (this is the hot path of an echo-style process).
-    fn response(&self, payload: Bytes, properties: &Properties) -> Result<Returned, String> {
+    fn response(
+        &self,
+        payload: StoredPayload,
+        properties: &Properties,
+    ) -> Result<Returned, String> {
         let mut headers = Vec::new();
         if !self.headers.is_empty() {
             headers.reserve_exact(self.headers.len());
@@ -101,14 +106,19 @@ impl Return {
                 headers.push((name.clone(), value.into_owned()));
             }
         }
-        let body = match &self.body {
-            Some(template) => Bytes::from(template.render(properties)?.into_owned()),
-            None => payload,
+        // A payload the store keeps outside memory is not loaded: the caller streams it.
+        let (body, body_is_payload) = match &self.body {
+            Some(template) => (Bytes::from(template.render(properties)?.into_owned()), false),
+            None => match payload.into_memory() {
+                Ok(bytes) => (bytes, false),
+                Err(_stored) => (Bytes::new(), true),
+            },
         };
         Ok(Returned {
             status: self.status,
             headers,
             body,
+            body_is_payload,
         })
     }
 }

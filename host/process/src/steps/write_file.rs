@@ -56,7 +56,9 @@ pub(crate) struct WriteFile {
 
 impl StepType for WriteFile {
     const DESCRIPTION: &'static str =
-        "Write the document's payload to a file, atomically. Sets the property `file.path`.";
+        "Write the document's payload to a file, atomically. Sets the property `file.path`.\n\
+        A large payload is not read through this process: the file is a clone of the stored\n\
+        payload where the file system allows, else a copy made by the kernel.";
 
     type Spec = WriteFileSpec;
 

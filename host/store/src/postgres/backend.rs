@@ -7,10 +7,11 @@ use super::chunks::Placed;
 use super::cluster::{self, PgCluster};
 use super::pool::{connect, Db, Owner, PgConfig};
 use super::write::{Change, Insert};
-use super::{read, schema, write};
+use super::{import, read, schema, write};
 use crate::backend::{Backend, BackendRead, BoxFuture};
 use crate::clock::now_millis;
 use crate::cluster::Cluster;
+use crate::copy::{DuplicateKeys, Imported};
 use crate::error::StoreError;
 use crate::payload::StoredPayload;
 use crate::traffic::{TrafficCount, TrafficQuery};
@@ -193,5 +194,43 @@ impl Backend for PgStore {
 
     fn size_bytes(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(self.db.run(read::size_bytes(self.db.clone())))
+    }
+
+    fn export_ids(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<(i64, String)>, StoreError>> {
+        Box::pin(
+            self.db
+                .run(import::export_ids(self.db.clone(), after, limit)),
+        )
+    }
+
+    fn duplicate_keys<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<DuplicateKeys>, StoreError>> {
+        Box::pin(
+            self.db
+                .run(import::duplicate_keys(self.db.clone(), id.to_string())),
+        )
+    }
+
+    fn import(&self, mut doc: Imported) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let payload = std::mem::take(&mut doc.payload);
+            let payload = Placed::of(payload, self.inline_limit).await?;
+            let raw = match doc.raw.take() {
+                Some(raw) => Some(Placed::of(raw, self.inline_limit).await?),
+                None => None,
+            };
+            let work = import::import(self.db.clone(), doc, payload, raw);
+            self.db.run(work).await
+        })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.db.run(read::ping(self.db.clone())))
     }
 }

@@ -32,6 +32,9 @@ pub(crate) enum Placed {
     Memory(Bytes),
     /// A large file, streamed after the row is inserted.
     File(PathBuf, u64),
+    /// Bytes, then a large file (a raw request's head and body): the bytes are the first
+    /// chunk, the file's chunks follow. The length is the two together.
+    HeadAndFile(Bytes, PathBuf, u64),
 }
 
 impl Placed {
@@ -55,13 +58,27 @@ impl Placed {
                 }
                 Ok(Placed::File(path, len))
             }
+            Payload::HeadAndFile { head, file } => {
+                let len = tokio::fs::metadata(&file)
+                    .await
+                    .map_err(|e| StoreError::io(format!("reading {}", file.display()), e))?
+                    .len();
+                let total = head.len() as u64 + len;
+                if total <= inline_limit as u64 {
+                    let body = tokio::fs::read(&file)
+                        .await
+                        .map_err(|e| StoreError::io(format!("reading {}", file.display()), e))?;
+                    return Ok(Placed::Inline([&head[..], &body].concat().into()));
+                }
+                Ok(Placed::HeadAndFile(head, file, total))
+            }
         }
     }
 
     pub fn len(&self) -> u64 {
         match self {
             Placed::Inline(b) | Placed::Memory(b) => b.len() as u64,
-            Placed::File(_, len) => *len,
+            Placed::File(_, len) | Placed::HeadAndFile(_, _, len) => *len,
         }
     }
 
@@ -98,29 +115,48 @@ impl Placed {
                 }
                 Ok(self.len())
             }
-            Placed::File(path, _) => {
-                let context = || format!("reading {}", path.display());
-                let mut file = tokio::fs::File::open(path)
-                    .await
-                    .map_err(|e| StoreError::io(context(), e))?;
-                let mut buf = vec![0u8; CHUNK];
-                let (mut n, mut total) = (0i32, 0u64);
-                loop {
-                    let filled = fill(&mut file, &mut buf)
-                        .await
-                        .map_err(|e| StoreError::io(context(), e))?;
-                    if filled == 0 {
-                        break;
-                    }
-                    tx.execute(&insert, &[&seq, &kind, &n, &&buf[..filled]])
-                        .await?;
-                    n += 1;
-                    total += filled as u64;
-                }
-                Ok(total)
+            Placed::File(path, _) => write_file(tx, &insert, (seq, kind), path, 0).await,
+            // An empty chunk would read as the content's end: an empty head takes none.
+            Placed::HeadAndFile(head, path, _) if head.is_empty() => {
+                write_file(tx, &insert, (seq, kind), path, 0).await
+            }
+            Placed::HeadAndFile(head, path, _) => {
+                tx.execute(&insert, &[&seq, &kind, &0i32, &&head[..]])
+                    .await?;
+                let body = write_file(tx, &insert, (seq, kind), path, 1).await?;
+                Ok(head.len() as u64 + body)
             }
         }
     }
+}
+
+/// Writes a file's chunks, numbered from `first`; returns the bytes written.
+async fn write_file(
+    tx: &Transaction<'_>,
+    insert: &tokio_postgres::Statement,
+    (seq, kind): (i64, i16),
+    path: &std::path::Path,
+    first: i32,
+) -> Result<u64, StoreError> {
+    let context = || format!("reading {}", path.display());
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| StoreError::io(context(), e))?;
+    let mut buf = vec![0u8; CHUNK];
+    let (mut n, mut total) = (first, 0u64);
+    loop {
+        let filled = fill(&mut file, &mut buf)
+            .await
+            .map_err(|e| StoreError::io(context(), e))?;
+        if filled == 0 {
+            break;
+        }
+        tx.execute(insert, &[&seq, &kind, &n, &&buf[..filled]])
+            .await?;
+        n += 1;
+        total += filled as u64;
+    }
+    Ok(total)
 }
 
 /// Reads until `buf` is full or the file ends; returns how much was read.

@@ -25,6 +25,7 @@
 mod backend;
 mod chunks;
 mod cluster;
+mod import;
 mod pool;
 mod read;
 mod schema;

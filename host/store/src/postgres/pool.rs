@@ -180,6 +180,13 @@ impl Db {
 /// statement the database refused.
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
+        // Class 28: invalid authorization (a wrong password, an unknown user, no pg_hba entry).
+        if let Some(db) = e
+            .as_db_error()
+            .filter(|d| d.code().code().starts_with("28"))
+        {
+            return StoreError::Refused(db.message().to_string());
+        }
         if unreachable(&e) {
             StoreError::Unavailable(Arc::new(e))
         } else {

@@ -292,3 +292,9 @@ pub(crate) async fn size_bytes(db: Arc<Db>) -> Result<u64, StoreError> {
         .await?;
     Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
 }
+
+pub(crate) async fn ping(db: Arc<Db>) -> Result<(), StoreError> {
+    let client = db.pool.get().await?;
+    client.simple_query("SELECT 1").await?;
+    Ok(())
+}

@@ -149,7 +149,7 @@ async fn insert_row(
 }
 
 /// A unique violation of the id is the caller's mistake, not the database's.
-fn refused_id(e: tokio_postgres::Error, id: &str) -> StoreError {
+pub(crate) fn refused_id(e: tokio_postgres::Error, id: &str) -> StoreError {
     let on_id = e.as_db_error().is_some_and(|db| {
         db.code() == &SqlState::UNIQUE_VIOLATION && db.constraint() == Some("documents_id_key")
     });
@@ -193,7 +193,7 @@ async fn resend(
 }
 
 /// All properties in one statement, numbered in the order given.
-async fn insert_properties(
+pub(crate) async fn insert_properties(
     tx: &Transaction<'_>,
     seq: i64,
     properties: &[(String, String)],

@@ -16,8 +16,9 @@ use super::writer::{Insert, Op, Outcome, Writer};
 use crate::backend::{Backend, BackendRead, BoxFuture};
 use crate::clock::now_millis;
 use crate::cluster::Cluster;
+use crate::copy::{DuplicateKeys, Imported};
 use crate::error::StoreError;
-use crate::payload::{Payload, StoredPayload};
+use crate::payload::{HeadThen, Payload, StoredPayload};
 use crate::traffic::{TrafficCount, TrafficQuery};
 use crate::types::{
     Answer, Finish, NewDocument, Query, Received, StoreOptions, StoredDocument, Summary,
@@ -26,10 +27,10 @@ use crate::types::{
 /// The store of a host: the data dir's lock, the writer thread, the readers.
 pub(crate) struct SqliteStore {
     // Field order is drop order: the writer finishes its queue before the lock is released.
-    writer: Writer,
-    reader: SqliteReader,
-    payloads: PayloadDir,
-    inline_limit: usize,
+    pub(super) writer: Writer,
+    pub(super) reader: SqliteReader,
+    pub(super) payloads: PayloadDir,
+    pub(super) inline_limit: usize,
     data_dir: PathBuf,
     node: LoneNode,
     _lock: DirLock,
@@ -44,7 +45,12 @@ pub(crate) fn open(data_dir: &Path, options: StoreOptions) -> Result<SqliteStore
     let payloads = PayloadDir::open(data_dir)?;
     let mut conn = sql::open_writer(data_dir, options.busy_timeout)?;
     sql::migrate(&mut conn)?;
-    payloads.sweep(&sql::referenced_files(&conn)?)?;
+    let swept = payloads.sweep(&sql::referenced_files(&conn)?)?;
+    if swept > 0 {
+        // Written before a crash, or by a receipt cut off before its commit: no document
+        // names them, so no answer ever promised them.
+        tracing::info!(dir = %data_dir.display(), files = swept, "removed payload files no stored document names");
+    }
     sync_dir(data_dir)?;
     let next_seq = sql::max_seq(&conn)?;
     let writer = Writer::start(conn, next_seq, options.max_batch)?;
@@ -83,7 +89,7 @@ pub(crate) fn open_reader(data_dir: &Path) -> Result<SqliteReader, StoreError> {
 
 /// The read-only view: takes no lock and never writes.
 pub(crate) struct SqliteReader {
-    reads: Arc<Reads>,
+    pub(super) reads: Arc<Reads>,
 }
 
 impl SqliteStore {
@@ -145,7 +151,7 @@ impl SqliteStore {
     /// Keeps small content in the row; writes large content to a durable file first, and
     /// links a caller's file in, on the blocking pool, so that neither the runtime nor the
     /// writer thread waits for the disk. Returns where the content went and its length.
-    async fn place(&self, payload: Payload) -> Result<(Blob, u64), StoreError> {
+    pub(super) async fn place(&self, payload: Payload) -> Result<(Blob, u64), StoreError> {
         let payloads = self.payloads.clone();
         match payload {
             Payload::Bytes(bytes) => {
@@ -162,18 +168,21 @@ impl SqliteStore {
             }
             // A file is adopted whatever its size: its owner spooled it because it was large.
             Payload::File(file) => {
-                let (name, len) = tokio::task::spawn_blocking(move || payloads.adopt(&file))
-                    .await
-                    .map_err(|e| StoreError::io("adopting a file", std::io::Error::other(e)))??;
+                let (name, len) = adopt(payloads, file).await?;
                 Ok((Blob::File(name), len))
+            }
+            Payload::HeadAndFile { head, file } => {
+                let (name, len) = adopt(payloads, file).await?;
+                let len = len + head.len() as u64;
+                Ok((Blob::HeadAndFile(head, name), len))
             }
         }
     }
 
     /// Removes files that no committed row names.
-    fn forget(&self, blobs: &[&Blob]) {
+    pub(super) fn forget(&self, blobs: &[&Blob]) {
         for blob in blobs {
-            if let Blob::File(name) = blob {
+            if let Some(name) = blob.file() {
                 // Best effort: the start-up sweep removes what is left.
                 let _ = self.payloads.remove(name);
             }
@@ -208,6 +217,14 @@ impl SqliteStore {
         let _ = removed.await;
         Ok(count)
     }
+}
+
+/// Links (or copies) a caller's file into the payload folder on the blocking pool; returns its
+/// name there and its length.
+async fn adopt(payloads: PayloadDir, file: PathBuf) -> Result<(String, u64), StoreError> {
+    tokio::task::spawn_blocking(move || payloads.adopt(&file))
+        .await
+        .map_err(|e| StoreError::io("adopting a file", std::io::Error::other(e)))?
 }
 
 impl Backend for SqliteStore {
@@ -269,6 +286,25 @@ impl Backend for SqliteStore {
         &self.node
     }
 
+    fn export_ids(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<(i64, String)>, StoreError>> {
+        Box::pin(SqliteStore::export_ids(self, after, limit))
+    }
+
+    fn duplicate_keys<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<DuplicateKeys>, StoreError>> {
+        Box::pin(SqliteStore::duplicate_keys(self, id))
+    }
+
+    fn import(&self, doc: Imported) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(SqliteStore::import(self, doc))
+    }
+
     fn size_bytes(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         // The database and its write-ahead log; payload files are counted by the file system.
         let files = [
@@ -311,9 +347,9 @@ impl BackendRead for SqliteReader {
 
 /// The reads both the store and the read-only view make. Each runs on the blocking pool: a
 /// read transaction (and, for a listing, many rows) must not hold up an async worker.
-struct Reads {
-    readers: Readers,
-    payloads: PayloadDir,
+pub(super) struct Reads {
+    pub(super) readers: Readers,
+    pub(super) payloads: PayloadDir,
 }
 
 impl Reads {
@@ -341,6 +377,13 @@ impl Reads {
                 Some(Some(Blob::File(name))) => {
                     let file = reads.payloads.source_of_file(&name)?;
                     Ok(Some(StoredPayload::stored(Arc::new(file))))
+                }
+                Some(Some(Blob::HeadAndFile(head, name))) => {
+                    let rest = Box::new(reads.payloads.source_of_file(&name)?);
+                    Ok(Some(StoredPayload::stored(Arc::new(HeadThen {
+                        head,
+                        rest,
+                    }))))
                 }
             }
         }))
@@ -375,6 +418,11 @@ impl Reads {
             Some(Blob::File(name)) => {
                 StoredPayload::stored(Arc::new(self.payloads.source(&name, doc.payload_len)?))
             }
+            // Only a raw request is stored this way; read whole should a payload ever be.
+            Some(Blob::HeadAndFile(head, name)) => StoredPayload::stored(Arc::new(HeadThen {
+                head,
+                rest: Box::new(self.payloads.source_of_file(&name)?),
+            })),
             None => StoredPayload::default(),
         };
         Ok(StoredDocument {
@@ -392,7 +440,7 @@ impl Reads {
 }
 
 /// Runs a blocking read on the runtime's blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     tokio::task::spawn_blocking(f)

@@ -22,6 +22,18 @@ pub(crate) enum Blob {
     Inline(Bytes),
     /// A file name inside the payloads directory (never a path, so the data dir can move).
     File(String),
+    /// Bytes kept in the row, followed by a file's content (a raw request's head and body).
+    HeadAndFile(Bytes, String),
+}
+
+impl Blob {
+    /// The payload file this content names, if any.
+    pub(crate) fn file(&self) -> Option<&str> {
+        match self {
+            Blob::Inline(_) => None,
+            Blob::File(name) | Blob::HeadAndFile(_, name) => Some(name),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

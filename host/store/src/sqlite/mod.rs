@@ -3,11 +3,13 @@
 //!
 //! Layout: `backend.rs` implements the store's traits; `writer.rs` owns the one writing
 //! connection; `readers.rs` pools the reading ones; `sql/` holds every statement and the
-//! schema; `files.rs` the payload folder; `lock.rs` the data dir's lock; `cluster.rs` the one node.
+//! schema; `files.rs` the payload folder; `lock.rs` the data dir's lock; `import.rs` a copy's
+//! reads and writes; `cluster.rs` the one node.
 
 mod backend;
 mod cluster;
 mod files;
+mod import;
 mod lock;
 mod readers;
 mod sql;

@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use crate::copy::Imported;
 use crate::error::StoreError;
 use crate::sqlite::files::Blob;
 use crate::sqlite::sql;
@@ -36,8 +37,17 @@ pub(crate) struct Insert {
     pub duplicate_window: u32,
 }
 
+/// A document copied from another store (see `import.rs`), its contents already placed.
+pub(crate) struct ImportRow {
+    pub doc: Imported,
+    pub payload: Blob,
+    pub payload_len: i64,
+    pub raw: Option<Blob>,
+}
+
 pub(crate) enum Op {
     Insert(Insert),
+    Import(Box<ImportRow>),
     Answer {
         id: String,
         answer: Answer,
@@ -240,6 +250,7 @@ fn apply_one(conn: &Connection, fresh: &mut Fresh, op: &Op, seq: &mut i64) -> St
             }
             Ok(step)
         }
+        Op::Import(row) => import(conn, row, seq),
         Op::Answer { id, answer, at } => {
             let (seq, history) = match find(conn, fresh, id, None, 1)? {
                 Ok(found) => found,
@@ -385,4 +396,41 @@ fn insert(conn: &Connection, doc: &Insert, seq: &mut i64) -> Step {
         None => Received::New,
     };
     Ok(Ok(Outcome::Received(received)))
+}
+
+/// A copied document as it was: its row in its state, its properties, outcome, answer and
+/// history, numbered after the documents already here (a copy goes oldest first, so the
+/// duplicate window counts as it did in the source).
+fn import(conn: &Connection, row: &ImportRow, seq: &mut i64) -> Step {
+    let doc = &row.doc;
+    let inserted = sql::insert_document(
+        conn,
+        &sql::DocumentRow {
+            id: &doc.id,
+            seq: *seq + 1,
+            process: &doc.process,
+            state: doc.state,
+            received_at: doc.received_at,
+            payload: Some(&row.payload),
+            payload_len: row.payload_len,
+            raw: row.raw.as_ref(),
+            duplicate_key: doc.keys.duplicate_key.as_deref(),
+            duplicate_of: doc.keys.duplicate_of.as_deref(),
+        },
+    )?;
+    if !inserted {
+        return Ok(Err(StoreError::AlreadyExists(doc.id.clone())));
+    }
+    *seq += 1;
+    sql::insert_properties(conn, *seq, &doc.properties)?;
+    let at = doc.updated_at();
+    sql::set_finished(conn, *seq, doc.state, doc.error.as_deref(), at)?;
+    if let Some(answer) = &doc.answer {
+        sql::set_answer(conn, *seq, answer, at)?;
+    }
+    let (first, _) = sql::key_range(*seq);
+    for (n, (at, event)) in doc.history.iter().enumerate() {
+        sql::insert_history(conn, first + n as i64, *at, event)?;
+    }
+    Ok(Ok(Outcome::Done))
 }

@@ -6,6 +6,7 @@ mod common;
 mod fixture;
 
 mod cluster;
+mod copy;
 mod duplicates;
 mod lifecycle;
 mod payloads;

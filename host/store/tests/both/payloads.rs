@@ -9,7 +9,11 @@ use bytes::Bytes;
 use crate::common::{doc, read};
 use crate::fixture::{Fixture, Kind};
 
-crate::both!(large_contents_stream, small_contents_stay_in_memory);
+crate::both!(
+    large_contents_stream,
+    small_contents_stay_in_memory,
+    a_raw_request_is_its_head_then_its_spooled_body
+);
 
 /// 5.5 MiB that no chunk boundary can hide a misplaced byte in.
 fn content(len: usize) -> Vec<u8> {
@@ -134,4 +138,79 @@ fn spool_file(f: &Fixture, name: &str, bytes: &[u8]) -> std::path::PathBuf {
     let path = f.scratch().join(name);
     std::fs::write(&path, bytes).unwrap();
     path
+}
+
+/// A raw request given as the head the host holds and the body it spooled reads back as one,
+/// the body taken in without a copy into memory; small, it is kept in the row like any other.
+async fn a_raw_request_is_its_head_then_its_spooled_body(f: &Fixture) {
+    let store = f.open();
+    let head = Bytes::from_static(b"POST /as2 HTTP/1.1\r\ncontent-length: 3145731\r\n\r\n");
+    let body = content(3 * 1024 * 1024 + 3);
+    let spooled = spool_file(f, "body", &body);
+    let d = NewDocument {
+        raw: Some(Payload::HeadAndFile {
+            head: head.clone(),
+            file: spooled.clone(),
+        }),
+        ..doc("large-raw", "orders")
+    };
+    store.receive(d).await.unwrap();
+    std::fs::remove_file(&spooled).unwrap();
+    let raw = store
+        .raw("large-raw")
+        .await
+        .unwrap()
+        .expect("a raw request");
+    assert_eq!(raw.len(), (head.len() + body.len()) as u64);
+    assert!(
+        raw.in_memory().is_none(),
+        "a large raw request is not loaded"
+    );
+    let whole = tokio::task::spawn_blocking(move || stream(&raw))
+        .await
+        .unwrap();
+    assert!(whole[..head.len()] == head[..], "the head comes first");
+    assert!(
+        whole[head.len()..] == body[..],
+        "then the body, byte for byte"
+    );
+    let viewed = f.reader().raw("large-raw").await.unwrap().unwrap();
+    assert_eq!(viewed.len(), (head.len() + body.len()) as u64);
+    if f.kind == Kind::Postgres {
+        // The head's chunk, then the body's four.
+        assert_eq!(f.sql("SELECT COUNT(*) FROM payload_chunks"), "5");
+    }
+
+    let small = spool_file(f, "small-body", b"tiny");
+    let d = NewDocument {
+        raw: Some(Payload::HeadAndFile {
+            head: Bytes::from_static(b"POST / HTTP/1.1\r\n\r\n"),
+            file: small,
+        }),
+        ..doc("small-raw", "orders")
+    };
+    store.receive(d).await.unwrap();
+    assert_eq!(
+        read(&store.raw("small-raw").await.unwrap().unwrap()),
+        "POST / HTTP/1.1\r\n\r\ntiny"
+    );
+
+    for id in ["large-raw", "small-raw"] {
+        store
+            .finish(id, berth_store::Finish::Processed)
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(
+        store.purge(std::time::Duration::ZERO, false).await.unwrap(),
+        2
+    );
+    if f.kind == Kind::Postgres {
+        assert_eq!(f.sql("SELECT COUNT(*) FROM payload_chunks"), "0");
+    } else {
+        let left = std::fs::read_dir(f.scratch().join("data/payloads"));
+        let left: Vec<_> = left.into_iter().flatten().flatten().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
 }

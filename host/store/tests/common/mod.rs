@@ -44,6 +44,9 @@ pub fn given(payload: &Payload) -> Bytes {
     match payload {
         Payload::Bytes(bytes) => bytes.clone(),
         Payload::File(path) => std::fs::read(path).unwrap().into(),
+        Payload::HeadAndFile { head, file } => {
+            [&head[..], &std::fs::read(file).unwrap()].concat().into()
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
+use berth_store::StoredPayload;
 
 use super::names::numbered;
 use super::IfExists;
@@ -19,7 +19,7 @@ const MAX_UNIQUE_TRIES: u32 = 100_000;
 pub(super) async fn write(
     dir: PathBuf,
     name: String,
-    payload: Bytes,
+    payload: StoredPayload,
     if_exists: IfExists,
 ) -> Result<PathBuf, String> {
     tokio::task::spawn_blocking(move || write_blocking(&dir, &name, &payload, if_exists))
@@ -27,33 +27,32 @@ pub(super) async fn write(
         .map_err(|e| format!("the file writer stopped unexpectedly: {e}"))?
 }
 
-/// A temp file that is removed when dropped, unless it was renamed into place.
+/// A temp file name that is removed when dropped, unless it was renamed into place.
 struct TempFile {
     path: PathBuf,
-    file: File,
     keep: bool,
 }
 
 impl TempFile {
-    fn create(dir: &Path) -> io::Result<TempFile> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
+    /// A new, empty temp file in `dir`, open for writing.
+    fn create(dir: &Path) -> io::Result<(TempFile, File)> {
         loop {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = dir.join(format!(".berth-{}-{n}.tmp", std::process::id()));
+            let path = temp_name(dir);
             // create_new: a leftover from a crashed run (same pid, same counter) is skipped.
             match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(file) => {
-                    return Ok(TempFile {
-                        path,
-                        file,
-                        keep: false,
-                    })
-                }
+                Ok(file) => return Ok((TempFile { path, keep: false }, file)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             }
         }
     }
+
+}
+
+fn temp_name(dir: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!(".berth-{}-{n}.tmp", std::process::id()))
 }
 
 impl Drop for TempFile {
@@ -64,20 +63,70 @@ impl Drop for TempFile {
     }
 }
 
+/// Puts the payload's bytes in a durable temp file in `dir`, by the cheapest way the payload
+/// and the file system allow:
+/// - in memory (small payloads): written;
+/// - a stored file: cloned (a reflink: shares the blocks until either side changes, on file
+///   systems that can, such as XFS and Btrfs), else copied by the kernel (`copy_file_range`),
+///   never through this process's memory. Never a hard link, although it would cost nothing:
+///   the output is the consumer's file, and a consumer that edits or appends to it in place
+///   would silently change the stored payload, the evidence of what the partner sent;
+/// - another stored object (database chunks): streamed through a small buffer.
+fn place(dir: &Path, payload: &StoredPayload) -> io::Result<TempFile> {
+    if let Some(bytes) = payload.in_memory() {
+        let (temp, mut file) = TempFile::create(dir)?;
+        file.write_all(bytes).and_then(|()| file.sync_all())?;
+        return Ok(temp);
+    }
+    if let Some(source) = payload.path() {
+        let (temp, file) = TempFile::create(dir)?;
+        let opened = File::open(source)?;
+        if reflink(&opened, &file).is_ok() {
+            file.sync_all()?;
+            return Ok(temp);
+        }
+        let mut file = file;
+        io::copy(&mut &opened, &mut file)?;
+        file.sync_all()?;
+        return Ok(temp);
+    }
+    let (temp, mut file) = TempFile::create(dir)?;
+    let mut reader = payload.open().map_err(io::Error::other)?;
+    let copied = io::copy(&mut reader, &mut file)?;
+    if copied != payload.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!(
+                "the stored payload has {copied} of its {} bytes",
+                payload.len()
+            ),
+        ));
+    }
+    file.sync_all()?;
+    Ok(temp)
+}
+
+/// Makes `to` share `from`'s blocks (Linux `FICLONE`); fails on file systems without reflinks.
+fn reflink(from: &File, to: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: both descriptors are open for the duration of the call; FICLONE reads no memory.
+    let done = unsafe { libc::ioctl(to.as_raw_fd(), libc::FICLONE, from.as_raw_fd()) };
+    if done == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 fn write_blocking(
     dir: &Path,
     name: &str,
-    payload: &[u8],
+    payload: &StoredPayload,
     if_exists: IfExists,
 ) -> Result<PathBuf, String> {
     let shown = dir.display();
     fs::create_dir_all(dir).map_err(|e| format!("cannot create folder {shown}: {e}"))?;
-    let mut temp =
-        TempFile::create(dir).map_err(|e| format!("cannot create a file in {shown}: {e}"))?;
-    temp.file
-        .write_all(payload)
-        .and_then(|()| temp.file.sync_all())
-        .map_err(|e| format!("cannot write in {shown}: {e}"))?;
+    let mut temp = place(dir, payload).map_err(|e| format!("cannot write in {shown}: {e}"))?;
 
     let final_path = match if_exists {
         IfExists::Overwrite => {
@@ -190,4 +239,37 @@ mod tests {
         assert_eq!(fresh, dir.path().join("new.edi"));
     }
 
+    /// A stored payload kept in a file of its own, as the embedded store keeps large ones.
+    #[derive(Debug)]
+    struct StoredFile(PathBuf, u64);
+
+    impl berth_store::PayloadSource for StoredFile {
+        fn len(&self) -> u64 {
+            self.1
+        }
+        fn open(&self) -> Result<Box<dyn std::io::Read + Send>, berth_store::StoreError> {
+            let file = File::open(&self.0).map_err(|e| berth_store::StoreError::io("open", e))?;
+            Ok(Box::new(file))
+        }
+        fn path(&self) -> Option<&Path> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn an_output_edited_in_place_leaves_the_stored_payload_as_received() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let stored = dir.path().join("stored.bin");
+        std::fs::write(&stored, b"as the partner sent it").unwrap();
+        let payload = StoredPayload::stored(std::sync::Arc::new(StoredFile(stored.clone(), 22)));
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let temp = place(&out, &payload).unwrap();
+        let (placed, original) = (fs::metadata(&temp.path).unwrap(), fs::metadata(&stored).unwrap());
+        assert_ne!(placed.ino(), original.ino(), "a second name for the stored file");
+        OpenOptions::new().append(true).open(&temp.path).unwrap().write_all(b", edited").unwrap();
+        assert_eq!(fs::read(&stored).unwrap(), b"as the partner sent it");
+        assert_eq!(fs::read(&temp.path).unwrap(), b"as the partner sent it, edited");
+    }
 }

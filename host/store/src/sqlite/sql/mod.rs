@@ -18,7 +18,8 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::StoreError;
 
 pub(crate) use read::{
-    document, history, properties, query, raw, traffic, unfinished, DocumentRead,
+    document, duplicate_keys, export_ids, history, properties, query, raw, traffic, unfinished,
+    DocumentRead,
 };
 pub(crate) use schema::migrate;
 pub(crate) use write::{

@@ -5,6 +5,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use super::{key_range, PER_DOCUMENT};
+use crate::copy::DuplicateKeys;
 use crate::error::StoreError;
 use crate::sqlite::files::Blob;
 use crate::traffic::{TrafficCount, TrafficQuery};
@@ -35,7 +36,8 @@ const DOCUMENT_SELECT: &str = "SELECT d.id, d.process, d.state, d.received_at, \
 
 fn blob_of(inline: Option<Vec<u8>>, file: Option<String>) -> Option<Blob> {
     match (inline, file) {
-        (_, Some(name)) => Some(Blob::File(name)),
+        (Some(head), Some(name)) => Some(Blob::HeadAndFile(head.into(), name)),
+        (None, Some(name)) => Some(Blob::File(name)),
         (Some(bytes), None) => Some(Blob::Inline(bytes.into())),
         (None, None) => None,
     }
@@ -232,4 +234,36 @@ pub(crate) fn traffic(
         });
     }
     Ok(out)
+}
+
+/// For a copy: the next `limit` documents after number `after`, oldest first, as (seq, id).
+pub(crate) fn export_ids(
+    conn: &Connection,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT seq, id FROM documents WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt.query_map(rusqlite::params![after, limit], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// For a copy: a document's duplicate keys, if it exists.
+pub(crate) fn duplicate_keys(
+    conn: &Connection,
+    id: &str,
+) -> Result<Option<DuplicateKeys>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT duplicate_key, duplicate_of FROM documents WHERE id = ?1")?;
+    Ok(stmt
+        .query_row([id], |r| {
+            Ok(DuplicateKeys {
+                duplicate_key: r.get(0)?,
+                duplicate_of: r.get(1)?,
+            })
+        })
+        .optional()?)
 }

@@ -75,6 +75,7 @@ fn split(blob: Option<&Blob>) -> (Option<&[u8]>, Option<&str>) {
         None => (None, None),
         Some(Blob::Inline(b)) => (Some(&b[..]), None),
         Some(Blob::File(name)) => (None, Some(name.as_str())),
+        Some(Blob::HeadAndFile(head, name)) => (Some(&head[..]), Some(name.as_str())),
     }
 }
 

@@ -1,0 +1,113 @@
+//! A copy's reads and writes (`berth store copy`): the documents in the order they were
+//! received, their duplicate keys, and a document written as it was in another store.
+
+use std::sync::Arc;
+
+use super::chunks::{Placed, PAYLOAD, RAW};
+use super::pool::Db;
+use super::write::{insert_properties, refused_id};
+use crate::copy::{DuplicateKeys, Imported};
+use crate::error::StoreError;
+
+pub(crate) async fn export_ids(
+    db: Arc<Db>,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<(i64, String)>, StoreError> {
+    let client = db.pool.get().await?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = client
+        .query(
+            "SELECT seq, id FROM documents WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[&after, &limit],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+pub(crate) async fn duplicate_keys(
+    db: Arc<Db>,
+    id: String,
+) -> Result<Option<DuplicateKeys>, StoreError> {
+    let client = db.pool.get().await?;
+    let row = client
+        .query_opt(
+            "SELECT duplicate_key, duplicate_of FROM documents WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+    Ok(row.map(|r| DuplicateKeys {
+        duplicate_key: r.get(0),
+        duplicate_of: r.get(1),
+    }))
+}
+
+/// One transaction: the row with its state, answer and keys, its contents (chunked when
+/// large, streamed from a file), properties and history.
+pub(crate) async fn import(
+    db: Arc<Db>,
+    doc: Imported,
+    payload: Placed,
+    raw: Option<Placed>,
+) -> Result<(), StoreError> {
+    let mut client = db.pool.get().await?;
+    let tx = client.transaction().await?;
+    let (summary, answer) = match &doc.answer {
+        Some(a) => (Some(a.summary.as_str()), Some(a.bytes.as_slice())),
+        None => (None, None),
+    };
+    let seq: i64 = tx
+        .query_one(
+            "INSERT INTO documents (id, process, state, received_at, updated_at, payload,
+                 payload_len, payload_chunked, raw, raw_len, raw_chunked, duplicate_key,
+                 duplicate_of, error, answer_summary, answer_bytes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+             RETURNING seq",
+            &[
+                &doc.id,
+                &doc.process,
+                &doc.state.as_str(),
+                &doc.received_at,
+                &doc.updated_at(),
+                &payload.inline(),
+                &(payload.len() as i64),
+                &payload.chunked(),
+                &raw.as_ref().and_then(Placed::inline),
+                &raw.as_ref().map(|r| r.len() as i64),
+                &raw.as_ref().is_some_and(Placed::chunked),
+                &doc.keys.duplicate_key,
+                &doc.keys.duplicate_of,
+                &doc.error,
+                &summary,
+                &answer,
+            ],
+        )
+        .await
+        .map_err(|e| refused_id(e, &doc.id))?
+        .get(0);
+    let payload_len = payload.write(&tx, seq, PAYLOAD).await?;
+    let raw_len = match &raw {
+        Some(raw) => Some(raw.write(&tx, seq, RAW).await? as i64),
+        None => None,
+    };
+    if payload_len != payload.len() || raw_len != raw.as_ref().map(|r| r.len() as i64) {
+        return Err(StoreError::Invalid(format!(
+            "document {}: its contents changed size while they were copied",
+            doc.id
+        )));
+    }
+    insert_properties(&tx, seq, &doc.properties).await?;
+    if !doc.history.is_empty() {
+        let at: Vec<i64> = doc.history.iter().map(|(at, _)| *at).collect();
+        let events: Vec<&str> = doc.history.iter().map(|(_, e)| e.as_str()).collect();
+        tx.execute(
+            "INSERT INTO history (seq, n, at, event)
+             SELECT $1, h.n::int, h.at, h.event
+             FROM unnest($2::bigint[], $3::text[]) WITH ORDINALITY AS h(at, event, n)",
+            &[&seq, &at, &events],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! A copy's reads and writes on the embedded store (`berth store copy`): the documents in the
+//! order they were received, their duplicate keys, and a document written as it was in
+//! another store, through the writer thread like every write.
+
+use super::backend::{blocking, SqliteStore};
+use super::sql;
+use super::writer::{ImportRow, Op, Outcome};
+use crate::copy::{DuplicateKeys, Imported};
+use crate::error::StoreError;
+
+impl SqliteStore {
+    pub(super) async fn export_ids(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let reads = self.reader.reads.clone();
+        blocking(move || {
+            reads
+                .readers
+                .read(|conn| sql::export_ids(conn, after, limit))
+        })
+        .await
+    }
+
+    pub(super) async fn duplicate_keys(
+        &self,
+        id: &str,
+    ) -> Result<Option<DuplicateKeys>, StoreError> {
+        let (reads, id) = (self.reader.reads.clone(), id.to_string());
+        blocking(move || reads.readers.read(|conn| sql::duplicate_keys(conn, &id))).await
+    }
+
+    pub(super) async fn import(&self, mut doc: Imported) -> Result<(), StoreError> {
+        let entries = doc.properties.len().max(doc.history.len()) as i64;
+        if entries > sql::PER_DOCUMENT {
+            return Err(StoreError::Invalid(format!(
+                "document {} has {entries} properties or history entries; the store keeps at most {}",
+                doc.id,
+                sql::PER_DOCUMENT
+            )));
+        }
+        let (payload, payload_len) = self.place(std::mem::take(&mut doc.payload)).await?;
+        let raw = match doc.raw.take() {
+            Some(raw) => match self.place(raw).await {
+                Ok((blob, _)) => Some(blob),
+                Err(e) => {
+                    self.forget(&[&payload]);
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
+        let blobs = [Some(payload.clone()), raw.clone()];
+        let row = ImportRow {
+            doc,
+            payload,
+            payload_len: i64::try_from(payload_len).unwrap_or(i64::MAX),
+            raw,
+        };
+        match self.writer.call(Op::Import(Box::new(row))).await {
+            Ok(Outcome::Done) => Ok(()),
+            Ok(_) => Err(StoreError::Invalid(
+                "the writer answered a copy oddly".into(),
+            )),
+            Err(e) => {
+                // Only a refusal is sure not to have committed (see `receive`).
+                if matches!(e, StoreError::AlreadyExists(_)) {
+                    self.forget(&blobs.iter().flatten().collect::<Vec<_>>());
+                }
+                Err(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! A copy between stores (`berth store copy`): every document written into another store as it
+//! was (state, times, properties, history, answer, payload and raw request, large ones too),
+//! oldest first, so that duplicate detection goes on in the target.
+
+use berth_store::{
+    Answer, DuplicateKeys, Finish, Imported, Payload, Received, State, Store, StoreError,
+    StoredPayload,
+};
+use bytes::Bytes;
+
+use crate::common::{doc, keyed, read, read_opt};
+use crate::fixture::Fixture;
+
+crate::both!(a_copied_store_reads_the_same_and_keeps_its_duplicates);
+
+/// Stored content as a copy hands it on: bytes, or the source's own file.
+fn content(stored: &StoredPayload) -> Payload {
+    match (stored.in_memory(), stored.path()) {
+        (Some(bytes), _) => Payload::Bytes(bytes.clone()),
+        (None, Some(path)) => Payload::File(path.to_path_buf()),
+        (None, None) => Payload::Bytes(read(stored)),
+    }
+}
+
+async fn copy(source: &Store, target: &Store) -> usize {
+    let (mut after, mut copied) = (0, 0);
+    loop {
+        let page = source.export_ids(after, 2).await.unwrap();
+        let Some((last, _)) = page.last() else {
+            return copied;
+        };
+        after = *last;
+        for (_, id) in page {
+            let doc = source.get(&id).await.unwrap().unwrap();
+            let raw = source.raw(&id).await.unwrap().map(|r| content(&r));
+            let keys = source.duplicate_keys(&id).await.unwrap().unwrap();
+            let payload = content(&doc.payload);
+            target
+                .import(Imported::new(doc, payload, raw, keys))
+                .await
+                .unwrap();
+            copied += 1;
+        }
+    }
+}
+
+async fn a_copied_store_reads_the_same_and_keeps_its_duplicates(f: &Fixture) {
+    let source = f.open();
+    let mdn = Answer {
+        summary: "processed".into(),
+        bytes: b"the MDN".to_vec(),
+    };
+    let mut first = keyed("m1", "as2", "A|B|<id-1>", 100);
+    first.raw = Some(Payload::Bytes(Bytes::from_static(b"POST /as2 ...")));
+    assert_eq!(source.receive(first).await.unwrap(), Received::New);
+    source
+        .conclude("m1", Finish::Processed, Some(mdn.clone()))
+        .await
+        .unwrap();
+    let resend = source
+        .receive(keyed("m1-r", "as2", "A|B|<id-1>", 100))
+        .await
+        .unwrap();
+    assert!(matches!(resend, Received::Duplicate { .. }));
+    let mut large = doc("big", "http");
+    let big: Vec<u8> = (0..600_000u32).map(|i| (i % 253) as u8).collect();
+    large.payload = Payload::Bytes(big.clone().into());
+    source.receive(large).await.unwrap();
+    source.receive(doc("bad", "http")).await.unwrap();
+    let failed = Finish::Failed {
+        error: "step: broken".into(),
+    };
+    source.conclude("bad", failed, None).await.unwrap();
+    source.receive(doc("waiting", "http")).await.unwrap();
+
+    let other = Fixture::new(f.kind);
+    let target = other.open();
+    assert_eq!(copy(&source, &target).await, 5);
+
+    for id in ["m1", "m1-r", "big", "bad", "waiting"] {
+        let (a, b) = (
+            source.get(id).await.unwrap().unwrap(),
+            target.get(id).await.unwrap().unwrap(),
+        );
+        assert_eq!(
+            (&a.process, a.state, a.received_at, &a.properties),
+            (&b.process, b.state, b.received_at, &b.properties),
+            "{id}"
+        );
+        assert_eq!(
+            (&a.history, &a.error, &a.answer),
+            (&b.history, &b.error, &b.answer),
+            "{id}"
+        );
+        assert_eq!(read(&a.payload), read(&b.payload), "{id}");
+        let raws = (source.raw(id).await.unwrap(), target.raw(id).await.unwrap());
+        assert_eq!(read_opt(raws.0), read_opt(raws.1), "{id}");
+        assert_eq!(
+            source.duplicate_keys(id).await.unwrap(),
+            target.duplicate_keys(id).await.unwrap(),
+            "{id}"
+        );
+    }
+    assert_eq!(
+        read(&target.get("big").await.unwrap().unwrap().payload),
+        big
+    );
+    assert_eq!(
+        target.duplicate_keys("m1-r").await.unwrap(),
+        Some(DuplicateKeys {
+            duplicate_key: None,
+            duplicate_of: Some("m1".into())
+        })
+    );
+    // The target goes on: a resend is recognised with the first answer, the unfinished one
+    // is handed back, and an id already there is refused.
+    let again = target
+        .receive(keyed("m1-r2", "as2", "A|B|<id-1>", 100))
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        Received::Duplicate {
+            original_id: "m1".into(),
+            answer: Some(mdn.bytes.clone()),
+        }
+    );
+    let unfinished: Vec<String> = target
+        .unfinished()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(unfinished, ["big", "waiting"]);
+    assert_eq!(
+        target.get("waiting").await.unwrap().unwrap().state,
+        State::Received
+    );
+    let doc = source.get("m1").await.unwrap().unwrap();
+    let refused = target
+        .import(Imported::new(
+            doc,
+            Payload::default(),
+            None,
+            DuplicateKeys::default(),
+        ))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::AlreadyExists(_))),
+        "{refused:?}"
+    );
+}
