@@ -13,8 +13,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{ClusterCommand, ListenersCommand};
 pub use args::{Cli, Command, LogFormat, StoreCommand};
+use args::{ClusterCommand, ListenersCommand};
 
 /// `berth`'s whole command line: what `main` runs.
 pub fn main() -> ExitCode {

@@ -8,7 +8,7 @@ mod control;
 pub mod fingerprint;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use berth_store::{Node, NodeInfo, Registration, Store, StoreError};
@@ -119,6 +119,11 @@ impl ClusterNode {
     async fn beat(&self, topology: Arc<Topology>, intake: Intake) {
         let mut health = Health::default();
         let mut differing: Vec<(String, Vec<String>)> = Vec::new();
+        // Since when this node's heartbeats have been recorded without a gap. Other nodes'
+        // old heartbeats prove them dead only once this node has itself reached the database
+        // for a whole timeout: after an outage that hid the database from every node, their
+        // heartbeats are as old as this node's, and they resume within one interval.
+        let mut reachable_since = Instant::now();
         loop {
             tokio::time::sleep(self.heartbeat).await;
             let listeners = topology
@@ -139,20 +144,29 @@ impl ClusterNode {
             };
             match self.store.cluster().heartbeat(&info).await {
                 Ok(true) => health.ok(),
-                Ok(false) => health.failed(&format!(
-                    "another process now runs as node `{}` (this node's heartbeats were late \
-                     past cluster.timeout_seconds); documents may run twice",
-                    info.name
-                )),
+                Ok(false) => health.failed(
+                    Failure::Replaced,
+                    &format!(
+                        "another process now runs as node `{}` (this node's heartbeats were \
+                         late past cluster.timeout_seconds); documents may run twice",
+                        info.name
+                    ),
+                ),
                 Err(error) => {
-                    health.failed(&format!("cannot send this node's heartbeat: {error}"));
+                    health.failed(
+                        Failure::Unreachable,
+                        &format!("cannot send this node's heartbeat: {error}"),
+                    );
+                    reachable_since = Instant::now();
                     continue;
                 }
             }
             if let Ok(nodes) = self.nodes().await {
                 differing = warn_differences(&info, &nodes, differing);
             }
-            self.take_over(&intake).await;
+            if reachable_since.elapsed() >= self.timeout {
+                self.take_over(&intake).await;
+            }
         }
     }
 
@@ -178,10 +192,18 @@ impl ClusterNode {
     }
 }
 
-/// The heartbeat's state, so that a failure is logged once when it starts, not every beat.
+/// Why heartbeats fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    Unreachable,
+    Replaced,
+}
+
+/// The heartbeat's state, so that a failure is logged once when it starts (whatever the
+/// database's error says each time), not every beat.
 #[derive(Default)]
 struct Health {
-    failing: Option<String>,
+    failing: Option<Failure>,
 }
 
 impl Health {
@@ -191,10 +213,10 @@ impl Health {
         }
     }
 
-    fn failed(&mut self, message: &str) {
-        if self.failing.as_deref() != Some(message) {
+    fn failed(&mut self, failure: Failure, message: &str) {
+        if self.failing != Some(failure) {
             tracing::error!("{message}");
-            self.failing = Some(message.to_string());
+            self.failing = Some(failure);
         }
     }
 }
