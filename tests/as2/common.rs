@@ -149,11 +149,23 @@ impl Case {
 
 /// Send a batch with pyas2lib (one Python process); results by case id, in send order.
 pub fn send(url: &str, cases: &[Case], work: &Path) -> HashMap<String, Vec<Value>> {
-    let spec = json!({
+    send_with(url, cases, work, json!({ "async_wait": 60 }))
+}
+
+/// As [`send`], with more of the sender's settings (`mdn_url`, `async_wait`; see send.py).
+pub fn send_with(
+    url: &str,
+    cases: &[Case],
+    work: &Path,
+    settings: Value,
+) -> HashMap<String, Vec<Value>> {
+    let mut spec = json!({
         "url": url,
-        "async_wait": 60,
         "cases": cases.iter().map(|c| c.value.clone()).collect::<Vec<_>>(),
     });
+    for (key, value) in settings.as_object().cloned().unwrap_or_default() {
+        spec[key] = value;
+    }
     let spec_file = work.join(format!("batch-{}.json", cases.len()));
     std::fs::write(&spec_file, spec.to_string()).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("as2/send.py");

@@ -2,7 +2,8 @@
 MDNs berth returns: pyas2lib verifies each MDN's signature and (for signed messages) its MIC;
 this script also checks the MIC of unsigned messages, which pyas2lib leaves alone.
 
-Input: a JSON file (argument 1) with `url`, optional `async_wait` seconds and `cases`; each
+Input: a JSON file (argument 1) with `url`, optional `async_wait` seconds, optional `mdn_url`
+(where asynchronous MDNs are to go, instead of this script's own receiver) and `cases`; each
 case says how to build one message (see `build`); `headers` adds or replaces HTTP headers,
 `drop_headers` removes some, and `folds` sends some of them folded (see `post_folded`);
 `keep_bytes` adds the body sent and the answer's body, base64. Output: a JSON list on stdout,
@@ -217,7 +218,9 @@ def main():
     spec = json.loads(read(sys.argv[1]))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), MdnSink)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    mdn_url = f"http://127.0.0.1:{server.server_address[1]}/mdn"
+    # A test may name another receiver of asynchronous MDNs (one it starts late, to play a
+    # partner whose server was down); the sink then waits for nothing.
+    mdn_url = spec.get("mdn_url") or f"http://127.0.0.1:{server.server_address[1]}/mdn"
 
     sent = []
     for case in spec["cases"]:

@@ -6,6 +6,7 @@
 
 pub mod haproxy;
 pub mod postgres;
+pub mod receiver;
 pub mod tls;
 
 use std::io::{BufRead, BufReader};

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use berth_connector_sdk::query::pairs;
-use berth_store::{Query, StoredDocument, Summary};
+use berth_store::{Delivery, DeliveryState, Query, StoredDocument, Summary};
 use http::StatusCode;
 use serde_json::{json, Value};
 
@@ -16,7 +16,8 @@ use crate::documents::{format_date, parse_date, parse_state};
 const ANSWER_TEXT_LIMIT: usize = 64 * 1024;
 
 /// One page of a listing, newest first: `{documents, next_cursor}`. Give `next_cursor` back as
-/// `cursor` for the page after; documents that arrive meanwhile do not shift it (see [`Cursor`]).
+/// `cursor` for the page after; documents that arrive meanwhile or leave the filter do not
+/// shift it (see [`Cursor`]).
 pub async fn list(admin: &Admin, query: &str, peer: SocketAddr) -> Answer {
     let Some(store) = admin.intake.store().cloned() else {
         return error(StatusCode::CONFLICT, "the message store is off");
@@ -26,28 +27,17 @@ pub async fn list(admin: &Admin, query: &str, peer: SocketAddr) -> Answer {
         Err(message) => return bad_request(peer, &message),
     };
     let limit = filter.limit;
-    let shown = cursor.as_ref().map_or(0, |c| c.shown);
-    filter.offset = match &cursor {
-        Some(cursor) => match newer_than(&store, &filter, &cursor.anchor).await {
-            Ok(newer) => newer + cursor.shown,
-            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-        },
-        None => 0,
-    };
+    filter.older_than = cursor.map(|c| c.older_than);
     // One more than asked tells whether there is a next page.
     filter.limit = limit + 1;
     match store.query(&filter).await {
         Ok(mut summaries) => {
             let more = summaries.len() > limit;
             summaries.truncate(limit);
-            let anchor = cursor
-                .map(|c| c.anchor)
-                .or_else(|| summaries.first().map(|s| s.id.clone()));
-            let next = match anchor {
-                Some(anchor) if more => Some(
+            let next = match summaries.last() {
+                Some(last) if more => Some(
                     Cursor {
-                        anchor,
-                        shown: shown + summaries.len(),
+                        older_than: last.seq,
                     }
                     .to_string(),
                 ),
@@ -63,71 +53,47 @@ pub async fn list(admin: &Admin, query: &str, peer: SocketAddr) -> Answer {
     }
 }
 
-/// Where a listing stopped: the newest document of its first page (the anchor) and how many
-/// documents from it on were shown. Documents that arrive later are listed above the anchor; the
-/// next page starts `shown` documents below wherever the anchor is now, so nothing is visited
-/// twice or skipped while documents keep arriving. Spelled `ANCHOR.SHOWN`.
+/// Where a listing stopped: the store's place of the last document shown (a keyset bound, see
+/// [`Query::older_than`]). The next page is the documents below that place that match the
+/// filter then: one that arrived since is above it, one that left the filter is simply not
+/// there, and neither moves the others, so paging shows each document that stays listed once.
+/// Spelled `k` and the place in hex; opaque to clients, which only give it back.
 struct Cursor {
-    anchor: String,
-    shown: usize,
+    older_than: i64,
 }
 
 impl Cursor {
+    const PREFIX: char = 'k';
+
     fn parse(text: &str) -> Result<Cursor, String> {
         let invalid = || format!("cursor `{text}` is not one this berth gave");
-        let (anchor, shown) = text.rsplit_once('.').ok_or_else(invalid)?;
-        let shown = shown.parse().map_err(|_| invalid())?;
-        if anchor.is_empty() {
+        let hex = text.strip_prefix(Self::PREFIX).ok_or_else(invalid)?;
+        // from_str_radix takes a sign, which no cursor this berth gave has.
+        if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(invalid());
         }
-        Ok(Cursor {
-            anchor: anchor.to_string(),
-            shown,
-        })
+        let older_than = i64::from_str_radix(hex, 16).map_err(|_| invalid())?;
+        Ok(Cursor { older_than })
     }
 }
 
 impl std::fmt::Display for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}", self.anchor, self.shown)
+        write!(f, "{}{:x}", Self::PREFIX, self.older_than)
     }
-}
-
-/// How many documents matching `filter` are listed above `anchor` now, looking over at most
-/// `ANCHOR_SCAN` of them. An anchor no longer in the listing (purged, or its state changed
-/// under a state filter) counts as 0: the page then starts where it would have without arrivals.
-async fn newer_than(
-    store: &berth_store::Store,
-    filter: &Query,
-    anchor: &str,
-) -> Result<usize, berth_store::StoreError> {
-    const CHUNK: usize = 500;
-    const ANCHOR_SCAN: usize = 20_000;
-    let mut scan = Query {
-        limit: CHUNK,
-        offset: 0,
-        ..filter.clone()
-    };
-    while scan.offset < ANCHOR_SCAN {
-        let page = store.query(&scan).await?;
-        if let Some(at) = page.iter().position(|s| s.id == anchor) {
-            return Ok(scan.offset + at);
-        }
-        if page.len() < CHUNK {
-            break;
-        }
-        scan.offset += CHUNK;
-    }
-    Ok(0)
 }
 
 pub async fn show(admin: &Admin, id: &str) -> Answer {
     let Some(store) = admin.intake.store().cloned() else {
         return error(StatusCode::CONFLICT, "the message store is off");
     };
-    match store.get(id).await {
-        Ok(Some(document)) => json(StatusCode::OK, &detail_json(&document)),
-        Ok(None) => error(StatusCode::NOT_FOUND, "no such document"),
+    let document = match store.get(id).await {
+        Ok(Some(document)) => document,
+        Ok(None) => return error(StatusCode::NOT_FOUND, "no such document"),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    match store.deliveries(id).await {
+        Ok(deliveries) => json(StatusCode::OK, &detail_json(&document, &deliveries)),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
@@ -198,7 +164,27 @@ fn summary_json(document: &Summary) -> Value {
     })
 }
 
-fn detail_json(document: &StoredDocument) -> Value {
+/// A delivery (an asynchronous MDN) with its attempts; `next_attempt_at` only while pending.
+fn delivery_json(delivery: &Delivery) -> Value {
+    let attempts: Vec<Value> = delivery
+        .attempts
+        .iter()
+        .map(|a| json!({ "at": format_date(a.at), "result": a.result }))
+        .collect();
+    let next =
+        (delivery.state == DeliveryState::Pending).then(|| format_date(delivery.next_attempt_at));
+    json!({
+        "method": delivery.request.method,
+        "url": delivery.request.url,
+        "listener": delivery.request.listener,
+        "state": delivery.state.as_str(),
+        "created_at": format_date(delivery.created_at),
+        "next_attempt_at": next,
+        "attempts": attempts,
+    })
+}
+
+fn detail_json(document: &StoredDocument, deliveries: &[Delivery]) -> Value {
     let history: Vec<Value> = document
         .history
         .iter()
@@ -218,6 +204,7 @@ fn detail_json(document: &StoredDocument) -> Value {
         "history": history,
         "error": document.error,
         "answer": answer,
+        "deliveries": deliveries.iter().map(delivery_json).collect::<Vec<_>>(),
     })
 }
 
@@ -244,14 +231,27 @@ mod tests {
 
     #[test]
     fn cursors_read_back_what_they_wrote() {
-        let (_, cursor) = parse_query("cursor=019a2b3c4d5e-00002a.150").unwrap();
+        let (_, cursor) = parse_query("cursor=k2a").unwrap();
         let cursor = cursor.unwrap();
+        assert_eq!(cursor.older_than, 42);
+        assert_eq!(cursor.to_string(), "k2a");
+        let biggest = Cursor {
+            older_than: i64::MAX,
+        };
         assert_eq!(
-            (cursor.anchor.as_str(), cursor.shown),
-            ("019a2b3c4d5e-00002a", 150)
+            Cursor::parse(&biggest.to_string()).unwrap().older_than,
+            i64::MAX
         );
-        assert_eq!(cursor.to_string(), "019a2b3c4d5e-00002a.150");
-        for bad in ["cursor=abc", "cursor=.5", "cursor=a.b"] {
+        for bad in [
+            "cursor=abc",
+            "cursor=k",
+            "cursor=k-1",
+            "cursor=k+1",
+            "cursor=kzz",
+            "cursor=K2a",
+            "cursor=k10000000000000000",
+            "cursor=019a2b3c4d5e-00002a.150",
+        ] {
             assert!(parse_query(bad).is_err(), "{bad}");
         }
     }

@@ -112,6 +112,7 @@ pub async fn start(settings: &AdminSettings, admin: Admin) {
 const INDEX: &str = include_str!("console/index.html");
 const SCRIPT: &str = include_str!("console/console.js");
 const NODES_SCRIPT: &str = include_str!("console/nodes.js");
+const DELIVERIES_SCRIPT: &str = include_str!("console/deliveries.js");
 const STYLE: &str = include_str!("console/console.css");
 const CHARTS: &str = include_str!("console/charts.js");
 const PARTNERS: &str = include_str!("console/partners.js");
@@ -132,6 +133,9 @@ async fn route(
         (&Method::GET, "/") => file(INDEX, "text/html; charset=utf-8"),
         (&Method::GET, "/console.js") => file(SCRIPT, "text/javascript; charset=utf-8"),
         (&Method::GET, "/nodes.js") => file(NODES_SCRIPT, "text/javascript; charset=utf-8"),
+        (&Method::GET, "/deliveries.js") => {
+            file(DELIVERIES_SCRIPT, "text/javascript; charset=utf-8")
+        }
         (&Method::GET, "/console.css") => file(STYLE, "text/css; charset=utf-8"),
         (&Method::GET, "/charts.js") => file(CHARTS, "text/javascript; charset=utf-8"),
         (&Method::GET, "/partners.js") => file(PARTNERS, "text/javascript; charset=utf-8"),

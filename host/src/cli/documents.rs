@@ -59,6 +59,7 @@ pub fn run(dir: &Path, command: DocumentsCommand) -> anyhow::Result<ExitCode> {
                 from: date(since)?,
                 to: date(until)?,
                 properties,
+                older_than: None,
                 limit,
                 offset: 0,
             };

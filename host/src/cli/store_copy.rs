@@ -157,10 +157,9 @@ async fn copy_one(source: &Store, target: &Store, id: &str, spool: &Path) -> any
         }
         None => (None, None),
     };
-    match target
-        .import(Imported::new(document, payload, raw, keys))
-        .await
-    {
+    let deliveries = source.deliveries(id).await?;
+    let imported = Imported::new(document, payload, raw, keys).with_deliveries(deliveries);
+    match target.import(imported).await {
         Ok(()) => Ok(true),
         Err(StoreError::AlreadyExists(_)) => Ok(false),
         Err(e) => Err(e.into()),

@@ -1,6 +1,6 @@
 //! Listing and showing stored documents.
 
-use berth_store::{Query, State, StoreReader, Summary};
+use berth_store::{Delivery, DeliveryState, Query, State, StoreReader, Summary};
 
 use super::dates;
 
@@ -86,7 +86,53 @@ pub async fn show(store: &StoreReader, id: &str) -> anyhow::Result<String> {
         }
         None => out.push_str("answer     none recorded\n"),
     }
+    let deliveries = store.deliveries(id).await?;
+    if !deliveries.is_empty() {
+        out.push_str("deliveries\n");
+        for delivery in &deliveries {
+            out.push_str(&delivery_lines(delivery));
+        }
+    }
     Ok(out)
+}
+
+/// A delivery (an asynchronous MDN): where it goes, where it stands, and each attempt.
+fn delivery_lines(delivery: &Delivery) -> String {
+    let request = &delivery.request;
+    let mut out = format!(
+        "  {} {}  {}",
+        request.method,
+        request.url,
+        delivery.state.as_str()
+    );
+    match delivery.state {
+        DeliveryState::Pending => out.push_str(&format!(
+            ", next attempt {}",
+            dates::format(delivery.next_attempt_at)
+        )),
+        DeliveryState::Delivered | DeliveryState::Failed => out.push_str(&format!(
+            " after {} attempt{}",
+            delivery.attempts.len(),
+            if delivery.attempts.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
+        )),
+    }
+    out.push_str(&format!(
+        "  (listener {}, queued {})\n",
+        request.listener,
+        dates::format(delivery.created_at)
+    ));
+    for attempt in &delivery.attempts {
+        out.push_str(&format!(
+            "    {}  {}\n",
+            dates::format(attempt.at),
+            attempt.result
+        ));
+    }
+    out
 }
 
 /// A state named on the command line.

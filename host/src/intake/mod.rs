@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! pause check -> store.receive (commit) -> run the steps -> connector.complete
-//!             -> store.conclude (outcome and answer, one write) -> deliveries queued
+//!             -> store.conclude (outcome, answer and the deliveries it promises, one write)
+//!             -> the outbox's worker woken
 //! ```
 //!
 //! Documents that run again (the unfinished ones at start, and retries from the CLI or the admin
@@ -21,11 +22,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use berth_connector_sdk::abi::{Outcome, OutcomeKind, PayloadFrom, Response, Submission};
+use berth_connector_sdk::abi::{Delivery, Outcome, OutcomeKind, PayloadFrom, Response, Submission};
 use berth_connector_sdk::abi_stable::std_types::{ROption, RString};
 use berth_connector_sdk::module::PendingBox;
 use berth_process::{Document, ProcessDef, Properties, RunOutcome, Runner};
-use berth_store::{NewDocument, Received, Store, StoreError, StoredPayload};
+use berth_store::{NewDelivery, NewDocument, Received, Store, StoreError, StoredPayload};
 use bytes::Bytes;
 use tracing::Instrument;
 
@@ -34,6 +35,7 @@ use crate::ids::new_document_id;
 use crate::metrics::Metrics;
 use crate::outbound::Outbound;
 use crate::plugins::call;
+use crate::settings::DeliverySettings;
 use crate::status::StatusBoard;
 
 /// How far back the duplicate check looks when a connector does not say: the vendor's default.
@@ -96,19 +98,33 @@ pub enum Answer {
 }
 
 impl Intake {
-    /// An intake with its own listener status board, metrics and outbound queue (started on
-    /// the current runtime): what `berth run`, the CLI's retry and the tests each need once.
+    /// An intake with its own listener status board, metrics and outbound deliveries: what
+    /// `berth run`, the CLI's retry and the tests each need once. Deliveries committed to the
+    /// store wait there until [`Intake::start_deliveries`].
     pub fn new(runner: Runner, store: Option<Store>) -> Intake {
+        let metrics = Arc::new(Metrics::new());
         Intake {
             inner: Arc::new(Inner {
                 runner,
                 store,
                 status: Arc::new(StatusBoard::default()),
-                metrics: Arc::new(Metrics::new()),
-                outbound: Outbound::start(),
+                outbound: Outbound::new(Arc::clone(&metrics)),
+                metrics,
                 processes: RwLock::new(HashMap::new()),
             }),
         }
+    }
+
+    /// Starts sending the outbox's deliveries (on the current runtime), retried as `settings`
+    /// say, claimed in the name of `node`: what `berth run` does, and only it.
+    pub fn start_deliveries(&self, settings: &DeliverySettings, node: &str) -> anyhow::Result<()> {
+        let store = self.inner.store.clone();
+        self.inner.outbound.start(settings, store, node)
+    }
+
+    /// Stops sending; pending deliveries stay in the store for the next start.
+    pub async fn stop_deliveries(&self) {
+        self.inner.outbound.stop().await;
     }
 
     pub fn store(&self) -> Option<&Store> {
@@ -145,9 +161,13 @@ impl Intake {
             .cloned()
     }
 
-    /// The connector answered at once (nothing submitted): its deliveries still go out.
-    pub fn respond(&self, listener: &str, mut response: Response) -> Response {
-        self.queue_deliveries(listener, &mut response);
+    /// The connector answered at once (nothing submitted): its deliveries still go out, kept
+    /// in the outbox before the answer is given.
+    pub async fn respond(&self, listener: &str, mut response: Response) -> Response {
+        let deliveries = take_deliveries(listener, &mut response);
+        if !deliveries.is_empty() {
+            self.promise(None, None, &response, deliveries).await;
+        }
         response
     }
 
@@ -208,6 +228,9 @@ impl Intake {
             OutcomeKind::DUPLICATE => "duplicate",
             _ => "refused",
         };
+        // A resend is recorded under this id (see `Received::Duplicate`): its replayed MDN's
+        // delivery belongs to it.
+        let resend = (fate == "duplicate" && self.inner.store.is_some()).then_some(id.as_str());
         self.inner
             .metrics
             .document(&process.name, fate, started.elapsed());
@@ -222,8 +245,12 @@ impl Intake {
                 if let Some(summary) = response.summary.as_ref().into_option() {
                     self.inner.metrics.disposition(&process.name, summary);
                 }
-                self.conclude(stored, Some(&response));
-                self.queue_deliveries(listener, &mut response);
+                let deliveries = take_deliveries(listener, &mut response);
+                if deliveries.is_empty() {
+                    self.conclude(stored, Some(&response));
+                } else {
+                    self.promise(stored, resend, &response, deliveries).await;
+                }
                 let payload = large.filter(|_| response.body_is_payload);
                 Answer::Connector { response, payload }
             }
@@ -371,10 +398,77 @@ impl Intake {
         });
     }
 
-    /// Requests the answer promises (asynchronous MDNs) go to the outbound queue.
-    fn queue_deliveries(&self, listener: &str, response: &mut Response) {
-        for delivery in std::mem::take(&mut response.deliveries) {
-            self.inner.outbound.queue(listener.to_string(), delivery);
+    /// Keeps the deliveries an answer promises (asynchronous MDNs) in the store's outbox, in
+    /// the same commit as the document's outcome and the answer when the document was stored,
+    /// and wakes the worker that sends them. Awaited before the answer goes out, unlike
+    /// `conclude`: a sender told "your MDN will follow" must get it even if berth stops now.
+    /// Without a store, or when the commit fails, they are sent from memory.
+    async fn promise(
+        &self,
+        stored: Option<record::Stored>,
+        resend: Option<&str>,
+        response: &Response,
+        deliveries: Vec<NewDelivery>,
+    ) {
+        let Some(store) = &self.inner.store else {
+            self.inner.outbound.send_from_memory(deliveries);
+            return;
+        };
+        let (committed, document) = match stored {
+            Some(record::Stored { id, finish }) => {
+                let answer = Some(record::answer(response));
+                let committed = store
+                    .conclude_with(&id, finish.clone(), answer.clone(), deliveries.clone())
+                    .await;
+                if committed.is_err() {
+                    // The outcome and answer are still recorded, by the patient path that
+                    // waits for a database to come back; only the deliveries go from memory.
+                    let (store, id) = (store.clone(), id.clone());
+                    tokio::spawn(
+                        async move { record::conclude(&store, &id, finish, answer).await },
+                    );
+                }
+                (committed, Some(id))
+            }
+            None => {
+                let committed = store.enqueue(resend, deliveries.clone()).await;
+                (committed, resend.map(str::to_string))
+            }
+        };
+        match committed {
+            Ok(()) => self.inner.outbound.wake(),
+            Err(error) => {
+                let document = document.unwrap_or_default();
+                tracing::error!(%document, %error, "cannot keep the deliveries an answer promises in the store; sending them from memory (lost if berth stops)");
+                self.inner.outbound.send_from_memory(deliveries);
+            }
         }
     }
+}
+
+/// The requests an answer promises, as the store keeps them.
+fn take_deliveries(listener: &str, response: &mut Response) -> Vec<NewDelivery> {
+    std::mem::take(&mut response.deliveries)
+        .into_iter()
+        .map(|delivery| {
+            let Delivery {
+                url,
+                method,
+                headers,
+                body,
+                verify_hostname,
+            } = delivery;
+            NewDelivery {
+                listener: listener.to_string(),
+                method: method.into_string(),
+                url: url.into_string(),
+                headers: headers
+                    .iter()
+                    .map(|h| (h.name.to_string(), h.value.to_string()))
+                    .collect(),
+                body: body.into_vec(),
+                verify_hostname,
+            }
+        })
+        .collect()
 }

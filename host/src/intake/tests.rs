@@ -4,21 +4,27 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use berth_connector_sdk::abi::{Outcome, OutcomeKind, Property, Response, Submission};
+use berth_connector_sdk::abi::{
+    Delivery, Outcome, OutcomeKind, OwnedHeader, Property, Response, Submission,
+};
 use berth_connector_sdk::abi_stable::sabi_trait::TD_Opaque;
 use berth_connector_sdk::abi_stable::std_types::{RResult, RString};
 use berth_connector_sdk::module::{FfiPending, FfiPending_TO, PendingBox};
 use berth_connector_sdk::prelude::Document as PluginDocument;
 use berth_process::{load_process, ProcessDef, Runner};
-use berth_store::{State, Store};
+use berth_store::{DeliveryState, State, Store};
 use bytes::Bytes;
 
 use super::{Answer, Arrival, Intake};
 use crate::body::Body;
 
-/// What the connector was told, kept for the test to read.
+/// What the connector was told, kept for the test to read; and, when set, the URL its answers
+/// promise an asynchronous delivery to.
 #[derive(Clone, Default)]
-struct Told(Arc<Mutex<Vec<(OutcomeKind, String, String)>>>);
+struct Told(
+    Arc<Mutex<Vec<(OutcomeKind, String, String)>>>,
+    Arc<Mutex<Option<String>>>,
+);
 
 struct Pending(Told);
 
@@ -34,11 +40,20 @@ impl FfiPending for Pending {
                 .to_string(),
         );
         self.0 .0.lock().unwrap().push(told);
-        let answer = match outcome.kind {
+        let mut answer = match outcome.kind {
             OutcomeKind::ACCEPTED => Response::text(200, "stored"),
             OutcomeKind::DUPLICATE => Response::text(200, "duplicate"),
             _ => Response::from_outcome(outcome),
         };
+        if let Some(url) = self.0 .1.lock().unwrap().clone() {
+            answer.deliveries.push(Delivery {
+                url: url.into(),
+                method: "POST".into(),
+                headers: vec![OwnedHeader::new("Content-Type", "text/plain")].into(),
+                body: b"receipt".to_vec().into(),
+                verify_hostname: true,
+            });
+        }
         RResult::ROk(answer)
     }
 }
@@ -275,6 +290,56 @@ async fn unfinished_documents_run_again_and_an_undeployed_process_fails_them() {
         orphan.error.as_deref(),
         Some("process `gone` is not deployed")
     );
+}
+
+#[tokio::test]
+async fn a_promised_delivery_is_committed_with_the_outcome_before_the_answer() {
+    let fixture = Fixture::new(WRITE).await;
+    let process = fixture.deploy(WRITE);
+    *fixture.told.1.lock().unwrap() = Some("http://127.0.0.1:9/mdn".into());
+    let answer = fixture.send(&process, "order 1", Some("A|B|m1")).await;
+    let Answer::Connector { response, .. } = answer else {
+        panic!("the connector answers");
+    };
+    assert!(response.deliveries.is_empty(), "the host took them over");
+    // Already committed when the answer is given (no worker runs here: nothing sends it).
+    let (_, id, _) = fixture.told.last();
+    let stored = fixture.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(stored.state, State::Processed);
+    assert_eq!(stored.answer.unwrap().summary, "200");
+    let deliveries = fixture.store.deliveries(&id).await.unwrap();
+    assert_eq!(deliveries.len(), 1);
+    let delivery = &deliveries[0];
+    assert_eq!(delivery.state, DeliveryState::Pending);
+    assert_eq!(delivery.request.url, "http://127.0.0.1:9/mdn");
+    assert_eq!(delivery.request.listener, "test listener");
+    assert_eq!(delivery.request.body, b"receipt");
+    assert_eq!(
+        delivery.request.headers,
+        [("Content-Type".to_string(), "text/plain".to_string())]
+    );
+
+    // A resend's replayed answer promises a delivery too: kept under the resend's record.
+    fixture.send(&process, "order 1", Some("A|B|m1")).await;
+    let resends = fixture
+        .store
+        .query(&berth_store::Query {
+            state: Some(State::Duplicate),
+            ..berth_store::Query::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(resends.len(), 1);
+    assert_eq!(
+        fixture
+            .store
+            .deliveries(&resends[0].id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(fixture.store.deliveries(&id).await.unwrap().len(), 1);
 }
 
 /// A spooled request in `dir`: its body file and the payload file offered beside it.

@@ -80,6 +80,11 @@ struct ProcessDisposition {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryOutcome {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ProcessLabel {
     process: String,
 }
@@ -98,6 +103,7 @@ struct Families {
     documents: Family<ProcessOutcome, Counter>,
     document_duration: Histograms<ProcessLabel>,
     dispositions: Family<ProcessDisposition, Counter>,
+    deliveries: Family<DeliveryOutcome, Counter>,
 }
 
 /// One listener's handles into the families.
@@ -149,6 +155,7 @@ impl Metrics {
             documents: Family::default(),
             document_duration: Family::new_with_constructor(latency_histogram),
             dispositions: Family::default(),
+            deliveries: Family::default(),
         };
         let states = Arc::new(Table::default());
         let plugin_load_failures = Gauge::default();
@@ -182,6 +189,10 @@ impl Metrics {
             help,
             families.dispositions.clone(),
         );
+        let help =
+            "Delivery attempts (asynchronous MDNs) by what came of them: delivered, retried \
+                    (failed, tried again later) or failed (given up after the retry window).";
+        register(r, "berth_deliveries", help, families.deliveries.clone());
         let help =
             "1 for the listener's current state (listening, paused, errored, stopped), else 0.";
         let listener_states = ListenerStates(Arc::clone(&states));
@@ -266,6 +277,12 @@ impl Metrics {
                 self.families.dispositions.get_or_create_owned(&labels)
             });
         });
+    }
+
+    /// What came of a delivery attempt: "delivered" | "retried" | "failed" (given up).
+    pub fn delivery(&self, outcome: &'static str) {
+        let labels = DeliveryOutcome { outcome };
+        self.families.deliveries.get_or_create(&labels).inc();
     }
 
     pub fn set_plugin_load_failures(&self, count: u64) {

@@ -33,6 +33,21 @@ fn metrics_is_send_and_sync() {
 }
 
 #[test]
+fn deliveries_are_counted_by_outcome() {
+    let metrics = Metrics::new();
+    metrics.delivery("retried");
+    metrics.delivery("retried");
+    metrics.delivery("failed");
+    let s = parse(&metrics.render()).unwrap();
+    let outcome = |o| [("outcome", o)];
+    assert_eq!(
+        value(&s, "berth_deliveries_total", &outcome("retried")),
+        2.0
+    );
+    assert_eq!(value(&s, "berth_deliveries_total", &outcome("failed")), 1.0);
+}
+
+#[test]
 fn empty_render_is_valid_and_names_every_family() {
     let text = Metrics::new().render();
     parse(&text).unwrap();
@@ -43,6 +58,7 @@ fn empty_render_is_valid_and_names_every_family() {
         "berth_documents_total",
         "berth_document_duration_seconds",
         "berth_as2_dispositions_total",
+        "berth_deliveries_total",
         "berth_listener_state",
         "berth_plugin_load_failures",
         "berth_store_bytes",

@@ -58,6 +58,7 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
             None => None,
         };
         let intake = Intake::new(Runner::new(&dir), store);
+        intake.start_deliveries(&settings.deliveries, crate::server::host_name())?;
         intake
             .metrics()
             .set_plugin_load_failures(plan.refused_plugins as u64);
@@ -102,6 +103,7 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         drain(&readiness, drain_period).await;
         tracing::info!("stopping: no new connections; finishing requests in flight");
         topology.shutdown(grace).await;
+        intake.stop_deliveries().await;
         if let Some(node) = &node {
             node.leave().await;
         }

@@ -156,7 +156,7 @@ async fn serve(
     let intake = &shared.intake;
     let (submission, pending) = match decision {
         FfiDecision::Respond(response) => {
-            let response = intake.respond(&mount.label, response);
+            let response = intake.respond(&mount.label, response).await;
             return to_http(&mount, &incoming.remote_addr, response, None);
         }
         FfiDecision::Submit {

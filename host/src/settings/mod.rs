@@ -10,6 +10,7 @@ use serde::Deserialize;
 mod admin;
 mod certificates;
 mod cluster;
+mod deliveries;
 mod limits;
 mod shared_server;
 mod store;
@@ -17,6 +18,7 @@ mod store;
 pub use admin::AdminSettings;
 pub use certificates::CertificateSettings;
 pub use cluster::ClusterSettings;
+pub use deliveries::DeliverySettings;
 pub use limits::Limits;
 pub use shared_server::{Authentication, SharedServer};
 pub use store::{StoreBackend, StoreSettings};
@@ -39,6 +41,9 @@ pub struct HostSettings {
     /// This node among the nodes sharing a PostgreSQL store.
     #[serde(default)]
     pub cluster: ClusterSettings,
+    /// How the requests berth sends after answering (asynchronous MDNs) are retried.
+    #[serde(default)]
+    pub deliveries: DeliverySettings,
 }
 
 /// Read `DIR/berth.yaml`; defaults when it does not exist.
@@ -71,6 +76,9 @@ pub fn load(dir: &Path) -> Result<HostSettings, Diagnostic> {
         return Err(doc.diagnostic(pointer, problem));
     }
     if let Some((pointer, problem)) = settings.cluster.problem() {
+        return Err(doc.diagnostic(pointer, problem));
+    }
+    if let Some((pointer, problem)) = settings.deliveries.problem() {
         return Err(doc.diagnostic(pointer, problem));
     }
     if settings.certificates.warn_days == 0 {

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use crate::cluster::Cluster;
 use crate::copy::{DuplicateKeys, Imported};
+use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
 use crate::error::StoreError;
 use crate::payload::StoredPayload;
 use crate::traffic::{TrafficCount, TrafficQuery};
@@ -46,6 +47,12 @@ pub trait BackendRead: Send + Sync {
 
     /// A listing, newest first.
     fn query<'a>(&'a self, filter: &'a Query) -> BoxFuture<'a, Result<Vec<Summary>, StoreError>>;
+
+    /// The deliveries a document's answers promised, oldest first, with their attempts.
+    fn deliveries<'a>(
+        &'a self,
+        document_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Delivery>, StoreError>>;
 
     /// Documents received in the query's range, counted per process, bucket, state and answer
     /// summary, in no particular order. The range has been checked ([`TrafficQuery::check`]).
@@ -68,15 +75,55 @@ pub trait Backend: Send + Sync {
     /// [`StoreError::AlreadyExists`]. [`crate::Payload::File`]s are taken into the store's storage.
     fn receive(&self, doc: NewDocument) -> BoxFuture<'_, Result<Received, StoreError>>;
 
-    /// Records a `received` document's outcome and, when one was sent, the answer, in one
-    /// commit. Refused with [`StoreError::NotFound`] or [`StoreError::WrongState`] otherwise,
-    /// and then nothing is written.
+    /// Records a `received` document's outcome and, when one was sent, the answer and the
+    /// deliveries it promises (pending, due now), in one commit. Refused with
+    /// [`StoreError::NotFound`] or [`StoreError::WrongState`] otherwise, and then nothing is
+    /// written.
     fn conclude<'a>(
         &'a self,
         id: &'a str,
         finish: Finish,
         answer: Option<Answer>,
+        deliveries: Vec<NewDelivery>,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Records deliveries that no document outcome goes with (a resend's replayed MDN, an
+    /// answer to a message that was never stored), pending and due now, in one commit.
+    /// `document_id`, when given, must name a stored document.
+    fn enqueue<'a>(
+        &'a self,
+        document_id: Option<&'a str>,
+        deliveries: Vec<NewDelivery>,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Claims up to `limit` pending deliveries that are due and not claimed by anyone (or whose
+    /// claim ran out) for `claimer` until `until` (unix millis), soonest due first. Two claimers
+    /// never get the same delivery while a claim holds.
+    fn claim_deliveries<'a>(
+        &'a self,
+        claimer: &'a str,
+        until: i64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Delivery>, StoreError>>;
+
+    /// Records an attempt at delivery `id` and what follows it, and ends `claimer`'s claim.
+    /// The attempt is kept whatever happened meanwhile; the state changes only while the
+    /// delivery is still pending and claimed by `claimer` (a claimer whose lease ran out and
+    /// was taken over changes nothing but the record of attempts).
+    fn record_attempt<'a>(
+        &'a self,
+        id: i64,
+        claimer: &'a str,
+        attempt: Attempt,
+        outcome: AttemptOutcome,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Ends every claim `claimer` holds, so that a stopping process leaves its deliveries to the
+    /// next one at once instead of after its lease.
+    fn release_deliveries<'a>(&'a self, claimer: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// When the next pending delivery may be claimed (unix millis), if any is pending.
+    fn next_delivery_due(&self) -> BoxFuture<'_, Result<Option<i64>, StoreError>>;
 
     /// Records (or replaces) the answer sent for a document in any state.
     fn record_answer<'a>(

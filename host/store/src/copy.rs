@@ -2,6 +2,7 @@
 //! knows about it, written as it is rather than received anew, so that a deployment that moves
 //! from one backend to the other keeps its history, its answers and its duplicate detection.
 
+use crate::delivery::Delivery;
 use crate::payload::Payload;
 use crate::types::{Answer, State, StoredDocument};
 
@@ -32,6 +33,9 @@ pub struct Imported {
     pub error: Option<String>,
     pub answer: Option<Answer>,
     pub keys: DuplicateKeys,
+    /// The deliveries its answers promised (asynchronous MDNs), with their attempts and states:
+    /// a pending one is sent by the target's berth. Claims are not copied.
+    pub deliveries: Vec<Delivery>,
 }
 
 impl Imported {
@@ -63,7 +67,14 @@ impl Imported {
             error: doc.error,
             answer: doc.answer,
             keys,
+            deliveries: Vec::new(),
         }
+    }
+
+    /// The same, with the document's deliveries (see [`crate::Store::deliveries`]).
+    pub fn with_deliveries(mut self, deliveries: Vec<Delivery>) -> Imported {
+        self.deliveries = deliveries;
+        self
     }
 
     /// When the document last changed: its last event, or its receipt.

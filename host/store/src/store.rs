@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::backend::{Backend, BackendRead};
 use crate::cluster::Cluster;
 use crate::copy::{DuplicateKeys, Imported};
+use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
 use crate::error::StoreError;
 use crate::health::Health;
 use crate::payload::StoredPayload;
@@ -97,7 +98,7 @@ impl Store {
     /// Records how the document's process ended. Only a `received` document can finish.
     pub async fn finish(&self, id: &str, result: Finish) -> Result<(), StoreError> {
         self.health
-            .watch(self.backend.conclude(id, result, None))
+            .watch(self.backend.conclude(id, result, None, Vec::new()))
             .await
     }
 
@@ -130,8 +131,87 @@ impl Store {
         answer: Option<Answer>,
     ) -> Result<(), StoreError> {
         self.health
-            .watch(self.backend.conclude(id, finish, answer))
+            .watch(self.backend.conclude(id, finish, answer, Vec::new()))
             .await
+    }
+
+    /// [`Store::conclude`], and the deliveries the answer promises (asynchronous MDNs) in the
+    /// same commit: once this returns, they are pending in the outbox, due now, and survive a
+    /// restart; if it fails, none of it was written.
+    pub async fn conclude_with(
+        &self,
+        id: &str,
+        finish: Finish,
+        answer: Option<Answer>,
+        deliveries: Vec<NewDelivery>,
+    ) -> Result<(), StoreError> {
+        self.health
+            .watch(self.backend.conclude(id, finish, answer, deliveries))
+            .await
+    }
+
+    /// Puts deliveries that no document outcome goes with into the outbox, pending and due
+    /// now, in one commit: a resend's replayed MDN (`document_id` names the resend's record),
+    /// or an answer to a message that was never stored (`None`).
+    pub async fn enqueue(
+        &self,
+        document_id: Option<&str>,
+        deliveries: Vec<NewDelivery>,
+    ) -> Result<(), StoreError> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        self.health
+            .watch(self.backend.enqueue(document_id, deliveries))
+            .await
+    }
+
+    /// The deliveries a document's answers promised, with their attempts.
+    pub async fn deliveries(&self, document_id: &str) -> Result<Vec<Delivery>, StoreError> {
+        self.health
+            .watch(self.backend.reads().deliveries(document_id))
+            .await
+    }
+
+    /// Claims up to `limit` due deliveries for `claimer` for `lease` (see
+    /// [`Backend::claim_deliveries`]).
+    pub async fn claim_deliveries(
+        &self,
+        claimer: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let lease = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        let until = crate::clock::now_millis().saturating_add(lease);
+        self.health
+            .watch(self.backend.claim_deliveries(claimer, until, limit))
+            .await
+    }
+
+    /// Records an attempt at a claimed delivery and what follows it (see
+    /// [`Backend::record_attempt`]).
+    pub async fn record_attempt(
+        &self,
+        id: i64,
+        claimer: &str,
+        attempt: Attempt,
+        outcome: AttemptOutcome,
+    ) -> Result<(), StoreError> {
+        self.health
+            .watch(self.backend.record_attempt(id, claimer, attempt, outcome))
+            .await
+    }
+
+    /// Ends every claim `claimer` holds (a stopping worker).
+    pub async fn release_deliveries(&self, claimer: &str) -> Result<(), StoreError> {
+        self.health
+            .watch(self.backend.release_deliveries(claimer))
+            .await
+    }
+
+    /// When the next pending delivery may be claimed (unix millis), if any is pending.
+    pub async fn next_delivery_due(&self) -> Result<Option<i64>, StoreError> {
+        self.health.watch(self.backend.next_delivery_due()).await
     }
 
     /// The documents whose process has not finished, oldest first, with payload handles and
@@ -248,6 +328,11 @@ impl StoreReader {
     /// As [`Store::query`].
     pub async fn query(&self, filter: &Query) -> Result<Vec<Summary>, StoreError> {
         self.backend.query(filter).await
+    }
+
+    /// As [`Store::deliveries`].
+    pub async fn deliveries(&self, document_id: &str) -> Result<Vec<Delivery>, StoreError> {
+        self.backend.deliveries(document_id).await
     }
 
     /// As [`Store::traffic`].

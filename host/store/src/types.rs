@@ -120,6 +120,9 @@ pub struct StoredDocument {
 /// A line of a listing: no payload, no history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
+    /// The document's place in listings: the store's arrival number, higher for later
+    /// documents. Give it back as [`Query::older_than`] for the documents after this one.
+    pub seq: i64,
     pub id: String,
     pub process: String,
     pub state: State,
@@ -142,6 +145,10 @@ pub struct Query {
     pub to: Option<i64>,
     /// Each (name, value) must be a property of the document, compared exactly.
     pub properties: Vec<(String, String)>,
+    /// Only documents listed after the one at this place ([`Summary::seq`]), i.e. older ones.
+    /// A keyset bound: unlike `offset`, documents that arrive meanwhile or leave the filter
+    /// never shift it, so paging with it visits each document that stays listed once.
+    pub older_than: Option<i64>,
     /// 0 means no limit.
     pub limit: usize,
     pub offset: usize,

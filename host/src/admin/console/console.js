@@ -269,18 +269,24 @@ async function searchDocuments() {
   }
 }
 
-// The next page below the rows shown; the cursor keeps its place while documents arrive.
+// The next page below the rows shown; the cursor keeps its place while documents arrive or
+// leave the filter. The button keeps the focus for the next page; when the last page hides it,
+// the focus goes to the first row that page added, so that the keyboard does not lose its place.
 async function olderDocuments() {
   if (!olderCursor) return;
   try {
     const page = await api('GET', documentsQuery(olderCursor));
+    let first = null;
     for (const doc of page.documents) {
       if (documentRows.has(doc.id)) continue;
       const row = documentRow(doc);
       documentRows.set(doc.id, row);
       $('document-rows').append(row);
+      first = first || row;
     }
+    const focused = document.activeElement === $('documents-older');
     showOlder(page.next_cursor);
+    if (focused && !olderCursor && first) first.querySelector('a').focus();
     clearError();
   } catch (e) {
     showError(e);
@@ -378,6 +384,7 @@ function renderDocument(doc) {
   $('download-raw').href = base + 'raw';
   $('download-answer').href = base + 'answer';
   $('download-answer').hidden = !answer;
+  renderDeliveries(doc.deliveries || []);
 }
 
 // The API wants the token in a header, which a plain link cannot send: fetch the file, then

@@ -7,11 +7,12 @@ use super::chunks::Placed;
 use super::cluster::{self, PgCluster};
 use super::pool::{connect, Db, Owner, PgConfig};
 use super::write::{Change, Insert};
-use super::{import, read, schema, write};
+use super::{import, outbox, read, schema, write};
 use crate::backend::{Backend, BackendRead, BoxFuture};
 use crate::clock::now_millis;
 use crate::cluster::Cluster;
 use crate::copy::{DuplicateKeys, Imported};
+use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
 use crate::error::StoreError;
 use crate::payload::StoredPayload;
 use crate::traffic::{TrafficCount, TrafficQuery};
@@ -128,6 +129,14 @@ impl BackendRead for PgReader {
         Box::pin(self.db.run(read::query(self.db.clone(), filter.clone())))
     }
 
+    fn deliveries<'a>(
+        &'a self,
+        document_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Delivery>, StoreError>> {
+        let work = outbox::of_document(self.db.clone(), document_id.to_string());
+        Box::pin(self.db.run(work))
+    }
+
     fn traffic<'a>(
         &'a self,
         range: &'a TrafficQuery,
@@ -150,8 +159,62 @@ impl Backend for PgStore {
         id: &'a str,
         finish: Finish,
         answer: Option<Answer>,
+        deliveries: Vec<NewDelivery>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.change(id, Change::Conclude { finish, answer }))
+        let change = Change::Conclude {
+            finish,
+            answer,
+            deliveries,
+        };
+        Box::pin(self.change(id, change))
+    }
+
+    fn enqueue<'a>(
+        &'a self,
+        document_id: Option<&'a str>,
+        deliveries: Vec<NewDelivery>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let document_id = document_id.map(str::to_string);
+        let work = outbox::enqueue(self.db.clone(), document_id, deliveries, now_millis());
+        Box::pin(self.db.run(work))
+    }
+
+    fn claim_deliveries<'a>(
+        &'a self,
+        claimer: &'a str,
+        until: i64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Delivery>, StoreError>> {
+        let work = outbox::claim(
+            self.db.clone(),
+            claimer.to_string(),
+            now_millis(),
+            until,
+            limit,
+        );
+        Box::pin(self.db.run(work))
+    }
+
+    fn record_attempt<'a>(
+        &'a self,
+        id: i64,
+        claimer: &'a str,
+        attempt: Attempt,
+        outcome: AttemptOutcome,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let work = outbox::attempted(self.db.clone(), id, claimer.to_string(), attempt, outcome);
+        Box::pin(self.db.run(work))
+    }
+
+    fn release_deliveries<'a>(&'a self, claimer: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(
+            self.db
+                .run(outbox::release(self.db.clone(), claimer.to_string())),
+        )
+    }
+
+    fn next_delivery_due(&self) -> BoxFuture<'_, Result<Option<i64>, StoreError>> {
+        Box::pin(self.db.run(outbox::next_due(self.db.clone())))
     }
 
     fn record_answer<'a>(

@@ -108,6 +108,7 @@ pub(crate) async fn import(
         )
         .await?;
     }
+    super::outbox::import(&tx, &doc.id, &doc.deliveries).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -107,7 +107,12 @@ pub(crate) async fn query(db: Arc<Db>, filter: Query) -> Result<Vec<Summary>, St
         args.push(value);
         sql.push_str(&clause.replace('?', &format!("${}", args.len())));
     }
-    let (process, from, to) = (&filter.process, &filter.from, &filter.to);
+    let (process, from, to, older_than) = (
+        &filter.process,
+        &filter.from,
+        &filter.to,
+        &filter.older_than,
+    );
     if let Some(state) = &state {
         bind((&mut sql, &mut args), " AND d.state = ?", state);
     }
@@ -119,6 +124,11 @@ pub(crate) async fn query(db: Arc<Db>, filter: Query) -> Result<Vec<Summary>, St
     }
     if let Some(to) = to {
         bind((&mut sql, &mut args), " AND d.received_at < ?", to);
+    }
+    // The keyset bound walks down the same index as the order (the primary key, or the
+    // process's or a state's index, all ending in seq), starting where the last page ended.
+    if let Some(seq) = older_than {
+        bind((&mut sql, &mut args), " AND d.seq < ?", seq);
     }
     for (name, value) in &filter.properties {
         bind(
@@ -144,6 +154,7 @@ pub(crate) async fn query(db: Arc<Db>, filter: Query) -> Result<Vec<Summary>, St
     rows.iter()
         .map(|r| {
             Ok(Summary {
+                seq: r.get(0),
                 id: r.get(1),
                 process: r.get(2),
                 state: State::parse(r.get(3))?,

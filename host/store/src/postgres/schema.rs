@@ -71,7 +71,36 @@ const MIGRATIONS: &[&str] = &[
     );
     -- Payloads are mostly encrypted or compressed already: do not spend CPU trying again.
     ALTER TABLE payload_chunks ALTER COLUMN bytes SET STORAGE EXTERNAL;",
-    // 2: the nodes of a cluster, who owns which document, and listener controls for all nodes.
+    // 2: the outbox, deliveries the host sends after answering (asynchronous MDNs), each with
+    // its attempts; a delivery goes with its document (ON DELETE CASCADE), and one of no
+    // document (an answer to a message never stored) has a NULL document_id. Any node claims a
+    // due one for a while (claimed_by, claimed_until), with FOR UPDATE SKIP LOCKED so that
+    // claimers pass each other by; a dead node's claim simply runs out.
+    "CREATE TABLE deliveries (
+        id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        document_id     TEXT REFERENCES documents (id) ON DELETE CASCADE,
+        listener        TEXT NOT NULL,
+        method          TEXT NOT NULL,
+        url             TEXT NOT NULL,
+        headers         TEXT NOT NULL,
+        body            BYTEA NOT NULL,
+        verify_hostname BOOLEAN NOT NULL,
+        created_at      BIGINT NOT NULL,
+        next_attempt_at BIGINT NOT NULL,
+        state           TEXT NOT NULL,
+        claimed_by      TEXT,
+        claimed_until   BIGINT
+    );
+    CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state = 'pending';
+    CREATE INDEX deliveries_document ON deliveries (document_id);
+    CREATE TABLE delivery_attempts (
+        delivery BIGINT NOT NULL REFERENCES deliveries ON DELETE CASCADE,
+        n        INT NOT NULL,
+        at       BIGINT NOT NULL,
+        result   TEXT NOT NULL,
+        PRIMARY KEY (delivery, n)
+    );",
+    // 3: the nodes of a cluster, who owns which document, and listener controls for all nodes.
     //
     // `documents.node` is the node that received (or took over, or retried) a document; NULL
     // for documents stored before nodes existed, which the first node to start claims. The

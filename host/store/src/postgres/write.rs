@@ -7,7 +7,9 @@ use deadpool_postgres::Transaction;
 use tokio_postgres::error::SqlState;
 
 use super::chunks::{Placed, PAYLOAD, RAW};
+use super::outbox;
 use super::pool::Db;
+use crate::delivery::NewDelivery;
 use crate::error::StoreError;
 use crate::types::{Answer, Finish, Received, State};
 
@@ -237,6 +239,7 @@ pub(crate) enum Change {
     Conclude {
         finish: Finish,
         answer: Option<Answer>,
+        deliveries: Vec<NewDelivery>,
     },
     Answer(Answer),
     /// Back to `received`, owned by the node that retries it (when there is one).
@@ -275,7 +278,11 @@ pub(crate) async fn change(
         });
     }
     match change {
-        Change::Conclude { finish, answer } => {
+        Change::Conclude {
+            finish,
+            answer,
+            deliveries,
+        } => {
             let (state, error, event) = match &finish {
                 Finish::Processed => (State::Processed, None, "processed".to_string()),
                 Finish::Failed { error } => (
@@ -293,6 +300,7 @@ pub(crate) async fn change(
             if let Some(answer) = answer {
                 set_answer(&tx, seq, &answer, at).await?;
             }
+            outbox::insert(&tx, Some(&id), &deliveries, at).await?;
         }
         Change::Answer(answer) => set_answer(&tx, seq, &answer, at).await?,
         Change::Retry(node) => {
@@ -337,10 +345,18 @@ pub(crate) async fn purge(
         vec!["processed", "duplicate"]
     };
     let client = db.pool.get().await?;
+    // A document's deliveries go with it (ON DELETE CASCADE).
     let count = client
         .execute(
             "DELETE FROM documents WHERE received_at < $1 AND state = ANY($2)",
             &[&before, &states],
+        )
+        .await?;
+    client
+        .execute(
+            "DELETE FROM deliveries
+             WHERE document_id IS NULL AND state <> 'pending' AND created_at < $1",
+            &[&before],
         )
         .await?;
     Ok(count)

@@ -17,6 +17,7 @@ use crate::backend::{Backend, BackendRead, BoxFuture};
 use crate::clock::now_millis;
 use crate::cluster::Cluster;
 use crate::copy::{DuplicateKeys, Imported};
+use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
 use crate::error::StoreError;
 use crate::payload::{HeadThen, Payload, StoredPayload};
 use crate::traffic::{TrafficCount, TrafficQuery};
@@ -45,6 +46,9 @@ pub(crate) fn open(data_dir: &Path, options: StoreOptions) -> Result<SqliteStore
     let payloads = PayloadDir::open(data_dir)?;
     let mut conn = sql::open_writer(data_dir, options.busy_timeout)?;
     sql::migrate(&mut conn)?;
+    // The data dir's lock says no other process uses this store: claims on deliveries were
+    // made by a process that has stopped (killed, or it would have released them).
+    sql::outbox::release(&conn, None)?;
     let swept = payloads.sweep(&sql::referenced_files(&conn)?)?;
     if swept > 0 {
         // Written before a crash, or by a receipt cut off before its commit: no document
@@ -241,13 +245,73 @@ impl Backend for SqliteStore {
         id: &'a str,
         finish: Finish,
         answer: Option<Answer>,
+        deliveries: Vec<NewDelivery>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.write(Op::Conclude {
             id: id.to_string(),
             finish,
             answer,
+            deliveries,
             at: now_millis(),
         }))
+    }
+
+    fn enqueue<'a>(
+        &'a self,
+        document_id: Option<&'a str>,
+        deliveries: Vec<NewDelivery>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.write(Op::Enqueue {
+            document_id: document_id.map(str::to_string),
+            deliveries,
+            at: now_millis(),
+        }))
+    }
+
+    fn claim_deliveries<'a>(
+        &'a self,
+        claimer: &'a str,
+        until: i64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Delivery>, StoreError>> {
+        let op = Op::Claim {
+            claimer: claimer.to_string(),
+            now: now_millis(),
+            until,
+            limit,
+        };
+        Box::pin(async move {
+            match self.writer.call(op).await? {
+                Outcome::Claimed(claimed) => Ok(claimed),
+                _ => Err(mismatch()),
+            }
+        })
+    }
+
+    fn record_attempt<'a>(
+        &'a self,
+        id: i64,
+        claimer: &'a str,
+        attempt: Attempt,
+        outcome: AttemptOutcome,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.write(Op::Attempted {
+            id,
+            claimer: claimer.to_string(),
+            attempt,
+            outcome,
+        }))
+    }
+
+    fn release_deliveries<'a>(&'a self, claimer: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.write(Op::Release {
+            claimer: Some(claimer.to_string()),
+        }))
+    }
+
+    fn next_delivery_due(&self) -> BoxFuture<'_, Result<Option<i64>, StoreError>> {
+        let reads = self.reader.reads.clone();
+        Box::pin(blocking(move || reads.readers.read(sql::outbox::next_due)))
     }
 
     fn record_answer<'a>(
@@ -332,6 +396,18 @@ impl BackendRead for SqliteReader {
 
     fn query<'a>(&'a self, filter: &'a Query) -> BoxFuture<'a, Result<Vec<Summary>, StoreError>> {
         self.reads.query(filter)
+    }
+
+    fn deliveries<'a>(
+        &'a self,
+        document_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Delivery>, StoreError>> {
+        let (reads, id) = (self.reads.clone(), document_id.to_string());
+        Box::pin(blocking(move || {
+            reads
+                .readers
+                .read(|conn| sql::outbox::of_document(conn, &id))
+        }))
     }
 
     fn traffic<'a>(

@@ -19,6 +19,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use crate::copy::Imported;
+use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
 use crate::error::StoreError;
 use crate::sqlite::files::Blob;
 use crate::sqlite::sql;
@@ -53,12 +54,36 @@ pub(crate) enum Op {
         answer: Answer,
         at: i64,
     },
-    /// A process's end, with the answer sent when there is one (without, it is a finish alone).
+    /// A process's end, with the answer sent when there is one (without, it is a finish alone)
+    /// and the deliveries it promises.
     Conclude {
         id: String,
         finish: Finish,
         answer: Option<Answer>,
+        deliveries: Vec<NewDelivery>,
         at: i64,
+    },
+    /// Deliveries without a document outcome.
+    Enqueue {
+        document_id: Option<String>,
+        deliveries: Vec<NewDelivery>,
+        at: i64,
+    },
+    Claim {
+        claimer: String,
+        now: i64,
+        until: i64,
+        limit: usize,
+    },
+    Attempted {
+        id: i64,
+        claimer: String,
+        attempt: Attempt,
+        outcome: AttemptOutcome,
+    },
+    /// Ends the claimer's claims, or everyone's.
+    Release {
+        claimer: Option<String>,
     },
     Retry {
         id: String,
@@ -73,6 +98,7 @@ pub(crate) enum Op {
 pub(crate) enum Outcome {
     Received(Received),
     Done,
+    Claimed(Vec<Delivery>),
     /// How many documents went, and the payload files to remove now that their rows are gone.
     Purged(u64, Vec<String>),
 }
@@ -265,6 +291,7 @@ fn apply_one(conn: &Connection, fresh: &mut Fresh, op: &Op, seq: &mut i64) -> St
             id,
             finish,
             answer,
+            deliveries,
             at,
         } => {
             let events = if answer.is_some() { 2 } else { 1 };
@@ -285,6 +312,42 @@ fn apply_one(conn: &Connection, fresh: &mut Fresh, op: &Op, seq: &mut i64) -> St
                     sql::insert_history(conn, history, *at, &event)?;
                 }
             }
+            sql::outbox::insert(conn, Some(id), deliveries, *at)?;
+            Ok(Ok(Outcome::Done))
+        }
+        Op::Enqueue {
+            document_id,
+            deliveries,
+            at,
+        } => {
+            if let Some(id) = document_id {
+                if sql::locate(conn, id)?.is_none() {
+                    return Ok(Err(StoreError::NotFound(id.clone())));
+                }
+            }
+            sql::outbox::insert(conn, document_id.as_deref(), deliveries, *at)?;
+            Ok(Ok(Outcome::Done))
+        }
+        Op::Claim {
+            claimer,
+            now,
+            until,
+            limit,
+        } => {
+            let claimed = sql::outbox::claim(conn, claimer, *now, *until, *limit)?;
+            Ok(Ok(Outcome::Claimed(claimed)))
+        }
+        Op::Attempted {
+            id,
+            claimer,
+            attempt,
+            outcome,
+        } => {
+            sql::outbox::attempted(conn, *id, claimer, attempt, *outcome)?;
+            Ok(Ok(Outcome::Done))
+        }
+        Op::Release { claimer } => {
+            sql::outbox::release(conn, claimer.as_deref())?;
             Ok(Ok(Outcome::Done))
         }
         Op::Retry { id, at } => {
@@ -432,5 +495,6 @@ fn import(conn: &Connection, row: &ImportRow, seq: &mut i64) -> Step {
     for (n, (at, event)) in doc.history.iter().enumerate() {
         sql::insert_history(conn, first + n as i64, *at, event)?;
     }
+    sql::outbox::import(conn, &doc.id, &doc.deliveries)?;
     Ok(Ok(Outcome::Done))
 }

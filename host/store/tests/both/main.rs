@@ -9,6 +9,8 @@ mod cluster;
 mod copy;
 mod duplicates;
 mod lifecycle;
+mod outbox;
+mod paging;
 mod payloads;
 mod postgres_only;
 mod traffic;

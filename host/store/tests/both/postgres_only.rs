@@ -20,11 +20,7 @@ fn several_nodes_migrate_at_once() {
             .map(|n| n.join().unwrap().unwrap())
             .collect()
     });
-    assert_eq!(
-        f.sql("SELECT count(*) FROM schema_version"),
-        "1",
-        "one version row, written once"
-    );
+    assert_eq!(f.sql("SELECT COUNT(*) FROM schema_version"), "1");
     // They share one store.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -43,7 +39,11 @@ fn a_newer_schema_is_refused() {
         StoreReader::open_backend(&f.config).err(),
     ] {
         assert!(
-            matches!(result, Some(StoreError::SchemaTooNew { found: 99, .. })),
+            matches!(
+                result,
+                // `known` is whatever this code's latest migration is.
+                Some(StoreError::SchemaTooNew { found: 99, known }) if known < 99
+            ),
             "{result:?}"
         );
     }

@@ -147,6 +147,11 @@ pub(crate) fn query(conn: &Connection, filter: &Query) -> Result<Vec<Summary>, S
     if let Some(to) = filter.to {
         bind(&mut sql, " AND d.received_at < ?", Value::Integer(to));
     }
+    // The keyset bound walks down the same index as the order (the primary key, or the
+    // process's or a state's index, all ending in seq), starting where the last page ended.
+    if let Some(seq) = filter.older_than {
+        bind(&mut sql, " AND d.seq < ?", Value::Integer(seq));
+    }
     for (name, value) in &filter.properties {
         bind(
             &mut sql,
@@ -188,6 +193,7 @@ pub(crate) fn query(conn: &Connection, filter: &Query) -> Result<Vec<Summary>, S
         let (id, process, state, received_at, error, seq, answer) = row?;
         let properties = properties(conn, seq)?;
         out.push(Summary {
+            seq,
             id,
             process,
             state: State::parse(&state)?,

@@ -77,6 +77,33 @@ const MIGRATIONS: &[&str] = &[
         bytes BLOB NOT NULL
     );
     DROP INDEX properties_name_value;",
+    // 3: the outbox, deliveries the host sends after answering (asynchronous MDNs), each with
+    // its attempts. Small tables beside the documents: a delivery is found by its due time
+    // (a partial index over the pending ones only) or by its document.
+    "CREATE TABLE deliveries (
+        id              INTEGER PRIMARY KEY,
+        document_id     TEXT,
+        listener        TEXT NOT NULL,
+        method          TEXT NOT NULL,
+        url             TEXT NOT NULL,
+        headers         TEXT NOT NULL,
+        body            BLOB NOT NULL,
+        verify_hostname BOOLEAN NOT NULL,
+        created_at      BIGINT NOT NULL,
+        next_attempt_at BIGINT NOT NULL,
+        state           TEXT NOT NULL,
+        claimed_by      TEXT,
+        claimed_until   BIGINT
+    );
+    CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state = 'pending';
+    CREATE INDEX deliveries_document ON deliveries (document_id);
+    CREATE TABLE delivery_attempts (
+        delivery BIGINT NOT NULL,
+        n        INTEGER NOT NULL,
+        at       BIGINT NOT NULL,
+        result   TEXT NOT NULL,
+        PRIMARY KEY (delivery, n)
+    );",
 ];
 
 /// The version this code writes.
@@ -281,6 +308,21 @@ mod tests {
             )
             .unwrap();
         assert_eq!(indexes, 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_read_only_view_of_a_store_from_before_the_outbox_shows_no_deliveries() {
+        let tmp = tempfile::tempdir().unwrap();
+        schema_1_store(tmp.path());
+        // Upgraded to schema 2, the last one before the outbox, by a berth of that time.
+        let conn = Connection::open(tmp.path().join(crate::sqlite::sql::DB_FILE)).unwrap();
+        conn.execute_batch(MIGRATIONS[1]).unwrap();
+        conn.execute("UPDATE schema_version SET version = 2", [])
+            .unwrap();
+        drop(conn);
+        let reader = crate::StoreReader::open(tmp.path()).unwrap();
+        assert!(reader.get("old-done").await.unwrap().is_some());
+        assert!(reader.deliveries("old-done").await.unwrap().is_empty());
     }
 
     #[test]

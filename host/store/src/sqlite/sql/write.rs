@@ -296,7 +296,7 @@ pub(crate) fn purge(
     let mut files = Vec::new();
     {
         let mut stmt = conn.prepare(&format!(
-            "SELECT seq, payload_file, raw_file FROM documents
+            "SELECT seq, payload_file, raw_file, id FROM documents
              WHERE received_at < ?1 AND state IN {states}"
         ))?;
         let mut rows = stmt.query([before])?;
@@ -304,8 +304,11 @@ pub(crate) fn purge(
             victims.push(row.get::<_, i64>(0)?);
             files.extend(row.get::<_, Option<String>>(1)?);
             files.extend(row.get::<_, Option<String>>(2)?);
+            // A document's deliveries go with it (the embedded store has no foreign keys).
+            super::outbox::purge_of(conn, &row.get::<_, String>(3)?)?;
         }
     }
+    super::outbox::purge_orphans(conn, before)?;
     let mut props = conn.prepare_cached("DELETE FROM properties WHERE id >= ?1 AND id < ?2")?;
     let mut history = conn.prepare_cached("DELETE FROM history WHERE id >= ?1 AND id < ?2")?;
     let mut contents = conn.prepare_cached("DELETE FROM contents WHERE seq = ?1")?;
