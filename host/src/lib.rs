@@ -15,6 +15,7 @@ pub mod admin;
 pub mod body;
 pub mod cert;
 pub mod cli;
+pub mod cluster;
 pub mod deploy;
 pub mod disk;
 pub mod documents;

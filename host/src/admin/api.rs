@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use http::{Method, StatusCode};
 use serde_json::json;
 
-use super::{documents, evidence, partners, traffic};
+use super::{documents, evidence, nodes, partners, traffic};
 use super::{error, json, Admin, Answer};
 use crate::topology::ControlError;
 
@@ -31,6 +31,7 @@ pub async fn handle(
         },
         (&Method::POST, ["listeners", action]) => control_all(admin, action).await,
         (&Method::POST, ["listeners", name, action]) => control(admin, name, action).await,
+        (&Method::GET, ["nodes"]) => nodes::list(admin).await,
         (&Method::GET, ["documents"]) => documents::list(admin, query, peer).await,
         (&Method::GET, ["traffic"]) => traffic::traffic(admin, query, peer).await,
         (&Method::GET, ["partners"]) => partners::partners(admin).await,
@@ -73,6 +74,9 @@ async fn control(admin: &Admin, name: &str, action: &str) -> Answer {
         "restart" => admin.topology.restart(name).await,
         _ => return error(StatusCode::NOT_FOUND, "use pause, resume or restart"),
     };
+    if result.is_ok() {
+        crate::cluster::publish(admin.intake.store(), name, action).await;
+    }
     match result {
         Ok(()) => match admin.topology.listener(name).await {
             Some(view) => json(StatusCode::OK, &view),
@@ -94,12 +98,20 @@ async fn control_all(admin: &Admin, action: &str) -> Answer {
         .map(|l| l.name)
         .collect();
     match action {
-        "pause" => names.iter().for_each(|n| {
-            let _ = admin.topology.pause(n);
-        }),
-        "resume" => names.iter().for_each(|n| {
-            let _ = admin.topology.resume(n);
-        }),
+        "pause" => {
+            for name in &names {
+                if admin.topology.pause(name).is_ok() {
+                    crate::cluster::publish(admin.intake.store(), name, "pause").await;
+                }
+            }
+        }
+        "resume" => {
+            for name in &names {
+                if admin.topology.resume(name).is_ok() {
+                    crate::cluster::publish(admin.intake.store(), name, "resume").await;
+                }
+            }
+        }
         "restart" => {
             if let Err(message) = admin.topology.redeploy(None).await {
                 return error(StatusCode::CONFLICT, &message);
@@ -108,6 +120,7 @@ async fn control_all(admin: &Admin, action: &str) -> Answer {
                 if let Err(e) = admin.topology.restart(name).await {
                     return error(StatusCode::CONFLICT, &e.to_string());
                 }
+                crate::cluster::publish(admin.intake.store(), name, "restart").await;
             }
         }
         _ => return error(StatusCode::NOT_FOUND, "use pause, resume or restart"),

@@ -7,9 +7,12 @@ mod api;
 mod body;
 mod documents;
 mod evidence;
+mod nodes;
 mod partners;
 pub mod token;
 mod traffic;
+
+pub use nodes::{NodeView, NodesView};
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -37,6 +40,8 @@ pub struct Admin {
     pub intake: Intake,
     pub readiness: Arc<Readiness>,
     token: String,
+    /// This node among those sharing the store (set once the node has registered).
+    cluster: std::sync::OnceLock<Arc<crate::cluster::ClusterNode>>,
 }
 
 impl Admin {
@@ -52,7 +57,16 @@ impl Admin {
             intake,
             readiness,
             token: token::load_or_create(data_dir)?,
+            cluster: std::sync::OnceLock::new(),
         })
+    }
+
+    pub fn set_cluster(&self, node: Arc<crate::cluster::ClusterNode>) {
+        let _ = self.cluster.set(node);
+    }
+
+    pub fn cluster(&self) -> Option<&Arc<crate::cluster::ClusterNode>> {
+        self.cluster.get()
     }
 }
 
@@ -97,6 +111,7 @@ pub async fn start(settings: &AdminSettings, admin: Admin) {
 
 const INDEX: &str = include_str!("console/index.html");
 const SCRIPT: &str = include_str!("console/console.js");
+const NODES_SCRIPT: &str = include_str!("console/nodes.js");
 const DELIVERIES_SCRIPT: &str = include_str!("console/deliveries.js");
 const STYLE: &str = include_str!("console/console.css");
 const CHARTS: &str = include_str!("console/charts.js");
@@ -117,6 +132,7 @@ async fn route(
     match (request.method(), path.as_str()) {
         (&Method::GET, "/") => file(INDEX, "text/html; charset=utf-8"),
         (&Method::GET, "/console.js") => file(SCRIPT, "text/javascript; charset=utf-8"),
+        (&Method::GET, "/nodes.js") => file(NODES_SCRIPT, "text/javascript; charset=utf-8"),
         (&Method::GET, "/deliveries.js") => {
             file(DELIVERIES_SCRIPT, "text/javascript; charset=utf-8")
         }

@@ -59,6 +59,14 @@ pub enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
+    /// The nodes sharing the running berth's store.
+    Cluster {
+        /// The deployment folder of the running berth.
+        #[arg(long, short = 'd', default_value = ".", global = true)]
+        dir: PathBuf,
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
     /// Find received documents, show one, or run failed ones again.
     Documents {
         /// The deployment folder.
@@ -212,4 +220,10 @@ pub struct Target {
     /// Every listener.
     #[arg(long, conflicts_with = "name")]
     pub all: bool,
+}
+
+#[derive(Subcommand)]
+pub enum ClusterCommand {
+    /// Each node: address, version, state, deployment fingerprint, last heartbeat, listeners.
+    Status,
 }

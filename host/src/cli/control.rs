@@ -22,6 +22,35 @@ pub enum Action {
 }
 
 pub fn run(dir: &Path, action: Action) -> anyhow::Result<ExitCode> {
+    let (method, path) = match &action {
+        Action::List => (reqwest::Method::GET, "/api/listeners".to_string()),
+        Action::Status => (reqwest::Method::GET, "/api/status".to_string()),
+        Action::Control {
+            action,
+            name: Some(name),
+        } => (
+            reqwest::Method::POST,
+            format!("/api/listeners/{name}/{action}"),
+        ),
+        Action::Control { action, name: None } => {
+            (reqwest::Method::POST, format!("/api/listeners/{action}"))
+        }
+    };
+    let body = call(dir, method, &path)?;
+    let text = match action {
+        Action::Status => serde_json::to_string_pretty(&body)? + "\n",
+        Action::Control { name: Some(_), .. } => {
+            table(&[serde_json::from_value::<ListenerView>(body)?])
+        }
+        _ => table(&serde_json::from_value::<Vec<ListenerView>>(body)?),
+    };
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One call of the admin API of the berth running the deployment in `dir`: its JSON answer,
+/// or the API's error message.
+pub fn call(dir: &Path, method: reqwest::Method, path: &str) -> anyhow::Result<serde_json::Value> {
     let dir = deployment_dir(dir)?;
     let settings = settings::load(&dir).map_err(|d| anyhow::anyhow!("{d}"))?;
     let base = format!("http://{}:{}", settings.admin.address, settings.admin.port);
@@ -29,25 +58,11 @@ pub fn run(dir: &Path, action: Action) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let text = runtime.block_on(async {
+    runtime.block_on(async {
         let client = reqwest::Client::builder()
             .no_proxy()
             .build()
             .context("cannot build an HTTP client")?;
-        let (method, path) = match &action {
-            Action::List => (reqwest::Method::GET, "/api/listeners".to_string()),
-            Action::Status => (reqwest::Method::GET, "/api/status".to_string()),
-            Action::Control {
-                action,
-                name: Some(name),
-            } => (
-                reqwest::Method::POST,
-                format!("/api/listeners/{name}/{action}"),
-            ),
-            Action::Control { action, name: None } => {
-                (reqwest::Method::POST, format!("/api/listeners/{action}"))
-            }
-        };
         let response = client
             .request(method, format!("{base}{path}"))
             .bearer_auth(&token)
@@ -67,16 +82,8 @@ pub fn run(dir: &Path, action: Action) -> anyhow::Result<ExitCode> {
             let message = body["error"].as_str().unwrap_or("refused");
             anyhow::bail!("{message}");
         }
-        Ok::<_, anyhow::Error>(match action {
-            Action::Status => serde_json::to_string_pretty(&body)? + "\n",
-            Action::Control { name: Some(_), .. } => {
-                table(&[serde_json::from_value::<ListenerView>(body)?])
-            }
-            _ => table(&serde_json::from_value::<Vec<ListenerView>>(body)?),
-        })
-    })?;
-    print!("{text}");
-    Ok(ExitCode::SUCCESS)
+        Ok(body)
+    })
 }
 
 fn table(listeners: &[ListenerView]) -> String {

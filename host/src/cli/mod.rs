@@ -3,6 +3,7 @@
 mod args;
 mod cert;
 mod certs;
+mod cluster;
 mod control;
 mod documents;
 mod inspect;
@@ -12,8 +13,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::ListenersCommand;
 pub use args::{Cli, Command, LogFormat, StoreCommand};
+use args::{ClusterCommand, ListenersCommand};
 
 /// `berth`'s whole command line: what `main` runs.
 pub fn main() -> ExitCode {
@@ -67,6 +68,10 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             };
             control::run(&dir, action)
         }
+        Command::Cluster {
+            dir,
+            command: ClusterCommand::Status,
+        } => cluster::status(&dir),
         Command::Documents { dir, command } => documents::run(&dir, command),
         Command::Store(StoreCommand::Copy {
             dir,

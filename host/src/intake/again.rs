@@ -8,7 +8,9 @@ use berth_store::{Finish, Query, State, StoreError, StoredDocument, StoredPayloa
 use super::{record, Intake};
 
 impl Intake {
-    /// Run again every stored document whose process had not finished (a crash, a kill).
+    /// Run again every stored document whose process had not finished (a crash, a kill): all
+    /// of them on the embedded store; on a cluster's store, this node's own (the others' are
+    /// theirs, or taken over by [`Intake::run_again`] when they die).
     pub async fn recover(&self) {
         let Some(store) = self.store() else { return };
         let unfinished = match store.unfinished().await {
@@ -25,6 +27,12 @@ impl Intake {
             documents = unfinished.len(),
             "running documents left unfinished by the last stop"
         );
+        self.run_again(unfinished).await;
+    }
+
+    /// Run stored unfinished documents again, one after the other: the recovery path, for
+    /// those left by this node's last stop and those taken over from a dead node.
+    pub async fn run_again(&self, unfinished: Vec<StoredDocument>) {
         for stored in unfinished {
             let id = stored.id.clone();
             let payload = match readable(&stored).await {

@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use berth_process::Runner;
 
+use crate::cluster::ClusterNode;
 use crate::deploy::{check_deployment, deployment_dir, report};
 use crate::health::{self, Readiness};
 use crate::intake::Intake;
@@ -44,6 +45,18 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         let drain_period = Duration::from_secs(settings.limits.drain_seconds);
         let admin_settings = settings.admin.clone();
         let data_dir = dir.join(&settings.store.data_dir);
+        // Registered before any listener binds, so that every document received has its node.
+        let node = match &store {
+            Some(store) => {
+                let files = plan
+                    .certificates
+                    .iter()
+                    .flat_map(|c| std::iter::once(c.file.clone()).chain(c.key_file.clone()))
+                    .collect();
+                Some(ClusterNode::join(store.clone(), &settings, &dir, files).await?)
+            }
+            None => None,
+        };
         let intake = Intake::new(Runner::new(&dir), store);
         intake.start_deliveries(&settings.deliveries, crate::server::host_name())?;
         intake
@@ -69,12 +82,18 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
                 Arc::clone(&readiness),
                 &data_dir,
             )?;
+            if let Some(node) = &node {
+                admin.set_cluster(Arc::clone(node));
+            }
             admin::start(&admin_settings, admin).await;
         }
         if let Some(store) = intake.store() {
             health::watch_store(store.clone());
         }
         watch::start(Arc::clone(&topology));
+        if let Some(node) = &node {
+            node.start(Arc::clone(&topology), intake.clone()).await;
+        }
         tracing::info!(listeners = bound, "berth is ready");
         // Documents a crash or a kill left unfinished run again now, beside new traffic.
         let recovering = intake.clone();
@@ -85,6 +104,9 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         tracing::info!("stopping: no new connections; finishing requests in flight");
         topology.shutdown(grace).await;
         intake.stop_deliveries().await;
+        if let Some(node) = &node {
+            node.leave().await;
+        }
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })

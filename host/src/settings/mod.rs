@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 mod admin;
 mod certificates;
+mod cluster;
 mod deliveries;
 mod limits;
 mod shared_server;
@@ -16,6 +17,7 @@ mod store;
 
 pub use admin::AdminSettings;
 pub use certificates::CertificateSettings;
+pub use cluster::ClusterSettings;
 pub use deliveries::DeliverySettings;
 pub use limits::Limits;
 pub use shared_server::{Authentication, SharedServer};
@@ -36,6 +38,9 @@ pub struct HostSettings {
     /// Expiry warnings for the certificates the deployment uses.
     #[serde(default)]
     pub certificates: CertificateSettings,
+    /// This node among the nodes sharing a PostgreSQL store.
+    #[serde(default)]
+    pub cluster: ClusterSettings,
     /// How the requests berth sends after answering (asynchronous MDNs) are retried.
     #[serde(default)]
     pub deliveries: DeliverySettings,
@@ -68,6 +73,9 @@ pub fn load(dir: &Path) -> Result<HostSettings, Diagnostic> {
         return Err(doc.diagnostic(&pointer, problem));
     }
     if let Some((pointer, problem)) = settings.store.problem() {
+        return Err(doc.diagnostic(pointer, problem));
+    }
+    if let Some((pointer, problem)) = settings.cluster.problem() {
         return Err(doc.diagnostic(pointer, problem));
     }
     if let Some((pointer, problem)) = settings.deliveries.problem() {

@@ -25,6 +25,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use crate::cluster::Cluster;
 use crate::copy::{DuplicateKeys, Imported};
 use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
 use crate::error::StoreError;
@@ -134,7 +135,9 @@ pub trait Backend: Send + Sync {
     /// Puts a `failed` document back to `received`.
     fn mark_for_retry<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// The documents whose process has not finished, oldest first.
+    /// The documents whose process has not finished, oldest first. On a store that several
+    /// nodes share, only those of the node registered through [`Backend::cluster`] (and any
+    /// stored without a node), claimed for it: the others belong to their own nodes.
     fn unfinished(&self) -> BoxFuture<'_, Result<Vec<StoredDocument>, StoreError>>;
 
     /// Removes finished documents (and failed ones when `include_failed`) received longer ago
@@ -144,6 +147,9 @@ pub trait Backend: Send + Sync {
         older_than: Duration,
         include_failed: bool,
     ) -> BoxFuture<'_, Result<u64, StoreError>>;
+
+    /// The nodes sharing this store, and the listener controls they pass each other.
+    fn cluster(&self) -> &dyn Cluster;
 
     /// The room the store's database takes, in bytes (the `berth_store_bytes` gauge).
     fn size_bytes(&self) -> BoxFuture<'_, Result<u64, StoreError>>;

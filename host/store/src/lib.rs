@@ -22,6 +22,7 @@
 
 mod backend;
 mod clock;
+mod cluster;
 mod copy;
 mod delivery;
 mod error;
@@ -34,6 +35,7 @@ mod traffic;
 mod types;
 
 pub use backend::{Backend, BackendRead, BoxFuture};
+pub use cluster::{Cluster, ControlCommand, Node, NodeInfo, Registration, TakenOver};
 pub use copy::{DuplicateKeys, Imported};
 pub use delivery::{Attempt, AttemptOutcome, Delivery, DeliveryState, NewDelivery};
 pub use error::StoreError;

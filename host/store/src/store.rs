@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{Backend, BackendRead};
+use crate::cluster::Cluster;
 use crate::copy::{DuplicateKeys, Imported};
 use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
 use crate::error::StoreError;
@@ -279,6 +280,11 @@ impl Store {
     /// For a copy: writes a document from another store as it is, once committed.
     pub async fn import(&self, doc: Imported) -> Result<(), StoreError> {
         self.health.watch(self.backend.import(doc)).await
+    }
+
+    /// The nodes that share this store (just this one for the embedded store).
+    pub fn cluster(&self) -> &dyn Cluster {
+        self.backend.cluster()
     }
 
     /// The room the store's database takes, in bytes.

@@ -4,11 +4,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::chunks::Placed;
+use super::cluster::{self, PgCluster};
 use super::pool::{connect, Db, Owner, PgConfig};
 use super::write::{Change, Insert};
 use super::{import, outbox, read, schema, write};
 use crate::backend::{Backend, BackendRead, BoxFuture};
 use crate::clock::now_millis;
+use crate::cluster::Cluster;
 use crate::copy::{DuplicateKeys, Imported};
 use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
 use crate::error::StoreError;
@@ -29,6 +31,7 @@ const READER_CONNECTIONS: usize = 2;
 pub(crate) struct PgStore {
     db: Arc<Db>,
     reader: PgReader,
+    cluster: PgCluster,
     inline_limit: usize,
     // Dropped last: stops the runtime the pool's connections run on.
     _owner: Arc<Owner>,
@@ -56,6 +59,7 @@ pub(crate) fn open(config: &PgConfig, options: StoreOptions) -> Result<PgStore, 
             db: db.clone(),
             _owner: owner.clone(),
         },
+        cluster: PgCluster::new(db.clone(), config.clone()),
         db,
         inline_limit: options.inline_limit,
         _owner: owner,
@@ -101,6 +105,7 @@ impl PgStore {
             properties: doc.properties,
             duplicate_key: doc.duplicate_key,
             duplicate_window: doc.duplicate_window,
+            node: self.cluster.node(),
         };
         self.db.run(write::receive(self.db.clone(), insert)).await
     }
@@ -221,11 +226,20 @@ impl Backend for PgStore {
     }
 
     fn mark_for_retry<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.change(id, Change::Retry))
+        Box::pin(self.change(id, Change::Retry(self.cluster.node())))
     }
 
+    /// A registered node's own unfinished documents (claimed, see `cluster.rs`): the others'
+    /// are theirs to run, or a live node's to take over when they die. Outside a cluster, all.
     fn unfinished(&self) -> BoxFuture<'_, Result<Vec<StoredDocument>, StoreError>> {
-        Box::pin(self.db.run(read::unfinished(self.db.clone())))
+        match self.cluster.node() {
+            Some(me) => Box::pin(self.db.run(cluster::unfinished_of(self.db.clone(), me))),
+            None => Box::pin(self.db.run(read::unfinished(self.db.clone()))),
+        }
+    }
+
+    fn cluster(&self) -> &dyn Cluster {
+        &self.cluster
     }
 
     fn purge(

@@ -19,10 +19,12 @@
 //!
 //! Layout: `pool.rs` the runtime, connections and error mapping; `schema.rs` the schema and its
 //! migrations; `write.rs` receipt and the changes of a document; `read.rs` the reads;
-//! `chunks.rs` large contents; `outbox.rs` the deliveries sent after answering.
+//! `chunks.rs` large contents; `outbox.rs` the deliveries sent after answering; `cluster.rs`
+//! the nodes, who owns which document, and listener controls for every node.
 
 mod backend;
 mod chunks;
+mod cluster;
 mod import;
 mod outbox;
 mod pool;

@@ -53,7 +53,7 @@ impl PgConfig {
         }
     }
 
-    fn connect_config(&self) -> Result<tokio_postgres::Config, StoreError> {
+    pub(crate) fn connect_config(&self) -> Result<tokio_postgres::Config, StoreError> {
         let mut config = tokio_postgres::Config::from_str(&self.url)
             .map_err(|_| StoreError::Invalid("store.url is not a valid postgres:// URL".into()))?;
         if let Some(password) = &self.password {

@@ -48,6 +48,21 @@ pub(crate) async fn unfinished(db: Arc<Db>) -> Result<Vec<StoredDocument>, Store
     Ok(docs)
 }
 
+/// The documents numbered `seqs`, in arrival order (those claimed by a node, see `cluster.rs`).
+pub(crate) async fn by_seq(db: Arc<Db>, seqs: Vec<i64>) -> Result<Vec<StoredDocument>, StoreError> {
+    let mut client = db.pool.get().await?;
+    let tx = snapshot(&mut client).await?;
+    let rows = tx
+        .query(
+            &format!("{DOCUMENT_SELECT} WHERE seq = ANY($1) ORDER BY seq"),
+            &[&seqs],
+        )
+        .await?;
+    let docs = complete(&db, &tx, rows).await?;
+    tx.commit().await?;
+    Ok(docs)
+}
+
 /// The raw request: None when there is no such document, Some(None) when it has none.
 pub(crate) async fn raw(db: Arc<Db>, id: String) -> Result<Option<StoredPayload>, StoreError> {
     let client = db.pool.get().await?;

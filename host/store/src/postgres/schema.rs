@@ -100,6 +100,35 @@ const MIGRATIONS: &[&str] = &[
         result   TEXT NOT NULL,
         PRIMARY KEY (delivery, n)
     );",
+    // 3: the nodes of a cluster, who owns which document, and listener controls for all nodes.
+    //
+    // `documents.node` is the node that received (or took over, or retried) a document; NULL
+    // for documents stored before nodes existed, which the first node to start claims. The
+    // heartbeat is the database's time, so that nodes' clocks never have to agree. A listener
+    // control is a row (a node that was away reads what it missed) and a NOTIFY (the others
+    // hear of it at once).
+    "ALTER TABLE documents ADD COLUMN node TEXT;
+    CREATE INDEX documents_node_unfinished ON documents (node, seq) WHERE state = 'received';
+    CREATE TABLE nodes (
+        name            TEXT PRIMARY KEY,
+        instance        TEXT NOT NULL,
+        address         TEXT NOT NULL,
+        version         TEXT NOT NULL,
+        files           TEXT[] NOT NULL,
+        hashes          TEXT[] NOT NULL,
+        listeners       TEXT[] NOT NULL,
+        listener_states TEXT[] NOT NULL,
+        started         TIMESTAMPTZ NOT NULL,
+        last_heartbeat  TIMESTAMPTZ NOT NULL,
+        stopped         BOOLEAN NOT NULL DEFAULT FALSE
+    );
+    CREATE TABLE listener_controls (
+        id       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        listener TEXT NOT NULL,
+        action   TEXT NOT NULL,
+        origin   TEXT NOT NULL,
+        at       TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+    );",
 ];
 
 /// The version this code writes.

@@ -23,6 +23,8 @@ pub(crate) struct Insert {
     pub properties: Vec<(String, String)>,
     pub duplicate_key: Option<String>,
     pub duplicate_window: u32,
+    /// The node that received it and owns it until it finishes (None outside a cluster).
+    pub node: Option<String>,
 }
 
 /// How often a receipt looks again when the key's holder changed under it (another node moved
@@ -120,8 +122,8 @@ async fn insert_row(
     let stmt = tx
         .prepare_cached(
             "INSERT INTO documents (id, process, state, received_at, updated_at, payload,
-                 payload_len, payload_chunked, raw, raw_len, raw_chunked, duplicate_key)
-             VALUES ($1, $2, 'received', $3, $3, $4, $5, $6, $7, $8, $9, $10)
+                 payload_len, payload_chunked, raw, raw_len, raw_chunked, duplicate_key, node)
+             VALUES ($1, $2, 'received', $3, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (process, duplicate_key) DO NOTHING RETURNING seq",
         )
         .await?;
@@ -140,6 +142,7 @@ async fn insert_row(
                 &raw.map(|r| r.len() as i64),
                 &raw.is_some_and(Placed::chunked),
                 key,
+                &doc.node,
             ],
         )
         .await
@@ -215,7 +218,7 @@ pub(crate) async fn insert_properties(
 
 /// Appends a history entry after the document's last one (the caller holds the row's lock,
 /// or has just inserted it).
-async fn append_history(
+pub(crate) async fn append_history(
     tx: &Transaction<'_>,
     seq: i64,
     at: i64,
@@ -239,7 +242,8 @@ pub(crate) enum Change {
         deliveries: Vec<NewDelivery>,
     },
     Answer(Answer),
-    Retry,
+    /// Back to `received`, owned by the node that retries it (when there is one).
+    Retry(Option<String>),
 }
 
 /// Applies `change` to document `id` at `at` in one transaction, holding the row's lock so that
@@ -263,7 +267,7 @@ pub(crate) async fn change(
     let state = State::parse(row.get(1))?;
     let expected = match &change {
         Change::Conclude { .. } => Some(State::Received),
-        Change::Retry => Some(State::Failed),
+        Change::Retry(_) => Some(State::Failed),
         Change::Answer(_) => None,
     };
     if let Some(expected) = expected.filter(|e| *e != state) {
@@ -299,11 +303,12 @@ pub(crate) async fn change(
             outbox::insert(&tx, Some(&id), &deliveries, at).await?;
         }
         Change::Answer(answer) => set_answer(&tx, seq, &answer, at).await?,
-        Change::Retry => {
+        Change::Retry(node) => {
             // The error stays in the history, not on the row, so listings no longer show it.
             tx.execute(
-                "UPDATE documents SET state = 'received', error = NULL, updated_at = $2 WHERE seq = $1",
-                &[&seq, &at],
+                "UPDATE documents SET state = 'received', error = NULL, updated_at = $2,
+                     node = COALESCE($3, node) WHERE seq = $1",
+                &[&seq, &at, &node],
             )
             .await?;
             append_history(&tx, seq, at, "marked for retry").await?;

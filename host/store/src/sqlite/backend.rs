@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::cluster::LoneNode;
 use super::files::{Blob, PayloadDir};
 use super::lock::DirLock;
 use super::readers::Readers;
@@ -14,6 +15,7 @@ use super::sql;
 use super::writer::{Insert, Op, Outcome, Writer};
 use crate::backend::{Backend, BackendRead, BoxFuture};
 use crate::clock::now_millis;
+use crate::cluster::Cluster;
 use crate::copy::{DuplicateKeys, Imported};
 use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
 use crate::error::StoreError;
@@ -31,6 +33,7 @@ pub(crate) struct SqliteStore {
     pub(super) payloads: PayloadDir,
     pub(super) inline_limit: usize,
     data_dir: PathBuf,
+    node: LoneNode,
     _lock: DirLock,
 }
 
@@ -66,6 +69,7 @@ pub(crate) fn open(data_dir: &Path, options: StoreOptions) -> Result<SqliteStore
         payloads,
         inline_limit: options.inline_limit,
         data_dir: data_dir.to_path_buf(),
+        node: LoneNode::default(),
         _lock: lock,
     })
 }
@@ -340,6 +344,10 @@ impl Backend for SqliteStore {
         include_failed: bool,
     ) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(SqliteStore::purge(self, older_than, include_failed))
+    }
+
+    fn cluster(&self) -> &dyn Cluster {
+        &self.node
     }
 
     fn export_ids(

@@ -3,9 +3,11 @@
 //!
 //! Layout: `backend.rs` implements the store's traits; `writer.rs` owns the one writing
 //! connection; `readers.rs` pools the reading ones; `sql/` holds every statement and the
-//! schema; `files.rs` the payload folder; `lock.rs` the data dir's lock; `import.rs` a copy's reads and writes.
+//! schema; `files.rs` the payload folder; `lock.rs` the data dir's lock; `import.rs` a copy's
+//! reads and writes; `cluster.rs` the one node.
 
 mod backend;
+mod cluster;
 mod files;
 mod import;
 mod lock;

@@ -5,6 +5,7 @@
 mod common;
 mod fixture;
 
+mod cluster;
 mod copy;
 mod duplicates;
 mod lifecycle;
