@@ -6,6 +6,7 @@
 //! [`xml::build_response`] writes the answer the partner expects at its `ResponseURL`.
 
 pub mod datetime;
+pub mod response;
 pub mod xml;
 
 use crate::mime::MimePart;

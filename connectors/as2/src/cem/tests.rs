@@ -344,3 +344,67 @@ fn response_is_well_formed_and_escaped() {
     assert!(accepted.contains("<ediint:CertStatus>Accepted</ediint:CertStatus>"));
     assert!(!accepted.contains("RejectionReason"));
 }
+
+#[test]
+fn response_message_is_signed_for_the_partner() {
+    let dir = tempdir();
+    let d = dir.path();
+    make_cert(d, "berth", "digitalSignature,keyEncipherment", "30");
+    let ours = crate::certs::KeyPair::new(
+        X509::from_pem(&std::fs::read(d.join("berth.pem")).unwrap()).unwrap(),
+        crate::certs::load_private_key(&std::fs::read(d.join("berth.key")).unwrap(), None).unwrap(),
+    )
+    .unwrap();
+    make_cert(d, "partner-new", "digitalSignature", "30");
+    let xml = request_xml(&["digitalSignature"], &in_days(2), "4660");
+    let request = parse_request(&MimePart::parse(&related_entity(d, "partner-new", &xml))).unwrap();
+    let answers: Vec<_> = verify(&request, now())
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    let xml = build_response(&request.request_id, &answers);
+    let sha256 = crate::micalg::MicAlg::from_name("sha-256").unwrap();
+    let msg = response::build_response_message(&xml, "berth id", "partner", &ours, sha256).unwrap();
+    let header = |name: &str| {
+        msg.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    assert_eq!(header("AS2-From"), "\"berth id\"");
+    assert_eq!(header("AS2-To"), "partner");
+    assert_eq!(header("Message-ID"), msg.message_id);
+    // The partner's side: openssl checks the signature against our certificate.
+    let mut raw = format!("Content-Type: {}\r\n\r\n", header("Content-Type")).into_bytes();
+    raw.extend_from_slice(&msg.body);
+    std::fs::write(d.join("response.mime"), raw).unwrap();
+    openssl(
+        d,
+        &[
+            "cms",
+            "-verify",
+            "-in",
+            "response.mime",
+            "-CAfile",
+            "berth.pem",
+            "-out",
+            "content.mime",
+        ],
+    );
+    let content = std::fs::read(d.join("content.mime")).unwrap();
+    let part = MimePart::parse(&content);
+    assert!(part.content_type().unwrap().is(CEM_XML_TYPE));
+    let text = String::from_utf8(part.body().to_vec()).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let find = |name: &str| {
+        doc.descendants()
+            .find(|n| n.tag_name().name() == name)
+            .and_then(|n| n.text())
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(find("RequestID"), "req-42@partner.example");
+    assert_eq!(find("CertStatus"), "Accepted");
+    assert_eq!(find("X509SerialNumber"), "4660");
+}
