@@ -82,18 +82,11 @@ pub struct CemRequest {
     pub trust: Vec<TrustRequest>,
 }
 
-/// True when the unwrapped AS2 content is a CEM request: `multipart/related` with the CEM XML
-/// as its declared `type`, or a bare CEM XML document.
-pub fn is_cem(content_type: &str) -> bool {
-    let ct = crate::mime::ContentType::parse(content_type);
-    ct.is(CEM_XML_TYPE)
-        || (ct.is("multipart/related")
-            && ct
-                .param("type")
-                .is_some_and(|t| t.eq_ignore_ascii_case(CEM_XML_TYPE)))
-}
-
 /// Reads a CEM request from the unwrapped AS2 content (its MIME headers and body).
+///
+/// [`CemError::NotCem`] when the content is not one (not `multipart/related`, or no part of it
+/// is CEM XML): the message is then an ordinary document. Products differ on whether they
+/// declare the `type` parameter of the `multipart/related`, so the parts decide, not it.
 pub fn parse_request(part: &MimePart) -> Result<CemRequest, CemError> {
     let ct = part
         .content_type()
@@ -104,16 +97,18 @@ pub fn parse_request(part: &MimePart) -> Result<CemRequest, CemError> {
     let parts = part
         .multipart_parts()
         .map_err(|e| CemError::Mime(e.to_string()))?;
+    let is_xml = |p: &&MimePart| p.content_type().is_some_and(|c| c.is(CEM_XML_TYPE));
     let start = ct.param("start").map(strip_angle);
-    let root = parts
-        .iter()
-        .find(|p| match &start {
-            Some(id) => p
-                .header_str("Content-ID")
-                .is_some_and(|c| strip_angle(&c) == *id),
-            None => p.content_type().is_some_and(|c| c.is(CEM_XML_TYPE)),
-        })
-        .ok_or_else(|| CemError::Mime("no application/ediint-cert-exchange+xml part".into()))?;
+    let root = match &start {
+        Some(id) => parts.iter().filter(is_xml).find(|p| {
+            p.header_str("Content-ID")
+                .is_some_and(|c| strip_angle(&c) == *id)
+        }),
+        None => parts.iter().find(is_xml),
+    };
+    let root = root.ok_or_else(|| {
+        CemError::NotCem("no application/ediint-cert-exchange+xml root part".into())
+    })?;
     let xml_bytes = root
         .decoded_body()
         .map_err(|e| CemError::Mime(e.to_string()))?;

@@ -192,8 +192,6 @@ fn signed_and_encrypted_request_is_read_and_accepted() {
     let raw = std::fs::read(d.join("enc.mime")).unwrap();
     let out = unwrap(MimePart::parse(&raw), &keys, &Limits::default()).unwrap();
     assert!(out.security.signed() && out.security.encrypted());
-    let ct = out.payload.header_str("Content-Type").unwrap();
-    assert!(is_cem(&ct), "{ct}");
 
     let request = parse_request(&out.payload).unwrap();
     assert_eq!(request.request_id, "req-42@partner.example");
@@ -292,6 +290,11 @@ fn malformed_requests_are_refused_with_the_reason() {
     }
     let plain = MimePart::parse(b"Content-Type: text/plain\r\n\r\nhello");
     assert!(matches!(parse_request(&plain), Err(CemError::NotCem(_))));
+    // An ordinary multipart/related (an EDI document with attachments) is not a CEM request.
+    let related = b"Content-Type: multipart/related; boundary=\"x\"\r\n\r\n--x\r\n\
+Content-Type: application/edi-x12\r\n\r\nISA*00~\r\n--x--\r\n";
+    let err = parse_request(&MimePart::parse(related)).unwrap_err();
+    assert!(matches!(err, CemError::NotCem(_)), "{err}");
 }
 
 #[test]
@@ -407,4 +410,29 @@ fn response_message_is_signed_for_the_partner() {
     assert_eq!(find("RequestID"), "req-42@partner.example");
     assert_eq!(find("CertStatus"), "Accepted");
     assert_eq!(find("X509SerialNumber"), "4660");
+}
+
+#[test]
+fn mendelson_shape_without_start_parameter_is_read() {
+    // Mendelson adds TradingPartnerInfo, declares neither `type` nor `start`, and names the
+    // certificate part without angle brackets in the XML; a PEM certificate part also occurs.
+    let dir = tempdir();
+    let cert = make_cert(dir.path(), "partner-new", "digitalSignature", "30");
+    let xml = request_xml(&["digitalSignature"], &in_days(1), "4660")
+        .replace(
+            "<ediint:TrustRequest>",
+            "<ediint:TradingPartnerInfo><ediint:SenderAS2Id>partner</ediint:SenderAS2Id>\
+             </ediint:TradingPartnerInfo>\n<ediint:TrustRequest>",
+        )
+        .replace("&lt;cert-1@partner.example&gt;", "cert-1@partner.example");
+    let pem = String::from_utf8(cert.to_pem().unwrap()).unwrap();
+    let entity = format!(
+        "Content-Type: multipart/related; boundary=b\r\n\r\n--b\r\n\
+Content-Type: application/ediint-cert-exchange+xml\r\n\r\n{xml}\r\n--b\r\n\
+Content-Type: application/x-x509-ca-cert\r\nContent-ID: <cert-1@partner.example>\r\n\r\n{pem}\r\n--b--\r\n"
+    );
+    let request = parse_request(&MimePart::parse(entity.as_bytes())).unwrap();
+    let got = request.trust[0].certificate.as_ref().unwrap();
+    assert_eq!(got.to_der().unwrap(), cert.to_der().unwrap());
+    assert!(verify(&request, now()).remove(0).0.is_ok());
 }
