@@ -173,7 +173,7 @@ fn report_body(content: &MdnContent, boundary: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn signed_body(entity: &[u8], sig: &[u8], boundary: &str) -> Vec<u8> {
+pub(crate) fn signed_body(entity: &[u8], sig: &[u8], boundary: &str) -> Vec<u8> {
     let encoded = STANDARD.encode(sig);
     let mut body = format!("--{boundary}\r\n").into_bytes();
     body.extend_from_slice(entity);
@@ -227,7 +227,7 @@ fn random_hex(n: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn new_boundary() -> String {
+pub(crate) fn new_boundary() -> String {
     format!("----=_berth_{}", random_hex(12))
 }
 
