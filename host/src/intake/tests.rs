@@ -272,6 +272,7 @@ async fn unfinished_documents_run_again_and_an_undeployed_process_fails_them() {
             raw: None,
             duplicate_key: None,
             duplicate_window: 0,
+            unique_key: None,
         };
         fixture.store.receive(new).await.unwrap();
         ids.push(id);

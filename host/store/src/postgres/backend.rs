@@ -101,6 +101,7 @@ impl PgStore {
             properties: doc.properties,
             duplicate_key: doc.duplicate_key,
             duplicate_window: doc.duplicate_window,
+            unique_key: doc.unique_key,
         };
         self.db.run(write::receive(self.db.clone(), insert)).await
     }
