@@ -345,6 +345,27 @@ pub struct Endpoint {
     /// Off by default: unfolding follows every request's framing, which costs a little on each
     /// request. The shared web server always unfolds (it serves the AS2 Shared Server).
     pub unfold_folded_headers: bool,
+    /// AS2 Restart (draft-harding-as2-restart), the receiving side, for these partner pairs: a
+    /// `POST` or `HEAD` of a listed pair (its `AS2-From` and `AS2-To` headers) that carries the
+    /// sender's transfer identifier (`ETag`) is a restartable transfer. The host keeps a body
+    /// cut off mid-transfer on the store's disk, keyed by the ETag and the pair, for the pair's
+    /// `keep_seconds` after its last byte; answers a `HEAD` with the bytes received in
+    /// `Content-Length`; appends a `POST` with `Content-Range` at the right offset (416
+    /// otherwise); and hands the connector the whole body as one ordinary `POST`, as if it had
+    /// arrived in one piece. Empty (the default): off, an `ETag` means nothing to the host.
+    pub restart_transfers: RVec<RestartTransfers>,
+}
+
+/// A partner pair whose cut-off transfers the host keeps (see [`Endpoint::restart_transfers`]).
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq, Eq)]
+pub struct RestartTransfers {
+    /// The `AS2-From` of the pair's requests, unquoted.
+    pub as2_from: RString,
+    /// The `AS2-To` of the pair's requests, unquoted.
+    pub as2_to: RString,
+    /// How long a cut-off transfer is kept after its last byte; then it is purged.
+    pub keep_seconds: u64,
 }
 
 impl Endpoint {
@@ -377,7 +398,15 @@ impl Endpoint {
             max_body_bytes,
             spool_above_bytes: 0,
             unfold_folded_headers: false,
+            restart_transfers: RVec::new(),
         }
+    }
+
+    /// Keep cut-off transfers of these pairs for AS2 Restart (see
+    /// [`Endpoint::restart_transfers`]).
+    pub fn restarting_transfers(mut self, pairs: Vec<RestartTransfers>) -> Self {
+        self.restart_transfers = pairs.into();
+        self
     }
 
     /// Accept folded header lines on this endpoint (see [`Endpoint::unfold_folded_headers`]).

@@ -120,7 +120,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub mod prelude {
     pub use crate::abi::{
         Delivery, Document, Endpoint, Header, Outcome, OutcomeKind, OwnedHeader, PayloadFrom,
-        Problem, Property, Request, Response, Returned, Submission, Tls,
+        Problem, Property, Request, Response, RestartTransfers, Returned, Submission, Tls,
     };
     pub use crate::auth::BasicAuth;
     pub use crate::certs::{CertificateUse, KeyCheck};

@@ -21,6 +21,8 @@ pub const AS2_VERSION: &str = "1.2";
 ///   responses, which the draft describes only as a way to keep slow synchronous exchanges
 ///   alive.
 ///
+/// `AS2-Restart` is announced per pair, when enabled (see [`announce_restart`]).
+///
 /// Not announced, because berth does not implement them: `multiple-attachments` (RFC 6362: a
 /// multipart/related payload is delivered as one document, not split) and `CEM` (certificate
 /// exchange messages are not read).
@@ -29,6 +31,24 @@ pub const FEATURES: &[&str] = &["AS2-Reliability"];
 /// The EDIINT-Features header value of berth's answers.
 pub fn features_header() -> String {
     FEATURES.join(", ")
+}
+
+/// The feature token of AS2 Restart (draft-harding-as2-restart), announced only to the pairs
+/// whose operation enables it (`as2_restart`): the host then keeps a cut-off transfer, answers
+/// `HEAD` with the bytes received and appends a `Content-Range` resume.
+pub const RESTART: &str = "AS2-Restart";
+
+/// `mdn` with `AS2-Restart` added to its EDIINT-Features when `restart` is on for its pair.
+pub fn announce_restart(mut mdn: crate::mdn::Mdn, restart: bool) -> crate::mdn::Mdn {
+    if restart {
+        for (name, value) in &mut mdn.headers {
+            if name.eq_ignore_ascii_case("EDIINT-Features") {
+                value.push_str(", ");
+                value.push_str(RESTART);
+            }
+        }
+    }
+    mdn
 }
 
 /// The feature tokens a partner announced, in its order, as sent (RFC 6017 §3: a comma-separated
@@ -160,6 +180,21 @@ mod tests {
         assert_eq!(features_header(), "AS2-Reliability");
         assert!(!FEATURES.contains(&"multiple-attachments"));
         assert!(!FEATURES.contains(&"CEM"));
+    }
+
+    #[test]
+    fn as2_restart_is_announced_only_where_enabled() {
+        let mdn = || crate::mdn::Mdn {
+            message_id: "<m@x>".into(),
+            headers: vec![("EDIINT-Features".into(), features_header())],
+            body: Vec::new(),
+        };
+        let value = |mdn: crate::mdn::Mdn| mdn.headers[0].1.clone();
+        assert_eq!(value(announce_restart(mdn(), false)), "AS2-Reliability");
+        assert_eq!(
+            value(announce_restart(mdn(), true)),
+            "AS2-Reliability, AS2-Restart"
+        );
     }
 
     #[test]

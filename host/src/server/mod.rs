@@ -8,6 +8,7 @@ mod evidence;
 mod idle;
 mod mount;
 mod response_body;
+mod restart;
 mod router;
 mod service;
 mod shared_server;
@@ -46,6 +47,8 @@ pub struct Shared {
     pub spool_dir: std::path::PathBuf,
     /// Bytes the spool folder's disk must keep free (`store.disk_reserve_bytes`).
     pub disk_reserve: u64,
+    /// Cut-off transfers kept for AS2 Restart (see `restart`), beside the spool folder.
+    pub partials: restart::Partials,
 }
 
 /// The connections being served, so that a stop can let them finish.
@@ -111,6 +114,10 @@ impl Server {
             // and those requests then get a 503 that names the problem in the log.
             tracing::error!(dir = %spool_dir.display(), error = %e, "cannot prepare the spool folder");
         }
+        let partials = restart::Partials::new(spool_dir.with_file_name("restart"));
+        if let Err(e) = partials.sweep(true) {
+            tracing::error!(dir = %partials.dir().display(), error = %e, "cannot prepare the folder of cut-off transfers");
+        }
         let shared = Arc::new(Shared {
             intake,
             body_timeout: Duration::from_secs(limits.body_read_timeout_seconds),
@@ -120,7 +127,23 @@ impl Server {
             connections: Arc::new(Semaphore::new(limits.max_connections)),
             spool_dir,
             disk_reserve: settings.store.disk_reserve_bytes,
+            partials,
         });
+        // Kept transfers are purged at their age while berth runs, not only at its start.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let weak = Arc::downgrade(&shared);
+            runtime.spawn(async move {
+                let mut every = tokio::time::interval(restart::SWEEP_EVERY);
+                every.tick().await;
+                loop {
+                    every.tick().await;
+                    let Some(shared) = weak.upgrade() else { return };
+                    if let Err(e) = shared.partials.sweep(false) {
+                        tracing::warn!(error = %e, "cannot sweep the cut-off transfers");
+                    }
+                }
+            });
+        }
         Self {
             shared,
             connections: Arc::new(Connections {

@@ -37,6 +37,9 @@ pub struct Mount {
     pub processes: HashMap<String, Arc<ProcessDef>>,
     /// Unfold obsolete line folding in request heads on this listener's own ports.
     pub unfold_headers: bool,
+    /// AS2 Restart: the partner pairs (AS2-From, AS2-To) whose cut-off transfers are kept,
+    /// with how many seconds (none: off; see `restart`).
+    pub restart_transfers: HashMap<(String, String), u64>,
 }
 
 impl Mount {

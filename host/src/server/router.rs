@@ -118,6 +118,7 @@ mod tests {
             spool_above_bytes: 0,
             processes: HashMap::new(),
             unfold_headers: false,
+            restart_transfers: HashMap::new(),
         })
     }
 

@@ -17,6 +17,7 @@ use hyper::body::Incoming as IncomingBody;
 use super::evidence::raw_request;
 use super::mount::{Incoming, Mount};
 use super::response_body::ResponseBody;
+use super::restart;
 use super::spool::{read_body, BodyError, SpoolPolicy};
 use super::Shared;
 use crate::body::{Body, SpoolFile};
@@ -72,59 +73,16 @@ async fn serve(
     seen: &mut Seen,
 ) -> HttpResponse {
     let (shared, mount) = (Arc::clone(shared), Arc::clone(mount));
-    let (parts, body) = request.into_parts();
-    let declared = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > mount.max_body_bytes) {
-        return too_large(&mount, &peer);
-    }
-    if let Some(len) = declared.filter(|len| *len > MEASURED_ABOVE) {
-        if let Some(refusal) = no_room(&shared, &mount, &peer, len) {
-            return refusal;
+    let (mut parts, body) = request.into_parts();
+    let body = match restart::identity(&mount, &parts) {
+        Some(identity) => {
+            restart::receive(&shared, &mount, &peer, &mut parts, body, identity).await
         }
-    }
-    let head = || raw_request(&parts, &Bytes::new(), false);
-    let policy = (mount.spool_above_bytes > 0).then(|| SpoolPolicy {
-        dir: &shared.spool_dir,
-        above: mount.spool_above_bytes,
-        head: &head,
-        reserve: shared.disk_reserve,
-    });
-    let read = read_body(body, mount.max_body_bytes, shared.body_timeout, policy).await;
-    let body = match read {
+        None => read_plain(&shared, &mount, &peer, &parts, body).await,
+    };
+    let body = match body {
         Ok(body) => body,
-        Err(BodyError::TooLarge) => return too_large(&mount, &peer),
-        Err(BodyError::Timeout) => {
-            tracing::warn!(listener = %mount.label, peer = %peer.remote_addr, "body read timed out");
-            return text(
-                StatusCode::REQUEST_TIMEOUT,
-                "the request body did not arrive in time",
-            );
-        }
-        Err(BodyError::Broken(e)) => {
-            tracing::warn!(listener = %mount.label, peer = %peer.remote_addr, error = %e, "body read failed");
-            return text(
-                StatusCode::BAD_REQUEST,
-                "the request body could not be read",
-            );
-        }
-        Err(BodyError::NoSpace(e)) => {
-            tracing::warn!(listener = %mount.label, peer = %peer.remote_addr, reason = %e, "refused: out of disk space during the body; nothing was kept");
-            return text(
-                StatusCode::INSUFFICIENT_STORAGE,
-                "the message does not fit on this server's disk; nothing was kept",
-            );
-        }
-        Err(BodyError::Spool(e)) => {
-            tracing::error!(listener = %mount.label, error = %e, "cannot spool a request body");
-            return text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the message could not be received here; send again later",
-            );
-        }
+        Err(answer) => return answer,
     };
     seen.bytes_in = body.len() as u64;
     // A large body may unwrap into a large payload: the connector gets a file to write it to.
@@ -212,6 +170,70 @@ async fn serve(
                 .headers_mut()
                 .insert(http::header::RETRY_AFTER, HeaderValue::from_static("30"));
             answer
+        }
+    }
+}
+
+/// Reads an ordinary request's body: in memory, or spooled above the mount's threshold; the
+/// answer instead when the body is refused or cannot be read.
+async fn read_plain(
+    shared: &Shared,
+    mount: &Mount,
+    peer: &Peer,
+    parts: &http::request::Parts,
+    body: IncomingBody,
+) -> Result<Body, HttpResponse> {
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > mount.max_body_bytes) {
+        return Err(too_large(mount, peer));
+    }
+    if let Some(len) = declared.filter(|len| *len > MEASURED_ABOVE) {
+        if let Some(refusal) = no_room(shared, mount, peer, len) {
+            return Err(refusal);
+        }
+    }
+    let head = || raw_request(parts, &Bytes::new(), false);
+    let policy = (mount.spool_above_bytes > 0).then(|| SpoolPolicy {
+        dir: &shared.spool_dir,
+        above: mount.spool_above_bytes,
+        head: &head,
+        reserve: shared.disk_reserve,
+    });
+    let read = read_body(body, mount.max_body_bytes, shared.body_timeout, policy).await;
+    match read {
+        Ok(body) => Ok(body),
+        Err(BodyError::TooLarge) => Err(too_large(mount, peer)),
+        Err(BodyError::Timeout) => {
+            tracing::warn!(listener = %mount.label, peer = %peer.remote_addr, "body read timed out");
+            Err(text(
+                StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive in time",
+            ))
+        }
+        Err(BodyError::Broken(e)) => {
+            tracing::warn!(listener = %mount.label, peer = %peer.remote_addr, error = %e, "body read failed");
+            Err(text(
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+            ))
+        }
+        Err(BodyError::NoSpace(e)) => {
+            tracing::warn!(listener = %mount.label, peer = %peer.remote_addr, reason = %e, "refused: out of disk space during the body; nothing was kept");
+            Err(text(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "the message does not fit on this server's disk; nothing was kept",
+            ))
+        }
+        Err(BodyError::Spool(e)) => {
+            tracing::error!(listener = %mount.label, error = %e, "cannot spool a request body");
+            Err(text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the message could not be received here; send again later",
+            ))
         }
     }
 }

@@ -258,6 +258,15 @@ fn names(planned: &PlannedListener) -> Vec<String> {
 fn mount_of(planned: PlannedListener) -> Mount {
     Mount {
         unfold_headers: planned.endpoints.iter().any(|e| e.unfold_folded_headers),
+        restart_transfers: planned
+            .endpoints
+            .iter()
+            .flat_map(|e| e.restart_transfers.iter())
+            .map(|r| {
+                let pair = (r.as2_from.to_string(), r.as2_to.to_string());
+                (pair, r.keep_seconds)
+            })
+            .collect(),
         label: planned.label(),
         listener: planned.listener,
         blocking: planned.blocking,

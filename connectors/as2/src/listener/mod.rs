@@ -13,6 +13,7 @@ pub mod report;
 mod request;
 pub mod rollover;
 pub mod settings;
+mod to_file;
 
 use std::sync::Arc;
 
@@ -35,8 +36,11 @@ pub fn open_shared(
     operations: Vec<(String, As2Operation)>,
 ) -> Result<(Vec<Endpoint>, As2Listener), String> {
     let names = operation_names(&operations);
+    let restart = restart_pairs(&operations);
     let partners = load_partners(&context, operations)?;
-    let mut endpoint = Endpoint::shared(AS2_PATH, max_body(&partners)).spooling_above(SPOOL_ABOVE);
+    let mut endpoint = Endpoint::shared(AS2_PATH, max_body(&partners))
+        .spooling_above(SPOOL_ABOVE)
+        .restarting_transfers(restart);
     for name in &names {
         endpoint = endpoint
             .with_partner_path(name, AS2_PATH)
@@ -55,19 +59,22 @@ pub fn open_legacy(
     operations: Vec<(String, As2Operation)>,
 ) -> Result<(Vec<Endpoint>, As2Listener), String> {
     let names = operation_names(&operations);
+    let restart = restart_pairs(&operations);
     let partners = load_partners(&context, operations)?;
     let max = max_body(&partners);
     let mut endpoints = vec![
         Endpoint::port(&connection.address, connection.port, None, max)
             .spooling_above(SPOOL_ABOVE)
-            .unfolding_folded_headers(),
+            .unfolding_folded_headers()
+            .restarting_transfers(restart.clone()),
     ];
     if let Some(tls) = &connection.tls {
         let files = tls.files.resolve(&context)?;
         endpoints.push(
             Endpoint::port(&connection.address, tls.port, Some(files), max)
                 .spooling_above(SPOOL_ABOVE)
-                .unfolding_folded_headers(),
+                .unfolding_folded_headers()
+                .restarting_transfers(restart),
         );
     }
     // Every partner pair of the connection sends to `/as2`, on each port.
@@ -85,6 +92,21 @@ pub fn open_legacy(
 /// The shared server's second form, as operators give it to partners: any one path segment
 /// after `/as2/` names the account (it ends up in the `as2.account_id` property).
 const ACCOUNT_PATH: &str = "/as2/{account-id}";
+
+/// The pairs whose cut-off transfers the host keeps for AS2 Restart, each for its own age. The
+/// host keeps and resumes the bytes (it sees the connection drop and owns the disk); this
+/// connector then receives the whole message as any other.
+fn restart_pairs(operations: &[(String, As2Operation)]) -> Vec<RestartTransfers> {
+    operations
+        .iter()
+        .filter(|(_, op)| op.as2_restart)
+        .map(|(_, op)| RestartTransfers {
+            as2_from: op.as2_from.as_str().into(),
+            as2_to: op.as2_to.as_str().into(),
+            keep_seconds: op.as2_restart_max_age_seconds,
+        })
+        .collect()
+}
 
 fn operation_names(operations: &[(String, As2Operation)]) -> Vec<String> {
     operations.iter().map(|(name, _)| name.clone()).collect()
@@ -150,8 +172,14 @@ impl As2Listener {
             partner.mdn_signing_keys.current(),
         );
         match built {
-            Ok(mdn) => respond(mdn.map(SentMdn::from_mdn), route, fallback)
-                .with_summary(disposition.to_string()),
+            Ok(mdn) => respond(
+                mdn.map(|mdn| {
+                    SentMdn::from_mdn(crate::ediint::announce_restart(mdn, partner.restart))
+                }),
+                route,
+                fallback,
+            )
+            .with_summary(disposition.to_string()),
             Err(e) => {
                 self.log.error(
                     &partner.process,
@@ -294,3 +322,6 @@ impl As2Listener {
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod to_file_tests;

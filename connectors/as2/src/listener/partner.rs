@@ -35,6 +35,8 @@ pub struct Partner {
     pub verify_hostname_for_async_mdn: bool,
     pub max_message_bytes: u64,
     pub archive_directory: Option<PathBuf>,
+    /// AS2 Restart is on for this pair: its MDNs announce it (see `ediint::RESTART`).
+    pub restart: bool,
 }
 
 /// Partners by (AS2-From, AS2-To).
@@ -120,6 +122,7 @@ fn load_partner(
             legacy_smime: op.legacy_smime_names,
         },
         basic_auth: op.basic_auth.clone(),
+        restart: op.as2_restart,
         ip_filter: IpFilter::new(&op.ip_filter)?,
         reject_duplicates: op.reject_duplicates,
         duplicate_window: op.duplicate_window,

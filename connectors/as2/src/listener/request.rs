@@ -16,8 +16,9 @@ use crate::ediint;
 use crate::headers::{safe_filename, As2Headers};
 use crate::receive::{
     payload_vec, receive_body, Body, Failed, MdnContext, MdnOptions, Received, Rejection,
+    TrackedProperties,
 };
-use crate::unwrap::Layer;
+use crate::unwrap::{Layer, Security};
 
 pub fn handle(listener: &As2Listener, request: &Request<'_>) -> Decision<Pending> {
     let respond = Decision::Respond;
@@ -74,6 +75,14 @@ pub fn handle(listener: &As2Listener, request: &Request<'_>) -> Decision<Pending
             );
         }
     }
+    // An oversize message gets an HTTP error status, not an MDN, here as in the host's refusal
+    // of a `Content-Length` beyond the disk's room minus `store.disk_reserve_bytes` (413 before
+    // the body is read). In RFC 4130 an error MDN reports a message that was received and
+    // could not be processed; one that was not received gets an HTTP error, which
+    // every AS2 sender treats as a failed transfer it may send again, whereas a
+    // `processed/error` MDN is final. An MDN here would also be a poor one: without the body
+    // there is no Received-Content-MIC and the signature is unchecked, so the receipt would
+    // prove nothing, and the host refuses before any connector code runs.
     if request.body_len > partner.max_message_bytes {
         return respond(Response::text(
             413,
@@ -93,6 +102,29 @@ pub fn handle(listener: &As2Listener, request: &Request<'_>) -> Decision<Pending
         stem
     });
     let open = || request.body_reader();
+    if let (true, Some(file)) = (
+        request.body_is_spooled(),
+        request.payload_file.into_option(),
+    ) {
+        // A large body: unwrapped as one stream into the host's payload file, never whole in
+        // memory (see `to_file`).
+        let received =
+            match super::to_file::receive(listener, request, headers, partner, file.as_str()) {
+                Ok(received) => received,
+                Err(refusal) => {
+                    return refuse(listener, request, (&pair, partner), refusal, archive_stem)
+                }
+            };
+        let (tracked, security, context) =
+            (received.properties, received.security, received.context);
+        let unwrapped = Unwrapped {
+            tracked,
+            security,
+            context,
+            payload: PayloadAt::PayloadFile,
+        };
+        return submit(listener, request, partner, unwrapped, account, archive_stem);
+    }
     let body = if request.body_is_spooled() {
         Body::Stream {
             open: &open,
@@ -102,9 +134,64 @@ pub fn handle(listener: &As2Listener, request: &Request<'_>) -> Decision<Pending
         Body::Memory(Bytes::copy_from_slice(request.body.as_slice()))
     };
     match receive_body(headers, body, &partner.settings, &partner.limits) {
-        Ok(received) => submit(listener, request, partner, received, account, archive_stem),
-        Err(Rejection::BadRequest(e)) => respond(Response::text(400, e.to_string())),
-        Err(Rejection::Failed(failed)) => {
+        Ok(received) => {
+            let Received {
+                payload,
+                properties: tracked,
+                security,
+                context,
+            } = received;
+            // The bytes are taken once the MIME parts and the security record are gone (see
+            // `payload_vec`), so `submit` drops the security record before taking them.
+            let payload = PayloadAt::Memory(payload);
+            let unwrapped = Unwrapped {
+                tracked,
+                security,
+                context,
+                payload,
+            };
+            submit(listener, request, partner, unwrapped, account, archive_stem)
+        }
+        Err(refusal) => {
+            let refusal = Refusal::Rejected(refusal);
+            refuse(listener, request, (&pair, partner), refusal, archive_stem)
+        }
+    }
+}
+
+/// Why a message is not submitted: the AS2 check that failed, or (streamed into the payload
+/// file) the payload could not be written here, which is this side's fault and temporary.
+pub(super) enum Refusal {
+    Rejected(Rejection),
+    /// Answered 503 so the sender sends again later (a transport failure to AS2 senders), not
+    /// with an error MDN, which would end the transfer for good.
+    NotStored(String),
+}
+
+fn refuse(
+    listener: &As2Listener,
+    request: &Request<'_>,
+    (pair, partner): (&(String, String), &Arc<Partner>),
+    refusal: Refusal,
+    archive_stem: Option<String>,
+) -> Decision<Pending> {
+    let respond = Decision::Respond;
+    match refusal {
+        Refusal::NotStored(detail) => {
+            listener.log.error(
+                &partner.process,
+                &format!(
+                    "message from {} -> {} at {} not stored: {detail}; answered 503",
+                    pair.0, pair.1, request.remote_addr
+                ),
+            );
+            respond(Response::text(
+                503,
+                "the message could not be stored here; send again later",
+            ))
+        }
+        Refusal::Rejected(Rejection::BadRequest(e)) => respond(Response::text(400, e.to_string())),
+        Refusal::Rejected(Rejection::Failed(failed)) => {
             listener.log.warn(
                 &partner.process,
                 &format!(
@@ -202,20 +289,35 @@ fn route_of(context: &MdnContext, verify_hostname: bool) -> Route {
     }
 }
 
+/// An accepted message, its properties and MDN context, and where its payload is.
+struct Unwrapped {
+    tracked: TrackedProperties,
+    security: Security,
+    context: MdnContext,
+    payload: PayloadAt,
+}
+
+enum PayloadAt {
+    /// Unwrapped in memory (a small body).
+    Memory(Bytes),
+    /// Streamed into the host's payload file (a spooled body).
+    PayloadFile,
+}
+
 fn submit(
     listener: &As2Listener,
     request: &Request<'_>,
     partner: &Arc<Partner>,
-    received: Received,
+    unwrapped: Unwrapped,
     account: String,
     archive_stem: Option<String>,
 ) -> Decision<Pending> {
-    let Received {
-        payload,
-        properties: tracked,
+    let Unwrapped {
+        tracked,
         security,
         context,
-    } = received;
+        payload,
+    } = unwrapped;
     let mut props = vec![
         Property::new(properties::AS2_FROM, tracked.as2_from.as_str()),
         Property::new(properties::AS2_TO, tracked.as2_to.as_str()),
@@ -267,8 +369,11 @@ fn submit(
         .as_ref()
         .map(|id| format!("{}\u{1f}{}\u{1f}{id}", tracked.as2_from, tracked.as2_to));
     drop(security);
-    let payload = payload_vec(payload);
-    let mut submission = Submission::new(&partner.process, Document::with_payload(payload, props));
+    let document = match payload {
+        PayloadAt::Memory(payload) => Document::with_payload(payload_vec(payload), props),
+        PayloadAt::PayloadFile => Document::from_payload_file(props),
+    };
+    let mut submission = Submission::new(&partner.process, document);
     if let Some(key) = duplicate_key {
         submission = submission.with_duplicate_key(key, partner.duplicate_window);
     }

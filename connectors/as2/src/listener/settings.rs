@@ -98,6 +98,18 @@ pub struct As2Operation {
     /// (relative to the deployment folder).
     #[serde(default)]
     pub archive_directory: Option<String>,
+    /// AS2 Restart (draft-harding-as2-restart), the receiving side: a message this partner
+    /// sends with a transfer identifier (`ETag` header) and that is cut off mid-transfer is
+    /// kept on the store's disk instead of being discarded; the partner asks how many bytes
+    /// arrived with a `HEAD` and sends the rest with `Content-Range`, and the whole message is
+    /// then received as if it had come in one piece. Its MDNs announce `AS2-Restart` in
+    /// `EDIINT-Features`. Off by default. Kept transfers survive a restart of berth.
+    #[serde(default)]
+    pub as2_restart: bool,
+    /// With `as2_restart`: seconds a cut-off transfer is kept after its last byte arrived;
+    /// older ones are purged (and logged).
+    #[serde(default = "default_restart_age")]
+    pub as2_restart_max_age_seconds: u64,
 }
 
 /// A private key file and the certificate that goes with it.
@@ -133,6 +145,9 @@ pub struct LegacyConnection {
 
 fn default_window() -> u32 {
     100_000
+}
+fn default_restart_age() -> u64 {
+    24 * 60 * 60
 }
 fn yes() -> bool {
     true
@@ -184,6 +199,12 @@ pub fn check_operation(op: &As2Operation) -> Vec<Problem> {
     }
     if op.max_message_bytes == 0 {
         problems.push(problem("/max_message_bytes", "must be at least 1"));
+    }
+    if op.as2_restart_max_age_seconds == 0 {
+        problems.push(problem(
+            "/as2_restart_max_age_seconds",
+            "must be at least 1",
+        ));
     }
     if op.max_decompressed_bytes == 0 {
         problems.push(problem("/max_decompressed_bytes", "must be at least 1"));
