@@ -219,6 +219,12 @@ pub struct Submission {
     /// How many of the operation's latest documents the duplicate check looks back over; `0`
     /// means the host's default (100,000, as the vendor's).
     pub duplicate_window: u32,
+    /// A key the operation accepts once, ever (AS2: partner pair and file name, when the
+    /// operation refuses a file name already received). The host refuses a document whose key
+    /// an earlier one holds with [`OutcomeKind::KEY_TAKEN`], stores nothing and runs nothing; a
+    /// resend (see `duplicate_key`) is reported as one, never as this. Needs the message store:
+    /// without one the key is not checked.
+    pub unique_key: ROption<RString>,
 }
 
 /// What became of a submitted document. Integer-tagged so that later SDKs can add kinds.
@@ -235,6 +241,9 @@ impl OutcomeKind {
     pub const FAILED: Self = Self(3);
     /// The host would not take the document (shutting down, paused, store unavailable).
     pub const REFUSED: Self = Self(4);
+    /// The submission's `unique_key` is held by an earlier document (`document_id` names it);
+    /// nothing was stored or run.
+    pub const KEY_TAKEN: Self = Self(5);
 }
 
 /// The output of a process's `return` step.
@@ -521,6 +530,7 @@ impl Submission {
             document,
             duplicate_key: ROption::RNone,
             duplicate_window: 0,
+            unique_key: ROption::RNone,
         }
     }
 
@@ -529,6 +539,13 @@ impl Submission {
     pub fn with_duplicate_key(mut self, key: impl Into<RString>, window: u32) -> Self {
         self.duplicate_key = ROption::RSome(key.into());
         self.duplicate_window = window;
+        self
+    }
+
+    /// Ask the host to accept `key` once: a later document with it is refused with
+    /// [`OutcomeKind::KEY_TAKEN`] (AS2: partner pair and file name).
+    pub fn with_unique_key(mut self, key: impl Into<RString>) -> Self {
+        self.unique_key = ROption::RSome(key.into());
         self
     }
 }

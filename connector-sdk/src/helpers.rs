@@ -63,6 +63,7 @@ impl Response {
             },
             OutcomeKind::REFUSED => Self::text(503, error()).with_header("retry-after", "30"),
             OutcomeKind::FAILED => Self::text(500, format!("process failed: {}", error())),
+            OutcomeKind::KEY_TAKEN => Self::text(409, error()),
             other => Self::text(500, format!("unknown outcome kind {}", other.0)),
         }
     }

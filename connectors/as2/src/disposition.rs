@@ -12,10 +12,13 @@ pub enum ProcessingError {
     InsufficientMessageSecurity,
     UnknownTradingPartner,
     UnexpectedProcessingError,
+    /// The file name was received from the partner before, and the operation refuses that
+    /// (the filename preservation profile's `duplicate-filename`).
+    DuplicateFilename,
 }
 
 impl ProcessingError {
-    pub const ALL: [ProcessingError; 7] = [
+    pub const ALL: [ProcessingError; 8] = [
         ProcessingError::DecryptionFailed,
         ProcessingError::AuthenticationFailed,
         ProcessingError::IntegrityCheckFailed,
@@ -23,6 +26,7 @@ impl ProcessingError {
         ProcessingError::InsufficientMessageSecurity,
         ProcessingError::UnknownTradingPartner,
         ProcessingError::UnexpectedProcessingError,
+        ProcessingError::DuplicateFilename,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -34,6 +38,7 @@ impl ProcessingError {
             ProcessingError::InsufficientMessageSecurity => "insufficient-message-security",
             ProcessingError::UnknownTradingPartner => "unknown-trading-partner",
             ProcessingError::UnexpectedProcessingError => "unexpected-processing-error",
+            ProcessingError::DuplicateFilename => "duplicate-filename",
         }
     }
 }
@@ -115,6 +120,9 @@ impl Disposition {
             }
             Disposition::Error(ProcessingError::UnexpectedProcessingError) => {
                 "An unexpected error occurred while processing the message."
+            }
+            Disposition::Error(ProcessingError::DuplicateFilename) => {
+                "A file with this name was already received from you; this one was not processed."
             }
             Disposition::Failed(Failure::UnsupportedMicAlgorithms) => {
                 "None of the requested MIC algorithms is supported."

@@ -19,6 +19,7 @@
 //! instead of step 2: the same outcome, with the payload written to a sink the host provides
 //! (a file) in bounded memory, every layer read as a stream.
 
+pub mod attachments;
 pub mod cem;
 pub mod certs;
 pub mod cms;

@@ -278,6 +278,7 @@ impl Intake {
             document,
             duplicate_key,
             duplicate_window,
+            unique_key,
             ..
         } = submission;
         let payload_is_body = document.payload_from == PayloadFrom::REQUEST_BODY;
@@ -301,6 +302,7 @@ impl Intake {
         );
         drop(document.properties);
         let duplicate_key = duplicate_key.into_option().map(RString::into_string);
+        let unique_key = unique_key.into_option().map(RString::into_string);
         let Some(store) = &self.inner.store else {
             let document = Document {
                 id: id.to_string(),
@@ -330,6 +332,7 @@ impl Intake {
                 (_, window) => window,
             },
             duplicate_key,
+            unique_key,
         };
         match store.receive(new).await {
             Ok(Received::New) => {}
@@ -346,6 +349,10 @@ impl Intake {
                     error: ROption::RNone,
                 };
                 return (outcome, None, None);
+            }
+            Ok(Received::KeyTaken { holder_id }) => {
+                tracing::info!(process = %process.name, document = %id, holder = %holder_id, "unique key already received; refused, not stored");
+                return (record::key_taken(&holder_id), None, None);
             }
             Err(error) => {
                 // An unreachable database is logged by the store once per change of state,

@@ -86,6 +86,17 @@ pub fn refused(id: &str, error: &str) -> Outcome {
     }
 }
 
+/// The document's unique key was received before, by `holder_id`: nothing stored, nothing run.
+pub fn key_taken(holder_id: &str) -> Outcome {
+    Outcome {
+        kind: OutcomeKind::KEY_TAKEN,
+        document_id: holder_id.into(),
+        returned: ROption::RNone,
+        stored_answer: ROption::RNone,
+        error: ROption::RSome("this key was received before".into()),
+    }
+}
+
 /// The answer as the store keeps it: the connector's summary (an MDN's disposition) or the
 /// HTTP status, and the evidence the connector names (the MDN) or else the body sent.
 pub fn answer(response: &Response) -> Answer {

@@ -221,6 +221,58 @@ async fn a_resend_gets_the_stored_answer_and_does_not_run_again() {
 }
 
 #[tokio::test]
+async fn a_unique_key_received_before_is_refused_and_not_run() {
+    let fixture = Fixture::new(WRITE).await;
+    let process = fixture.deploy(WRITE);
+    let send = |body: &'static str, message: &'static str| {
+        let properties = vec![Property::new("file_name", "order.txt")];
+        let submission = Submission::new(
+            "orders",
+            PluginDocument::with_payload(body.as_bytes().to_vec(), properties),
+        )
+        .with_duplicate_key(message, 0)
+        .with_unique_key("A|B|order.txt");
+        let body = Body::Memory(Bytes::from(body));
+        let evidence = |_: bool| Bytes::from_static(b"POST /orders HTTP/1.1\r\n\r\n");
+        let fixture = &fixture;
+        let process = &process;
+        async move {
+            fixture
+                .intake
+                .receive(Arrival {
+                    listener: "test listener",
+                    process,
+                    submission,
+                    pending: fixture.told.pending(),
+                    blocking: false,
+                    body: &body,
+                    payload_file: None,
+                    evidence: &evidence,
+                })
+                .await
+        }
+    };
+    send("order 1", "A|B|m1").await;
+    let (kind, original, _) = fixture.told.last();
+    assert_eq!(kind, OutcomeKind::ACCEPTED);
+    std::fs::remove_file(fixture.dir.path().join("inbox/order.txt")).unwrap();
+    send("order 2", "A|B|m2").await;
+    let (kind, holder, _) = fixture.told.last();
+    assert_eq!(kind, OutcomeKind::KEY_TAKEN);
+    assert_eq!(holder, original, "the refusal names the holder");
+    assert!(
+        !fixture.dir.path().join("inbox/order.txt").exists(),
+        "a refused document's steps do not run"
+    );
+    let listed = fixture
+        .store
+        .query(&berth_store::Query::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1, "nothing stored for the refused one");
+}
+
+#[tokio::test]
 async fn a_failed_document_is_recorded_and_a_retry_runs_the_live_process() {
     let fixture = Fixture::new(WRITE).await;
     // A file where the folder should be: write_file fails.
@@ -272,6 +324,7 @@ async fn unfinished_documents_run_again_and_an_undeployed_process_fails_them() {
             raw: None,
             duplicate_key: None,
             duplicate_window: 0,
+            unique_key: None,
         };
         fixture.store.receive(new).await.unwrap();
         ids.push(id);

@@ -136,6 +136,7 @@ fn document(i: usize, t: &Template) -> NewDocument {
         raw: Some(t.raw.clone().into()),
         duplicate_key: Some(format!("PARTNER-A|BERTH|<{i}@partner-a.example>")),
         duplicate_window: 100_000,
+        unique_key: None,
     }
 }
 

@@ -40,6 +40,7 @@ fn document(i: usize, payload: &Bytes) -> NewDocument {
         raw: None,
         duplicate_key: Some(format!("PARTNER-A|BERTH|<{i}@partner-a.example>")),
         duplicate_window: 10_000,
+        unique_key: None,
     }
 }
 

@@ -26,6 +26,12 @@ pub struct NewDocument {
     /// How many of the process's most recent documents are searched for `duplicate_key`;
     /// 0 turns the check off (the key is still stored for later documents to find).
     pub duplicate_window: u32,
+    /// A key the process accepts once, ever (AS2: partner pair and file name, for an operation
+    /// that refuses a file name already received): a document whose key an earlier one holds
+    /// is not stored and gets [`Received::KeyTaken`]. A resend (see `duplicate_key`) is
+    /// answered as a resend, never checked against it. Held in its own unique index, so two
+    /// nodes receiving the same key at once cannot both store it.
+    pub unique_key: Option<String>,
 }
 
 /// What became of a `receive`.
@@ -41,6 +47,11 @@ pub enum Received {
         /// The answer recorded for the original, for the connector to replay (None while the
         /// original has no answer yet).
         answer: Option<Vec<u8>>,
+    },
+    /// The document's `unique_key` is held by an earlier document: nothing was stored.
+    KeyTaken {
+        /// The document that holds the key.
+        holder_id: String,
     },
 }
 

@@ -6,6 +6,7 @@
 //! code is duplicated between them.
 
 mod answer;
+mod filename;
 mod ipfilter;
 mod partner;
 pub mod report;
@@ -141,6 +142,8 @@ pub struct Pending {
     route: Route,
     /// File name stem of this message's evidence files, when archiving.
     archive_stem: Option<String>,
+    /// Set when the operation refuses a file name received before.
+    name_check: Option<filename::NameCheck>,
 }
 
 impl As2Listener {
@@ -247,6 +250,7 @@ impl Listener for As2Listener {
                 )
             }
             OutcomeKind::DUPLICATE => self.duplicate(&pending, outcome, &id),
+            OutcomeKind::KEY_TAKEN => self.file_name_taken(&pending, outcome, &id),
             OutcomeKind::REFUSED => {
                 self.log.warn(
                     &partner.process,

@@ -30,6 +30,8 @@ pub struct Partner {
     pub reject_duplicates: bool,
     /// How many of the latest messages the host's duplicate check covers.
     pub duplicate_window: u32,
+    /// Refuse a file name already received from this pair.
+    pub refuse_duplicate_file_names: bool,
     pub verify_hostname_for_async_mdn: bool,
     pub max_message_bytes: u64,
     pub archive_directory: Option<PathBuf>,
@@ -124,6 +126,7 @@ fn load_partner(
         ip_filter: IpFilter::new(&op.ip_filter)?,
         reject_duplicates: op.reject_duplicates,
         duplicate_window: op.duplicate_window,
+        refuse_duplicate_file_names: op.refuse_duplicate_file_names,
         verify_hostname_for_async_mdn: op.verify_hostname_for_async_mdn,
         max_message_bytes: op.max_message_bytes,
         archive_directory: op.archive_directory.as_deref().map(|d| context.resolve(d)),

@@ -8,6 +8,7 @@ use berth_connector_sdk::prelude::*;
 use bytes::Bytes;
 
 use super::answer::Route;
+use super::filename;
 use super::partner::Partner;
 use super::{As2Listener, Pending, AS2_PATH};
 use crate::disposition::{Disposition, ProcessingError};
@@ -214,6 +215,7 @@ fn refuse(
                 context: failed.context.clone(),
                 route,
                 archive_stem,
+                name_check: None,
             };
             let status = format!("not accepted: {}", failed.disposition);
             let response = listener.answer(
@@ -375,6 +377,10 @@ fn submit(
     if let Some(key) = duplicate_key {
         submission = submission.with_duplicate_key(key, partner.duplicate_window);
     }
+    let name_check = filename::name_check(partner, &tracked, request.remote_addr.as_str());
+    if let Some(key) = filename::unique_key(partner, &tracked) {
+        submission = submission.with_unique_key(key);
+    }
     listener.log.debug(
         &partner.process,
         &format!(
@@ -395,6 +401,7 @@ fn submit(
             context,
             route,
             archive_stem,
+            name_check,
         },
     }
 }

@@ -75,6 +75,12 @@ pub struct As2Operation {
     /// host's message store checks by partner pair and Message-ID.
     #[serde(default = "default_window")]
     pub duplicate_window: u32,
+    /// Refuse a file name already received from this partner pair (the file name of the
+    /// payload's `Content-Disposition`): the message gets a `processed/error:
+    /// duplicate-filename` MDN and is neither stored nor run. A resent Message-ID is still
+    /// answered as a resend. Needs the message store, which keeps every name received.
+    #[serde(default)]
+    pub refuse_duplicate_file_names: bool,
     /// Use RFC 3851 algorithm names (`sha256`, not `sha-256`) in MDNs, for old partners.
     #[serde(default)]
     pub legacy_smime_names: bool,

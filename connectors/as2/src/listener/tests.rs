@@ -221,3 +221,37 @@ fn settings_are_checked_with_their_pointers() {
     let ok = operation("THEM", r#","duplicate_window":1000000"#);
     assert!(settings::check_operation(&ok).is_empty());
 }
+
+#[test]
+fn a_file_name_received_before_gets_the_duplicate_filename_error() {
+    let l = listener(vec![
+        (
+            "p".into(),
+            operation("THEM", r#","refuse_duplicate_file_names":true"#),
+        ),
+        ("q".into(), operation("FREE", "")),
+    ]);
+    let mut named = MESSAGE.to_vec();
+    named.push(("content-disposition", "attachment; filename=\"a.edi\""));
+    let (submission, pending) = match with_request(&named, |r| l.handle(r)) {
+        Decision::Submit {
+            submission,
+            pending,
+        } => (submission, pending),
+        Decision::Respond(r) => panic!("answered {}", r.status),
+    };
+    let key = submission.unique_key.as_ref().into_option().unwrap();
+    assert_eq!(key.as_str(), "file-name\u{1f}THEM\u{1f}US\u{1f}a.edi");
+    let refused = l.complete(pending, &outcome(OutcomeKind::KEY_TAKEN, None));
+    assert_eq!(refused.status, 200);
+    assert!(body_text(&refused).contains("processed/error: duplicate-filename"));
+
+    // Without the setting, or without a file name, no key.
+    let (plain, _) = submit(&l);
+    assert!(plain.unique_key.is_none(), "no file name, no key");
+    named[0] = ("as2-from", "FREE");
+    match with_request(&named, |r| l.handle(r)) {
+        Decision::Submit { submission, .. } => assert!(submission.unique_key.is_none()),
+        Decision::Respond(r) => panic!("answered {}", r.status),
+    }
+}

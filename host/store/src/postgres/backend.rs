@@ -106,6 +106,7 @@ impl PgStore {
             duplicate_key: doc.duplicate_key,
             duplicate_window: doc.duplicate_window,
             node: self.cluster.node(),
+            unique_key: doc.unique_key,
         };
         self.db.run(write::receive(self.db.clone(), insert)).await
     }

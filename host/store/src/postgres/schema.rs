@@ -129,6 +129,15 @@ const MIGRATIONS: &[&str] = &[
         origin   TEXT NOT NULL,
         at       TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
     );",
+    // 4: keys a process accepts once (AS2: a file name already received from the partner is
+    // refused): the primary key orders two nodes claiming the same key, the second waits for
+    // the first's commit and then finds it taken.
+    "CREATE TABLE unique_keys (
+        process     TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        document_id TEXT NOT NULL,
+        PRIMARY KEY (process, key)
+    );",
 ];
 
 /// The version this code writes.

@@ -25,6 +25,7 @@ pub(crate) struct Insert {
     pub duplicate_window: u32,
     /// The node that received it and owns it until it finishes (None outside a cluster).
     pub node: Option<String>,
+    pub unique_key: Option<String>,
 }
 
 /// How often a receipt looks again when the key's holder changed under it (another node moved
@@ -45,6 +46,14 @@ pub(crate) async fn receive(db: Arc<Db>, doc: Insert) -> Result<Received, StoreE
     let tx = client.transaction().await?;
     for _ in 0..KEY_ROUNDS {
         if let Some(seq) = insert_row(&tx, &doc, &doc.duplicate_key).await? {
+            // Only a new message claims its unique key (a resend never gets here); a refused
+            // one rolls back its row, leaving nothing behind.
+            if let Some(key) = &doc.unique_key {
+                if let Some(holder_id) = claim_unique_key(&tx, &doc, key).await? {
+                    drop(tx);
+                    return Ok(Received::KeyTaken { holder_id });
+                }
+            }
             insert_properties(&tx, seq, &doc.properties).await?;
             let payload_len = doc.payload.write(&tx, seq, PAYLOAD).await?;
             let raw_len = match &doc.raw {
@@ -148,6 +157,32 @@ async fn insert_row(
         .await
         .map_err(|e| refused_id(e, &doc.id))?;
     Ok(row.map(|r| r.get(0)))
+}
+
+/// Claims `key` for the document; the document that holds it when another does. A concurrent
+/// claim of the same key waits on the primary key for the other transaction, then sees it.
+async fn claim_unique_key(
+    tx: &Transaction<'_>,
+    doc: &Insert,
+    key: &str,
+) -> Result<Option<String>, StoreError> {
+    let claimed = tx
+        .execute(
+            "INSERT INTO unique_keys (process, key, document_id) VALUES ($1, $2, $3)
+             ON CONFLICT (process, key) DO NOTHING",
+            &[&doc.process, &key, &doc.id],
+        )
+        .await?;
+    if claimed == 1 {
+        return Ok(None);
+    }
+    let holder = tx
+        .query_opt(
+            "SELECT document_id FROM unique_keys WHERE process = $1 AND key = $2",
+            &[&doc.process, &key],
+        )
+        .await?;
+    Ok(Some(holder.map(|r| r.get(0)).unwrap_or_default()))
 }
 
 /// A unique violation of the id is the caller's mistake, not the database's.

@@ -129,13 +129,18 @@ impl SqliteStore {
             properties: doc.properties,
             duplicate_key: doc.duplicate_key,
             duplicate_window: doc.duplicate_window,
+            unique_key: doc.unique_key,
         });
         let outcome = self.writer.call(op).await;
         let blobs: Vec<&Blob> = files.iter().flatten().collect();
         match outcome {
             Ok(Outcome::Received(received)) => {
-                // A resend's row names no file (see `Received::Duplicate`).
-                if matches!(received, Received::Duplicate { .. }) {
+                // A resend's row names no file (see `Received::Duplicate`), and a refused
+                // key stored no row.
+                if matches!(
+                    received,
+                    Received::Duplicate { .. } | Received::KeyTaken { .. }
+                ) {
                     self.forget(&blobs);
                 }
                 Ok(received)

@@ -36,6 +36,7 @@ pub(crate) struct Insert {
     pub properties: Vec<(String, String)>,
     pub duplicate_key: Option<String>,
     pub duplicate_window: u32,
+    pub unique_key: Option<String>,
 }
 
 /// A document copied from another store (see `import.rs`), its contents already placed.
@@ -420,6 +421,13 @@ fn insert(conn: &Connection, doc: &Insert, seq: &mut i64) -> Step {
         }
         _ => None,
     };
+    // A resend is answered as one; only a new message claims its unique key, before its row
+    // exists, so that a refused one leaves nothing behind.
+    if let (None, Some(key)) = (&original, &doc.unique_key) {
+        if let Some(holder_id) = sql::claim_unique_key(conn, &doc.process, key, &doc.id)? {
+            return Ok(Ok(Outcome::Received(Received::KeyTaken { holder_id })));
+        }
+    }
     let mut row = sql::DocumentRow {
         id: &doc.id,
         seq: *seq + 1,
@@ -442,6 +450,11 @@ fn insert(conn: &Connection, doc: &Insert, seq: &mut i64) -> Step {
         row.duplicate_of = Some(&original.id);
     }
     if !sql::insert_document(conn, &row)? {
+        if original.is_none() {
+            if let Some(key) = &doc.unique_key {
+                sql::release_unique_key(conn, &doc.process, key, &doc.id)?;
+            }
+        }
         return Ok(Err(StoreError::AlreadyExists(doc.id.clone())));
     }
     *seq += 1;

@@ -16,7 +16,7 @@ fn duplicate_of(received: Received) -> (String, Option<Vec<u8>>) {
             original_id,
             answer,
         } => (original_id, answer),
-        Received::New => panic!("expected a duplicate"),
+        other => panic!("expected a duplicate, got {other:?}"),
     }
 }
 
@@ -125,6 +125,7 @@ async fn concurrent_resends(f: &Fixture) {
         match task.await.unwrap() {
             (id, Received::New) => originals.push(id),
             (_, Received::Duplicate { original_id, .. }) => named.push(original_id),
+            (id, other) => panic!("{id}: unexpected {other:?}"),
         }
     }
     assert_eq!(originals.len(), 1, "one original: {originals:?}");

@@ -14,3 +14,4 @@ mod paging;
 mod payloads;
 mod postgres_only;
 mod traffic;
+mod unique_keys;

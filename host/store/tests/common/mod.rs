@@ -17,6 +17,7 @@ pub fn doc(id: &str, process: &str) -> NewDocument {
         raw: None,
         duplicate_key: None,
         duplicate_window: 0,
+        unique_key: None,
     }
 }
 
@@ -25,6 +26,7 @@ pub fn keyed(id: &str, process: &str, key: &str, window: u32) -> NewDocument {
     NewDocument {
         duplicate_key: Some(key.into()),
         duplicate_window: window,
+        unique_key: None,
         ..doc(id, process)
     }
 }

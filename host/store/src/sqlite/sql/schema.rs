@@ -104,6 +104,14 @@ const MIGRATIONS: &[&str] = &[
         result   TEXT NOT NULL,
         PRIMARY KEY (delivery, n)
     );",
+    // Keys a process accepts once (AS2: a file name already received from the partner is
+    // refused): the primary key refuses the second document, in the writer's transaction.
+    "CREATE TABLE unique_keys (
+        process     TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        document_id TEXT NOT NULL,
+        PRIMARY KEY (process, key)
+    );",
 ];
 
 /// The version this code writes.
@@ -205,6 +213,7 @@ mod tests {
             payload: b"resend".to_vec().into(),
             duplicate_key: Some(key.into()),
             duplicate_window: 100,
+            unique_key: None,
             ..NewDocument::default()
         }
     }
