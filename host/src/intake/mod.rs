@@ -15,6 +15,7 @@
 mod again;
 mod payload;
 mod record;
+mod resend;
 #[cfg(test)]
 mod tests;
 
@@ -341,6 +342,10 @@ impl Intake {
                 answer,
             }) => {
                 tracing::info!(process = %process.name, document = %id, original = %original_id, "duplicate received; not processed again");
+                let answer = match answer {
+                    Some(answer) => Some(answer),
+                    None => resend::answer_of(store, &original_id).await,
+                };
                 let outcome = Outcome {
                     kind: OutcomeKind::DUPLICATE,
                     document_id: original_id.into(),

@@ -275,7 +275,10 @@ mod tests {
         partials.sweep(true).unwrap();
         let first = partials.claim(&identity("t-1")).expect("free");
         assert!(partials.claim(&identity("t-1")).is_none(), "busy");
-        assert!(partials.claim(&identity("t-2")).is_some(), "another transfer");
+        assert!(
+            partials.claim(&identity("t-2")).is_some(),
+            "another transfer"
+        );
         drop(first);
         let _again = partials.claim(&identity("t-1")).expect("released");
 
