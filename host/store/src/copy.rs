@@ -14,6 +14,9 @@ pub struct DuplicateKeys {
     pub duplicate_key: Option<String>,
     /// For a resend: the document it repeated.
     pub duplicate_of: Option<String>,
+    /// The key this document holds among the keys its process accepts once (AS2: the partner
+    /// pair and a file name already received), so that the target goes on refusing it.
+    pub unique_key: Option<String>,
 }
 
 /// A document as a copy writes it into the target store (see `Backend::import`).

@@ -1,5 +1,5 @@
 //! A copy's reads and writes (`berth store copy`): the documents in the order they were
-//! received, their duplicate keys, and a document written as it was in another store.
+//! received, their duplicate and unique keys, and a document written as it was in another store.
 
 use std::sync::Arc;
 
@@ -32,13 +32,17 @@ pub(crate) async fn duplicate_keys(
     let client = db.pool.get().await?;
     let row = client
         .query_opt(
-            "SELECT duplicate_key, duplicate_of FROM documents WHERE id = $1",
+            "SELECT d.duplicate_key, d.duplicate_of,
+                 (SELECT u.key FROM unique_keys u
+                  WHERE u.process = d.process AND u.document_id = d.id LIMIT 1)
+             FROM documents d WHERE d.id = $1",
             &[&id],
         )
         .await?;
     Ok(row.map(|r| DuplicateKeys {
         duplicate_key: r.get(0),
         duplicate_of: r.get(1),
+        unique_key: r.get(2),
     }))
 }
 
@@ -105,6 +109,16 @@ pub(crate) async fn import(
              SELECT $1, h.n::int, h.at, h.event
              FROM unnest($2::bigint[], $3::text[]) WITH ORDINALITY AS h(at, event, n)",
             &[&seq, &at, &events],
+        )
+        .await?;
+    }
+    if let Some(key) = &doc.keys.unique_key {
+        // A key the target holds already (a copy with --append) stays with its holder: the
+        // file name is refused either way.
+        tx.execute(
+            "INSERT INTO unique_keys (process, key, document_id) VALUES ($1, $2, $3)
+             ON CONFLICT (process, key) DO NOTHING",
+            &[&doc.process, key, &doc.id],
         )
         .await?;
     }

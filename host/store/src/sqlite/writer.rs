@@ -508,6 +508,9 @@ fn import(conn: &Connection, row: &ImportRow, seq: &mut i64) -> Step {
     for (n, (at, event)) in doc.history.iter().enumerate() {
         sql::insert_history(conn, first + n as i64, *at, event)?;
     }
+    if let Some(key) = &doc.keys.unique_key {
+        sql::import_unique_key(conn, &doc.process, key, &doc.id)?;
+    }
     sql::outbox::import(conn, &doc.id, &doc.deliveries)?;
     Ok(Ok(Outcome::Done))
 }

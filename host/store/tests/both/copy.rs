@@ -1,10 +1,11 @@
 //! A copy between stores (`berth store copy`): every document written into another store as it
 //! was (state, times, properties, history, answer, payload and raw request, large ones too),
-//! oldest first, so that duplicate detection goes on in the target.
+//! oldest first, so that duplicate detection goes on in the target, and so does the refusal of
+//! a file name already received.
 
 use berth_store::{
-    Answer, DuplicateKeys, Finish, Imported, Payload, Received, State, Store, StoreError,
-    StoredPayload,
+    Answer, DuplicateKeys, Finish, Imported, NewDocument, Payload, Received, State, Store,
+    StoreError, StoredPayload,
 };
 use bytes::Bytes;
 
@@ -19,6 +20,13 @@ fn content(stored: &StoredPayload) -> Payload {
         (Some(bytes), _) => Payload::Bytes(bytes.clone()),
         (None, Some(path)) => Payload::File(path.to_path_buf()),
         (None, None) => Payload::Bytes(read(stored)),
+    }
+}
+
+fn named(id: &str, message: &str, name: &str) -> NewDocument {
+    NewDocument {
+        unique_key: Some(name.into()),
+        ..keyed(id, "as2", message, 100)
     }
 }
 
@@ -72,12 +80,17 @@ async fn a_copied_store_reads_the_same_and_keeps_its_duplicates(f: &Fixture) {
     };
     source.conclude("bad", failed, None).await.unwrap();
     source.receive(doc("waiting", "http")).await.unwrap();
+    source.receive(named("f1", "<id-2>", "A|B|a.edi")).await.unwrap();
+    source
+        .conclude("f1", Finish::Processed, Some(mdn.clone()))
+        .await
+        .unwrap();
 
     let other = Fixture::new(f.kind);
     let target = other.open();
-    assert_eq!(copy(&source, &target).await, 5);
+    assert_eq!(copy(&source, &target).await, 6);
 
-    for id in ["m1", "m1-r", "big", "bad", "waiting"] {
+    for id in ["m1", "m1-r", "big", "bad", "waiting", "f1"] {
         let (a, b) = (
             source.get(id).await.unwrap().unwrap(),
             target.get(id).await.unwrap().unwrap(),
@@ -109,8 +122,13 @@ async fn a_copied_store_reads_the_same_and_keeps_its_duplicates(f: &Fixture) {
         target.duplicate_keys("m1-r").await.unwrap(),
         Some(DuplicateKeys {
             duplicate_key: None,
-            duplicate_of: Some("m1".into())
+            duplicate_of: Some("m1".into()),
+            unique_key: None,
         })
+    );
+    assert_eq!(
+        target.duplicate_keys("f1").await.unwrap().unwrap().unique_key,
+        Some("A|B|a.edi".into())
     );
     // The target goes on: a resend is recognised with the first answer, the unfinished one
     // is handed back, and an id already there is refused.
@@ -125,6 +143,17 @@ async fn a_copied_store_reads_the_same_and_keeps_its_duplicates(f: &Fixture) {
             answer: Some(mdn.bytes.clone()),
         }
     );
+    // A file name received before the copy is still refused after it.
+    assert_eq!(
+        target
+            .receive(named("f2", "<id-3>", "A|B|a.edi"))
+            .await
+            .unwrap(),
+        Received::KeyTaken {
+            holder_id: "f1".into()
+        }
+    );
+    assert!(target.get("f2").await.unwrap().is_none());
     let unfinished: Vec<String> = target
         .unfinished()
         .await

@@ -262,13 +262,18 @@ pub(crate) fn duplicate_keys(
     conn: &Connection,
     id: &str,
 ) -> Result<Option<DuplicateKeys>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT duplicate_key, duplicate_of FROM documents WHERE id = ?1")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.duplicate_key, d.duplicate_of,
+             (SELECT u.key FROM unique_keys u
+              WHERE u.process = d.process AND u.document_id = d.id LIMIT 1)
+         FROM documents d WHERE d.id = ?1",
+    )?;
     Ok(stmt
         .query_row([id], |r| {
             Ok(DuplicateKeys {
                 duplicate_key: r.get(0)?,
                 duplicate_of: r.get(1)?,
+                unique_key: r.get(2)?,
             })
         })
         .optional()?)

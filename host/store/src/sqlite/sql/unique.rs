@@ -51,3 +51,18 @@ pub(crate) fn release_unique_key(
     stmt.execute(params![process, key, document_id])?;
     Ok(())
 }
+
+/// For a copy: the key a copied document held in its source store. A key the target holds
+/// already (a copy with --append) stays with its holder: the file name is refused either way.
+pub(crate) fn import_unique_key(
+    conn: &Connection,
+    process: &str,
+    key: &str,
+    document_id: &str,
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO unique_keys (process, key, document_id) VALUES (?1, ?2, ?3)",
+    )?;
+    stmt.execute(params![process, key, document_id])?;
+    Ok(())
+}
