@@ -58,7 +58,9 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
             None => None,
         };
         let intake = Intake::new(Runner::new(&dir), store);
-        intake.start_deliveries(&settings.deliveries, crate::server::host_name())?;
+        // Claims carry the cluster's name of this node (the host name by default), so that an
+        // operator reading the outbox sees which node holds a delivery.
+        intake.start_deliveries(&settings.deliveries, &settings.cluster.node_name())?;
         intake
             .metrics()
             .set_plugin_load_failures(plan.refused_plugins as u64);

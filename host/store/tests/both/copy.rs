@@ -80,7 +80,10 @@ async fn a_copied_store_reads_the_same_and_keeps_its_duplicates(f: &Fixture) {
     };
     source.conclude("bad", failed, None).await.unwrap();
     source.receive(doc("waiting", "http")).await.unwrap();
-    source.receive(named("f1", "<id-2>", "A|B|a.edi")).await.unwrap();
+    source
+        .receive(named("f1", "<id-2>", "A|B|a.edi"))
+        .await
+        .unwrap();
     source
         .conclude("f1", Finish::Processed, Some(mdn.clone()))
         .await
@@ -127,7 +130,12 @@ async fn a_copied_store_reads_the_same_and_keeps_its_duplicates(f: &Fixture) {
         })
     );
     assert_eq!(
-        target.duplicate_keys("f1").await.unwrap().unwrap().unique_key,
+        target
+            .duplicate_keys("f1")
+            .await
+            .unwrap()
+            .unwrap()
+            .unique_key,
         Some("A|B|a.edi".into())
     );
     // The target goes on: a resend is recognised with the first answer, the unfinished one
