@@ -1,6 +1,7 @@
 //! `berth store copy`: move a deployment's message store between the embedded SQLite store and
 //! PostgreSQL, documents with everything the store knows of them (payloads, raw requests,
-//! answers, properties, history, states and duplicate keys), so that a deployment that outgrew
+//! answers, properties, history, states and duplicate keys, and the file names already
+//! received whose documents were purged), so that a deployment that outgrew
 //! one machine keeps its history and its duplicate detection.
 //!
 //! Documents go oldest first, one at a time: a large payload is streamed (from the source's
@@ -94,7 +95,9 @@ pub fn run(
                  copy into it anyway (documents whose id is there already are skipped)"
             );
         }
-        copy(&source, &target, spool.path()).await
+        let copied = copy(&source, &target, spool.path()).await?;
+        copy_orphan_keys(&source, &target).await?;
+        Ok(copied)
     })?;
     println!(
         "copied {} documents from {from} to {to}{}",
@@ -138,6 +141,23 @@ async fn copy(source: &Store, target: &Store, spool: &Path) -> anyhow::Result<Co
                 eprintln!("{} documents copied", done.copied + done.skipped);
             }
         }
+    }
+}
+
+/// Copies the keys whose document retention purged (a file name refused once stays refused,
+/// see `NewDocument::unique_key`); each document's own key went with it.
+async fn copy_orphan_keys(source: &Store, target: &Store) -> anyhow::Result<()> {
+    let mut after = None;
+    loop {
+        let page = source.orphan_keys(after, PAGE).await?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = Some((last.process.clone(), last.key.clone()));
+        target
+            .import_keys(page)
+            .await
+            .context("copying the file names already received")?;
     }
 }
 

@@ -26,7 +26,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use crate::cluster::Cluster;
-use crate::copy::{DuplicateKeys, Imported};
+use crate::copy::{DuplicateKeys, Imported, UniqueKey};
 use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
 use crate::error::StoreError;
 use crate::payload::StoredPayload;
@@ -183,6 +183,29 @@ pub trait Backend: Send + Sync {
     /// Writes a document copied from another store as it is: state, history, answer and keys,
     /// numbered after those already there. [`StoreError::AlreadyExists`] when its id is taken.
     fn import(&self, _doc: Imported) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async {
+            Err(StoreError::Invalid(
+                "this store cannot be copied into".into(),
+            ))
+        })
+    }
+
+    /// For a copy: the next `limit` keys whose document is gone, after `after` (process, key),
+    /// in that order.
+    fn orphan_keys(
+        &self,
+        _after: Option<(String, String)>,
+        _limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<UniqueKey>, StoreError>> {
+        Box::pin(async {
+            Err(StoreError::Invalid(
+                "this store cannot be copied from".into(),
+            ))
+        })
+    }
+
+    /// For a copy: keys from another store; one held here already stays with its holder.
+    fn import_keys(&self, _keys: Vec<UniqueKey>) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async {
             Err(StoreError::Invalid(
                 "this store cannot be copied into".into(),

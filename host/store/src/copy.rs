@@ -19,6 +19,15 @@ pub struct DuplicateKeys {
     pub unique_key: Option<String>,
 }
 
+/// A key a process accepts once whose document is gone (retention purged it): it is copied
+/// on its own, so that the file name stays refused in the target too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UniqueKey {
+    pub process: String,
+    pub key: String,
+    pub document_id: String,
+}
+
 /// A document as a copy writes it into the target store (see `Backend::import`).
 #[derive(Debug, Clone)]
 pub struct Imported {

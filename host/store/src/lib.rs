@@ -36,7 +36,7 @@ mod types;
 
 pub use backend::{Backend, BackendRead, BoxFuture};
 pub use cluster::{Cluster, ControlCommand, Node, NodeInfo, Registration, TakenOver};
-pub use copy::{DuplicateKeys, Imported};
+pub use copy::{DuplicateKeys, Imported, UniqueKey};
 pub use delivery::{Attempt, AttemptOutcome, Delivery, DeliveryState, NewDelivery};
 pub use error::StoreError;
 pub use payload::{HeadThen, Payload, PayloadSource, StoredPayload};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::backend::{Backend, BackendRead};
 use crate::cluster::Cluster;
-use crate::copy::{DuplicateKeys, Imported};
+use crate::copy::{DuplicateKeys, Imported, UniqueKey};
 use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
 use crate::error::StoreError;
 use crate::health::Health;
@@ -280,6 +280,22 @@ impl Store {
     /// For a copy: writes a document from another store as it is, once committed.
     pub async fn import(&self, doc: Imported) -> Result<(), StoreError> {
         self.health.watch(self.backend.import(doc)).await
+    }
+
+    /// For a copy: keys whose document is gone (see [`UniqueKey`]), after `after`.
+    pub async fn orphan_keys(
+        &self,
+        after: Option<(String, String)>,
+        limit: usize,
+    ) -> Result<Vec<UniqueKey>, StoreError> {
+        self.health
+            .watch(self.backend.orphan_keys(after, limit))
+            .await
+    }
+
+    /// For a copy: writes keys from another store.
+    pub async fn import_keys(&self, keys: Vec<UniqueKey>) -> Result<(), StoreError> {
+        self.health.watch(self.backend.import_keys(keys)).await
     }
 
     /// The nodes that share this store (just this one for the embedded store).

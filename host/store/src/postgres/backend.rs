@@ -11,7 +11,7 @@ use super::{import, outbox, read, schema, write};
 use crate::backend::{Backend, BackendRead, BoxFuture};
 use crate::clock::now_millis;
 use crate::cluster::Cluster;
-use crate::copy::{DuplicateKeys, Imported};
+use crate::copy::{DuplicateKeys, Imported, UniqueKey};
 use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
 use crate::error::StoreError;
 use crate::payload::StoredPayload;
@@ -279,6 +279,21 @@ impl Backend for PgStore {
             self.db
                 .run(import::duplicate_keys(self.db.clone(), id.to_string())),
         )
+    }
+
+    fn orphan_keys(
+        &self,
+        after: Option<(String, String)>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<UniqueKey>, StoreError>> {
+        Box::pin(
+            self.db
+                .run(import::orphan_keys(self.db.clone(), after, limit)),
+        )
+    }
+
+    fn import_keys(&self, keys: Vec<UniqueKey>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.db.run(import::import_keys(self.db.clone(), keys)))
     }
 
     fn import(&self, mut doc: Imported) -> BoxFuture<'_, Result<(), StoreError>> {

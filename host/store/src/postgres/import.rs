@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::chunks::{Placed, PAYLOAD, RAW};
 use super::pool::Db;
 use super::write::{insert_properties, refused_id};
-use crate::copy::{DuplicateKeys, Imported};
+use crate::copy::{DuplicateKeys, Imported, UniqueKey};
 use crate::error::StoreError;
 
 pub(crate) async fn export_ids(
@@ -123,6 +123,51 @@ pub(crate) async fn import(
         .await?;
     }
     super::outbox::import(&tx, &doc.id, &doc.deliveries).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Keys whose document is gone (a key outlives its document's purge), in order of
+/// (process, key) after `after`.
+pub(crate) async fn orphan_keys(
+    db: Arc<Db>,
+    after: Option<(String, String)>,
+    limit: usize,
+) -> Result<Vec<UniqueKey>, StoreError> {
+    let client = db.pool.get().await?;
+    let (process, key) = after.unwrap_or_default();
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = client
+        .query(
+            "SELECT u.process, u.key, u.document_id FROM unique_keys u
+             WHERE (u.process, u.key) > ($1, $2)
+               AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.id = u.document_id)
+             ORDER BY u.process, u.key LIMIT $3",
+            &[&process, &key, &limit],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| UniqueKey {
+            process: r.get(0),
+            key: r.get(1),
+            document_id: r.get(2),
+        })
+        .collect())
+}
+
+/// Keys copied on their own; one held here already stays with its holder.
+pub(crate) async fn import_keys(db: Arc<Db>, keys: Vec<UniqueKey>) -> Result<(), StoreError> {
+    let mut client = db.pool.get().await?;
+    let tx = client.transaction().await?;
+    for k in &keys {
+        tx.execute(
+            "INSERT INTO unique_keys (process, key, document_id) VALUES ($1, $2, $3)
+             ON CONFLICT (process, key) DO NOTHING",
+            &[&k.process, &k.key, &k.document_id],
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(())
 }

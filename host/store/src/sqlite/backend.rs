@@ -16,7 +16,7 @@ use super::writer::{Insert, Op, Outcome, Writer};
 use crate::backend::{Backend, BackendRead, BoxFuture};
 use crate::clock::now_millis;
 use crate::cluster::Cluster;
-use crate::copy::{DuplicateKeys, Imported};
+use crate::copy::{DuplicateKeys, Imported, UniqueKey};
 use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
 use crate::error::StoreError;
 use crate::payload::{HeadThen, Payload, StoredPayload};
@@ -372,6 +372,18 @@ impl Backend for SqliteStore {
 
     fn import(&self, doc: Imported) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(SqliteStore::import(self, doc))
+    }
+
+    fn orphan_keys(
+        &self,
+        after: Option<(String, String)>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<UniqueKey>, StoreError>> {
+        Box::pin(SqliteStore::orphan_keys(self, after, limit))
+    }
+
+    fn import_keys(&self, keys: Vec<UniqueKey>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(SqliteStore::import_keys(self, keys))
     }
 
     fn size_bytes(&self) -> BoxFuture<'_, Result<u64, StoreError>> {

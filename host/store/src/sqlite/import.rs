@@ -5,7 +5,7 @@
 use super::backend::{blocking, SqliteStore};
 use super::sql;
 use super::writer::{ImportRow, Op, Outcome};
-use crate::copy::{DuplicateKeys, Imported};
+use crate::copy::{DuplicateKeys, Imported, UniqueKey};
 use crate::error::StoreError;
 
 impl SqliteStore {
@@ -29,6 +29,29 @@ impl SqliteStore {
     ) -> Result<Option<DuplicateKeys>, StoreError> {
         let (reads, id) = (self.reader.reads.clone(), id.to_string());
         blocking(move || reads.readers.read(|conn| sql::duplicate_keys(conn, &id))).await
+    }
+
+    pub(super) async fn orphan_keys(
+        &self,
+        after: Option<(String, String)>,
+        limit: usize,
+    ) -> Result<Vec<UniqueKey>, StoreError> {
+        let reads = self.reader.reads.clone();
+        blocking(move || {
+            reads
+                .readers
+                .read(|conn| sql::orphan_keys(conn, after.as_ref(), limit))
+        })
+        .await
+    }
+
+    pub(super) async fn import_keys(&self, keys: Vec<UniqueKey>) -> Result<(), StoreError> {
+        match self.writer.call(Op::ImportKeys(keys)).await? {
+            Outcome::Done => Ok(()),
+            _ => Err(StoreError::Invalid(
+                "the writer answered a copy oddly".into(),
+            )),
+        }
     }
 
     pub(super) async fn import(&self, mut doc: Imported) -> Result<(), StoreError> {

@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use crate::copy::Imported;
+use crate::copy::{Imported, UniqueKey};
 use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
 use crate::error::StoreError;
 use crate::sqlite::files::Blob;
@@ -50,6 +50,8 @@ pub(crate) struct ImportRow {
 pub(crate) enum Op {
     Insert(Insert),
     Import(Box<ImportRow>),
+    /// Keys copied on their own (see `UniqueKey`).
+    ImportKeys(Vec<UniqueKey>),
     Answer {
         id: String,
         answer: Answer,
@@ -278,6 +280,12 @@ fn apply_one(conn: &Connection, fresh: &mut Fresh, op: &Op, seq: &mut i64) -> St
             Ok(step)
         }
         Op::Import(row) => import(conn, row, seq),
+        Op::ImportKeys(keys) => {
+            for k in keys {
+                sql::import_unique_key(conn, &k.process, &k.key, &k.document_id)?;
+            }
+            Ok(Ok(Outcome::Done))
+        }
         Op::Answer { id, answer, at } => {
             let (seq, history) = match find(conn, fresh, id, None, 1)? {
                 Ok(found) => found,

@@ -3,16 +3,21 @@
 //! oldest first, so that duplicate detection goes on in the target, and so does the refusal of
 //! a file name already received.
 
+use std::time::Duration;
+
 use berth_store::{
     Answer, DuplicateKeys, Finish, Imported, NewDocument, Payload, Received, State, Store,
-    StoreError, StoredPayload,
+    StoreError, StoredPayload, UniqueKey,
 };
 use bytes::Bytes;
 
 use crate::common::{doc, keyed, read, read_opt};
 use crate::fixture::Fixture;
 
-crate::both!(a_copied_store_reads_the_same_and_keeps_its_duplicates);
+crate::both!(
+    a_copied_store_reads_the_same_and_keeps_its_duplicates,
+    a_file_name_of_a_purged_document_stays_refused
+);
 
 /// Stored content as a copy hands it on: bytes, or the source's own file.
 fn content(stored: &StoredPayload) -> Payload {
@@ -186,5 +191,73 @@ async fn a_copied_store_reads_the_same_and_keeps_its_duplicates(f: &Fixture) {
     assert!(
         matches!(refused, Err(StoreError::AlreadyExists(_))),
         "{refused:?}"
+    );
+}
+
+/// A key outlives its document's purge ("already received" stays true); a copy takes such
+/// keys on their own, paged, and the target refuses the file name as the source did.
+async fn a_file_name_of_a_purged_document_stays_refused(f: &Fixture) {
+    let source = f.open();
+    for (id, message, name) in [
+        ("p1", "<p1>", "A|B|old.edi"),
+        ("p2", "<p2>", "A|B|older.edi"),
+    ] {
+        source.receive(named(id, message, name)).await.unwrap();
+        source.finish(id, Finish::Processed).await.unwrap();
+    }
+    source
+        .receive(named("kept", "<k>", "A|B|kept.edi"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    // "kept" has not run yet, so it stays; the other two go, their keys stay.
+    assert_eq!(source.purge(Duration::ZERO, false).await.unwrap(), 2);
+
+    let other = Fixture::new(f.kind);
+    let target = other.open();
+    assert_eq!(copy(&source, &target).await, 1);
+    let mut after = None;
+    let mut keys = Vec::new();
+    loop {
+        let page = source.orphan_keys(after, 1).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some((last.process.clone(), last.key.clone()));
+        keys.extend(page.clone());
+        target.import_keys(page).await.unwrap();
+    }
+    let orphan = |id: &str, key: &str| UniqueKey {
+        process: "as2".into(),
+        key: key.into(),
+        document_id: id.into(),
+    };
+    assert_eq!(
+        keys,
+        [orphan("p1", "A|B|old.edi"), orphan("p2", "A|B|older.edi")],
+        "only the keys whose document is gone, in order"
+    );
+    // Copied again (a copy with --append): nothing changes, nothing fails.
+    target.import_keys(keys).await.unwrap();
+    for (name, holder) in [
+        ("A|B|old.edi", "p1"),
+        ("A|B|older.edi", "p2"),
+        ("A|B|kept.edi", "kept"),
+    ] {
+        assert_eq!(
+            target
+                .receive(named("again", "<again>", name))
+                .await
+                .unwrap(),
+            Received::KeyTaken {
+                holder_id: holder.into()
+            },
+            "{name}"
+        );
+    }
+    assert_eq!(
+        target
+            .receive(named("new", "<new>", "A|B|new.edi"))
+            .await
+            .unwrap(),
+        Received::New
     );
 }

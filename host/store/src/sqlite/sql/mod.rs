@@ -24,7 +24,7 @@ pub(crate) use read::{
     DocumentRead,
 };
 pub(crate) use schema::migrate;
-pub(crate) use unique::{claim_unique_key, import_unique_key, release_unique_key};
+pub(crate) use unique::{claim_unique_key, import_unique_key, orphan_keys, release_unique_key};
 pub(crate) use write::{
     append_history, find_duplicate, insert_document, insert_history, insert_properties, locate,
     max_seq, next_history, purge, referenced_files, set_answer, set_concluded, set_finished,

@@ -7,6 +7,7 @@
 
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 
+use crate::copy::UniqueKey;
 use crate::error::StoreError;
 
 /// Claims `key` for `document_id`; the document that holds it when another already does.
@@ -65,4 +66,29 @@ pub(crate) fn import_unique_key(
     )?;
     stmt.execute(params![process, key, document_id])?;
     Ok(())
+}
+
+/// For a copy: keys whose document is gone (a key outlives its document's purge), in order of
+/// (process, key) after `after`.
+pub(crate) fn orphan_keys(
+    conn: &Connection,
+    after: Option<&(String, String)>,
+    limit: usize,
+) -> Result<Vec<UniqueKey>, StoreError> {
+    let (process, key) = after.map_or(("", ""), |(p, k)| (p.as_str(), k.as_str()));
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.process, u.key, u.document_id FROM unique_keys u
+         WHERE (u.process, u.key) > (?1, ?2)
+           AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.id = u.document_id)
+         ORDER BY u.process, u.key LIMIT ?3",
+    )?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt.query_map(params![process, key, limit], |r| {
+        Ok(UniqueKey {
+            process: r.get(0)?,
+            key: r.get(1)?,
+            document_id: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
