@@ -10,11 +10,10 @@
 // already received. Exits 0 when every check passed; prints each step. Saves a screenshot to
 // $BERTH_CONSOLE_SCREENSHOT (default target/console.png) on success and on failure.
 
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { runInChromium } from './chromium.mjs';
 
 const [adminUrl, token, listenerUrl, processName, fileName] = process.argv.slice(2);
 if (!fileName) {
@@ -28,10 +27,6 @@ const TIMEOUT_MS = 15000;
 const step = (text) => console.log('console: ' + text);
 
 // A whole run never hangs the test: 90 s and it fails.
-const watchdog = setTimeout(() => {
-  console.error('console: FAILED: the run took more than 90 s');
-  process.exit(1);
-}, 90000);
 
 // The partner's view: a POST from Node, not from the page.
 async function post(url, body) {
@@ -158,49 +153,20 @@ async function waitForText(locator, text, what) {
   throw new Error(`${what}: expected ${JSON.stringify(text)}, shows ${JSON.stringify(last)}`);
 }
 
-const profile = mkdtempSync(join(tmpdir(), 'berth-console-chromium-'));
-let context;
-let failed = null;
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
+await runInChromium(
+  {
+    name: 'console',
+    limitMs: 90000,
+    timeoutMs: TIMEOUT_MS,
     viewport: { width: 1280, height: 900 },
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--no-proxy-server',
-    ],
-    timeout: 60000,
-  });
-  const page = context.pages()[0] || (await context.newPage());
-  page.setDefaultTimeout(TIMEOUT_MS);
-  const pageErrors = [];
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') console.log('console: page console error: ' + m.text());
-  });
-  try {
-    await main(page, pageErrors);
-  } catch (e) {
-    failed = e;
-    const shown = await page.getByTestId('error-text').textContent({ timeout: 1000 }).catch(() => '');
-    if (shown) console.error('console: the page shows the error: ' + shown);
-  }
-  mkdirSync(dirname(screenshot), { recursive: true });
-  await page.screenshot({ path: screenshot, fullPage: true }).catch((e) => {
-    console.error('console: no screenshot: ' + e.message);
-  });
-  step('screenshot ' + screenshot);
-} catch (e) {
-  failed = failed || e;
-} finally {
-  await context?.close().catch(() => {});
-  rmSync(profile, { recursive: true, force: true });
-  clearTimeout(watchdog);
-}
-if (failed) {
-  console.error('console: FAILED: ' + (failed.stack || failed.message || failed));
-  process.exit(1);
-}
-step('all checks passed');
+    // Saved whether the checks passed or not: the page as the operator saw it.
+    after: async (page) => {
+      mkdirSync(dirname(screenshot), { recursive: true });
+      await page.screenshot({ path: screenshot, fullPage: true }).catch((e) => {
+        console.error('console: no screenshot: ' + e.message);
+      });
+      step('screenshot ' + screenshot);
+    },
+  },
+  main,
+);

@@ -9,10 +9,9 @@
 // (payload.bin, answer.mdn) and result.json: what the page showed, for the Rust side to compare
 // with what was sent. Exits 0 when every check made here passed; prints each step.
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { runInChromium } from './chromium.mjs';
 
 const [adminUrl, token, documentId, outDir] = process.argv.slice(2);
 if (!outDir) {
@@ -27,10 +26,6 @@ const check = (condition, message) => {
   if (!condition) throw new Error(message);
 };
 
-const watchdog = setTimeout(() => {
-  console.error('pages: FAILED: the run took more than 150 s');
-  process.exit(1);
-}, 150000);
 
 // What the charts drew, by listener, as the page keeps it on each chart's card.
 async function chartData(page) {
@@ -174,46 +169,14 @@ async function main(page, pageErrors) {
 }
 
 mkdirSync(outDir, { recursive: true });
-const profile = mkdtempSync(join(tmpdir(), 'berth-pages-chromium-'));
-let context;
-let failed = null;
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
+await runInChromium(
+  {
+    name: 'pages',
+    limitMs: 150000,
+    timeoutMs: TIMEOUT_MS,
     viewport: WIDE,
     acceptDownloads: true,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--no-proxy-server',
-    ],
-    timeout: 60000,
-  });
-  const page = context.pages()[0] || (await context.newPage());
-  page.setDefaultTimeout(TIMEOUT_MS);
-  const pageErrors = [];
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') console.log('pages: page console error: ' + m.text());
-  });
-  try {
-    await main(page, pageErrors);
-  } catch (e) {
-    failed = e;
-    const shown = await page.getByTestId('error-text').textContent({ timeout: 1000 }).catch(() => '');
-    if (shown) console.error('pages: the page shows the error: ' + shown);
-    await page.screenshot({ path: join(outDir, 'failure.png'), fullPage: true }).catch(() => {});
-  }
-} catch (e) {
-  failed = failed || e;
-} finally {
-  await context?.close().catch(() => {});
-  rmSync(profile, { recursive: true, force: true });
-  clearTimeout(watchdog);
-}
-if (failed) {
-  console.error('pages: FAILED: ' + (failed.stack || failed.message || failed));
-  process.exit(1);
-}
-step('all checks passed');
+    failureScreenshot: join(outDir, 'failure.png'),
+  },
+  main,
+);

@@ -10,10 +10,9 @@
 // and screenshots of the end of the list at 1280 and 390 px. Exits 0 when every check made here
 // passed; prints each step.
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { runInChromium } from './chromium.mjs';
 
 const [adminUrl, token, listenerUrl, outDir] = process.argv.slice(2);
 if (!outDir) {
@@ -31,10 +30,6 @@ const check = (condition, message) => {
   if (!condition) throw new Error(message);
 };
 
-const watchdog = setTimeout(() => {
-  console.error('paging: FAILED: the run took more than 120 s');
-  process.exit(1);
-}, 120000);
 
 async function waitFor(what, probe) {
   const deadline = Date.now() + TIMEOUT_MS;
@@ -151,45 +146,13 @@ async function main(page, pageErrors) {
 }
 
 mkdirSync(outDir, { recursive: true });
-const profile = mkdtempSync(join(tmpdir(), 'berth-paging-chromium-'));
-let context;
-let failed = null;
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
+await runInChromium(
+  {
+    name: 'paging',
+    limitMs: 120000,
+    timeoutMs: TIMEOUT_MS,
     viewport: WIDE,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--no-proxy-server',
-    ],
-    timeout: 60000,
-  });
-  const page = context.pages()[0] || (await context.newPage());
-  page.setDefaultTimeout(TIMEOUT_MS);
-  const pageErrors = [];
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') console.log('paging: page console error: ' + m.text());
-  });
-  try {
-    await main(page, pageErrors);
-  } catch (e) {
-    failed = e;
-    const shown = await page.getByTestId('error-text').textContent({ timeout: 1000 }).catch(() => '');
-    if (shown) console.error('paging: the page shows the error: ' + shown);
-    await page.screenshot({ path: join(outDir, 'failure.png'), fullPage: true }).catch(() => {});
-  }
-} catch (e) {
-  failed = failed || e;
-} finally {
-  await context?.close().catch(() => {});
-  rmSync(profile, { recursive: true, force: true });
-  clearTimeout(watchdog);
-}
-if (failed) {
-  console.error('paging: FAILED: ' + (failed.stack || failed.message || failed));
-  process.exit(1);
-}
-step('all checks passed');
+    failureScreenshot: join(outDir, 'failure.png'),
+  },
+  main,
+);
