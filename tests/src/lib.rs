@@ -5,6 +5,7 @@
 //! `cargo build --workspace` first (the project's test command does).
 
 pub mod haproxy;
+pub mod large;
 pub mod postgres;
 pub mod receiver;
 pub mod tls;

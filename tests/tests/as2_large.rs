@@ -7,17 +7,16 @@
 #[path = "../as2/common.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use berth_e2e::large::{hash_of, is_root, memory_kib, receiver, Tmpfs};
 use berth_e2e::postgres::{write_secret, PgServer};
 use berth_e2e::{free_port, Deployment};
 use common::{Keys, PARTNER, US};
-use openssl::sha::Sha256;
 use serde_json::Value;
 
 /// The payload: far above every buffer of berth and above the spooling threshold once
@@ -87,67 +86,6 @@ start:
   - return:
 "#
     )
-}
-
-fn hash_of(reader: &mut dyn Read) -> (u64, String) {
-    let mut sha = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut len = 0u64;
-    loop {
-        let n = reader.read(&mut buf).expect("read");
-        if n == 0 {
-            break;
-        }
-        sha.update(&buf[..n]);
-        len += n as u64;
-    }
-    let hex = sha.finish().iter().map(|b| format!("{b:02x}")).collect();
-    (len, hex)
-}
-
-/// A loopback HTTP server taking one request with a `Content-Length`, hashing its body as it
-/// arrives: the `http_send` step's partner.
-fn receiver() -> (u16, JoinHandle<(u64, String)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
-        let (socket, _) = listener.accept().unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_secs(120)))
-            .unwrap();
-        let mut reader = BufReader::new(socket.try_clone().unwrap());
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let line = line.trim_end().to_ascii_lowercase();
-            if line.is_empty() {
-                break;
-            }
-            if let Some(value) = line.strip_prefix("content-length:") {
-                length = value.trim().parse::<u64>().unwrap();
-            }
-        }
-        let received = hash_of(&mut (&mut reader).take(length));
-        let mut socket = socket;
-        socket
-            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-            .unwrap();
-        received
-    });
-    (port, handle)
-}
-
-/// Peak resident memory of a process, in bytes (`VmHWM`).
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    kib << 10
 }
 
 /// Sends the message with a signed synchronous MDN requested; gives the MDN as one MIME entity
@@ -232,19 +170,20 @@ fn through_every_step(
     deployment: &Deployment,
     keys: &Keys,
     url: &str,
-    receiver: JoinHandle<(u64, String)>,
+    receiver: JoinHandle<(u64, String, bool)>,
 ) -> berth_e2e::Berth {
     let work = tempfile::tempdir().unwrap();
     let message = generate(work.path(), keys);
     let berth = deployment.start();
-    let idle = peak_rss(berth.pid());
+    let idle = memory_kib(berth.pid()).0 << 10;
     let mdn = send(url, &message);
     check_mdn(&mdn, keys, work.path(), &message.mic);
     let delivered = (LARGE, message.payload_sha256.clone());
     let written = deployment.path().join("inbox/large.edi");
     let mut written = std::fs::File::open(written).unwrap();
     assert_eq!(hash_of(&mut written), delivered, "write_file");
-    assert_eq!(receiver.join().unwrap(), delivered, "http_send");
+    let (len, hash, _sized) = receiver.join().unwrap();
+    assert_eq!((len, hash), delivered, "http_send");
     berth.wait_for_log("LARGE-AS2|", Duration::from_secs(10));
     let log = berth.log();
     let line = log.lines().find(|l| l.contains("LARGE-AS2|")).unwrap();
@@ -254,7 +193,7 @@ fn through_every_step(
     );
     assert!(line.contains(&expected), "{line}");
     // The old path held the payload in memory (at least LARGE); the stream holds buffers.
-    let grown = peak_rss(berth.pid()).saturating_sub(idle);
+    let grown = (memory_kib(berth.pid()).0 << 10).saturating_sub(idle);
     assert!(
         grown < LARGE / 4,
         "berth's peak memory grew by {} MiB for a {} MiB payload",
@@ -413,35 +352,12 @@ fn an_oversize_message_is_refused_with_413_before_its_body_is_read() {
     assert!(!deployment.path().join("inbox").exists());
 }
 
-/// A small tmpfs mounted on `dir` for the test's life.
-struct Tmpfs(std::path::PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Tmpfs {
-        std::fs::create_dir_all(dir).unwrap();
-        let done = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .unwrap();
-        assert!(done.success(), "mount a tmpfs on {}", dir.display());
-        Tmpfs(dir.to_path_buf())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 /// The compressed message fits on the disk, its payload does not: the payload file fills the
 /// disk while it is unwrapped, and the sender gets 503 (this side's trouble, to send again
 /// later), not an error MDN, which would end the transfer; nothing is kept.
 #[test]
 fn a_payload_that_fills_the_disk_gets_503_and_nothing_is_kept() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !is_root() {
         eprintln!(
             "SKIPPED: mounting a small tmpfs as the store's disk needs root (CI runs as root)"
         );

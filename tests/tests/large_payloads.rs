@@ -5,15 +5,14 @@
 //! and the spool file of a receipt cut off by SIGKILL removed at the next start.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use berth_e2e::large::{hash_of, is_root, memory_kib, receiver, Tmpfs};
 use berth_e2e::postgres::{write_secret, PgServer};
 use berth_e2e::{free_port, Berth, Deployment};
-use openssl::sha::Sha256;
 
 /// Large enough to dwarf every buffer berth has, small enough for a debug build in CI.
 const LARGE: u64 = 96 << 20;
@@ -61,63 +60,8 @@ impl Read for Pattern {
     }
 }
 
-/// Length and SHA-256 (hex) of everything `reader` gives.
-fn hash_of(reader: &mut dyn Read) -> (u64, String) {
-    let mut sha = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut len = 0u64;
-    loop {
-        let n = reader.read(&mut buf).expect("read");
-        if n == 0 {
-            break;
-        }
-        sha.update(&buf[..n]);
-        len += n as u64;
-    }
-    (len, hex(&sha.finish()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn file_hash(path: &Path) -> (u64, String) {
     hash_of(&mut std::fs::File::open(path).expect("open"))
-}
-
-/// A loopback HTTP server that takes one request, hashes its body as it arrives and answers
-/// 200: the `http_send` step's partner. Gives back the body's length and hash, and whether it
-/// came with a `Content-Length` (rather than chunked).
-fn receiver() -> (u16, JoinHandle<(u64, String, bool)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
-        let (socket, _) = listener.accept().unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_secs(120)))
-            .unwrap();
-        let mut reader = BufReader::new(socket.try_clone().unwrap());
-        let mut length = None;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let line = line.trim_end().to_ascii_lowercase();
-            if line.is_empty() {
-                break;
-            }
-            if let Some(value) = line.strip_prefix("content-length:") {
-                length = Some(value.trim().parse::<u64>().unwrap());
-            }
-        }
-        let sized = length.is_some();
-        let (len, hash) = hash_of(&mut (&mut reader).take(length.unwrap_or(0)));
-        let mut socket = socket;
-        socket
-            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-            .unwrap();
-        (len, hash, sized)
-    });
-    (port, handle)
 }
 
 /// Every step kind on one large payload: it is routed on a property, written to a file,
@@ -147,20 +91,6 @@ steps:
   - return:
 "#
     )
-}
-
-/// Peak and current resident memory of a process, in KiB (`VmHWM`, `VmRSS`).
-fn memory_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |name: &str| -> u64 {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} in /proc/{pid}/status"))
-    };
-    (field("VmHWM:"), field("VmRSS:"))
 }
 
 fn large_client() -> reqwest::blocking::Client {
@@ -340,33 +270,6 @@ fn chunked_upload(port: u16, len: u64) -> String {
     let mut status = String::new();
     BufReader::new(socket).read_line(&mut status).unwrap();
     status
-}
-
-/// A tmpfs mounted on `dir` for the test's life.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Tmpfs {
-        std::fs::create_dir_all(dir).unwrap();
-        let done = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .unwrap();
-        assert!(done.success(), "mount a tmpfs on {}", dir.display());
-        Tmpfs(dir.to_path_buf())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
 }
 
 #[test]
