@@ -209,6 +209,23 @@ fn connect(port: u16) -> TcpStream {
     TcpStream::connect(("127.0.0.1", port)).expect("connect to berth")
 }
 
+/// Opens a resumed POST of the bytes from `from` of a `total`-byte body: its head is sent, the
+/// caller sends the bytes (or none).
+fn resume(port: u16, from: u64, total: u64) -> TcpStream {
+    let mut stream = connect(port);
+    let range = [
+        (
+            "Content-Range",
+            format!("bytes {from}-{}/{total}", total - 1),
+        ),
+        ("Content-Length", (total - from).to_string()),
+    ];
+    stream
+        .write_all(head("POST", port, &range).as_bytes())
+        .unwrap();
+    stream
+}
+
 /// Starts the transfer, sends `cut` bytes and cuts the connection off.
 fn send_cut_off(port: u16, message: &Message, cut: u64) {
     let mut stream = connect(port);
@@ -274,17 +291,7 @@ fn a_transfer_cut_off_survives_a_restart_and_completes_with_content_range() {
 
     // A resume from the wrong offset is refused with what is kept, and logged.
     let wrong = cut + 1;
-    let mut stream = connect(port);
-    let range = [
-        (
-            "Content-Range",
-            format!("bytes {wrong}-{}/{}", message.len - 1, message.len),
-        ),
-        ("Content-Length", (message.len - wrong).to_string()),
-    ];
-    stream
-        .write_all(head("POST", port, &range).as_bytes())
-        .unwrap();
+    let stream = resume(port, wrong, message.len);
     let refused = answer(stream);
     assert_eq!(refused.status, 416);
     assert_eq!(
@@ -297,17 +304,7 @@ fn a_transfer_cut_off_survives_a_restart_and_completes_with_content_range() {
         Some(&cut.to_string())
     );
 
-    let mut stream = connect(port);
-    let range = [
-        (
-            "Content-Range",
-            format!("bytes {cut}-{}/{}", message.len - 1, message.len),
-        ),
-        ("Content-Length", (message.len - cut).to_string()),
-    ];
-    stream
-        .write_all(head("POST", port, &range).as_bytes())
-        .unwrap();
+    let mut stream = resume(port, cut, message.len);
     send_part(&mut stream, &message.body, cut, message.len - cut);
     let done = answer(stream);
     let mdn = String::from_utf8_lossy(&done.body).to_string();
@@ -365,17 +362,7 @@ fn a_cut_off_transfer_older_than_its_age_is_purged_and_cannot_be_resumed() {
         ask_received(port).headers.get("content-length"),
         Some(&"0".to_string())
     );
-    let mut stream = connect(port);
-    let range = [
-        (
-            "Content-Range",
-            format!("bytes {cut}-{}/{}", message.len - 1, message.len),
-        ),
-        ("Content-Length", (message.len - cut).to_string()),
-    ];
-    stream
-        .write_all(head("POST", port, &range).as_bytes())
-        .unwrap();
+    let stream = resume(port, cut, message.len);
     let refused = answer(stream);
     assert_eq!(refused.status, 416);
     berth.wait_for_log("no bytes of this transfer", Duration::from_secs(10));
