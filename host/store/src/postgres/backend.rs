@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::chunks::Placed;
 use super::cluster::{self, PgCluster};
+use super::group::Group;
 use super::pool::{connect, Db, Owner, PgConfig};
 use super::write::{Change, Insert};
 use super::{import, outbox, read, schema, write};
@@ -32,6 +33,8 @@ pub(crate) struct PgStore {
     db: Arc<Db>,
     reader: PgReader,
     cluster: PgCluster,
+    /// Receipts and outcomes committed in batches.
+    group: Group,
     inline_limit: usize,
     // Dropped last: stops the runtime the pool's connections run on.
     _owner: Arc<Owner>,
@@ -60,6 +63,7 @@ pub(crate) fn open(config: &PgConfig, options: StoreOptions) -> Result<PgStore, 
             _owner: owner.clone(),
         },
         cluster: PgCluster::new(db.clone(), config.clone()),
+        group: Group::start(db.clone(), options.max_batch),
         db,
         inline_limit: options.inline_limit,
         _owner: owner,
@@ -108,12 +112,25 @@ impl PgStore {
             node: self.cluster.node(),
             unique_key: doc.unique_key,
         };
-        self.db.run(write::receive(self.db.clone(), insert)).await
+        if Group::takes(&insert) {
+            return self.group.receive(insert).await;
+        }
+        let db = self.db.clone();
+        self.db
+            .run(async move { write::receive(db, &insert).await })
+            .await
     }
 
+    /// Outcomes go in batches; an answer alone and a retry, rare, in a transaction each.
     async fn change(&self, id: &str, change: Change) -> Result<(), StoreError> {
-        let work = write::change(self.db.clone(), id.to_string(), change, now_millis());
-        self.db.run(work).await
+        let at = now_millis();
+        if let Change::Conclude { .. } = change {
+            return self.group.conclude(id.to_string(), change, at).await;
+        }
+        let (db, id) = (self.db.clone(), id.to_string());
+        self.db
+            .run(async move { write::change(db, &id, &change, at).await })
+            .await
     }
 }
 

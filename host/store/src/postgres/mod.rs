@@ -18,13 +18,16 @@
 //! none (the command line); the handles' futures only wait for its tasks.
 //!
 //! Layout: `pool.rs` the runtime, connections and error mapping; `schema.rs` the schema and its
-//! migrations; `write.rs` receipt and the changes of a document; `read.rs` the reads;
+//! migrations; `write.rs` receipt and the changes of a document; `group.rs` and `batch.rs`
+//! group commit, many documents' receipts and outcomes in one transaction; `read.rs` the reads;
 //! `chunks.rs` large contents; `outbox.rs` the deliveries sent after answering; `cluster.rs`
 //! the nodes, who owns which document, and listener controls for every node.
 
 mod backend;
+mod batch;
 mod chunks;
 mod cluster;
+mod group;
 mod import;
 mod outbox;
 mod pool;

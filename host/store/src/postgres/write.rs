@@ -41,23 +41,33 @@ const KEY_ROUNDS: usize = 4;
 /// window is 0) takes the key from it in the same transaction, and stays the one later resends
 /// find, as the embedded store finds the newest. Two nodes inserting the same key at once are
 /// ordered by the unique index: the second waits for the first's commit and then sees it.
-pub(crate) async fn receive(db: Arc<Db>, doc: Insert) -> Result<Received, StoreError> {
+pub(crate) async fn receive(db: Arc<Db>, doc: &Insert) -> Result<Received, StoreError> {
     let mut client = db.pool.get().await?;
     let tx = client.transaction().await?;
+    let received = receive_in(&tx, doc).await?;
+    // A refused unique key rolls back the row (dropping the transaction), leaving nothing.
+    if !matches!(received, Received::KeyTaken { .. }) {
+        tx.commit().await?;
+    }
+    Ok(received)
+}
+
+/// [`receive`] inside the caller's transaction, which the caller commits, or rolls back when
+/// the answer is [`Received::KeyTaken`] (the row inserted before the key was found taken must
+/// go with it).
+pub(crate) async fn receive_in(tx: &Transaction<'_>, doc: &Insert) -> Result<Received, StoreError> {
     for _ in 0..KEY_ROUNDS {
-        if let Some(seq) = insert_row(&tx, &doc, &doc.duplicate_key).await? {
-            // Only a new message claims its unique key (a resend never gets here); a refused
-            // one rolls back its row, leaving nothing behind.
+        if let Some(seq) = insert_row(tx, doc, &doc.duplicate_key).await? {
+            // Only a new message claims its unique key (a resend never gets here).
             if let Some(key) = &doc.unique_key {
-                if let Some(holder_id) = claim_unique_key(&tx, &doc, key).await? {
-                    drop(tx);
+                if let Some(holder_id) = claim_unique_key(tx, doc, key).await? {
                     return Ok(Received::KeyTaken { holder_id });
                 }
             }
-            insert_properties(&tx, seq, &doc.properties).await?;
-            let payload_len = doc.payload.write(&tx, seq, PAYLOAD).await?;
+            insert_properties(tx, seq, &doc.properties).await?;
+            let payload_len = doc.payload.write(tx, seq, PAYLOAD).await?;
             let raw_len = match &doc.raw {
-                Some(raw) => Some(raw.write(&tx, seq, RAW).await? as i64),
+                Some(raw) => Some(raw.write(tx, seq, RAW).await? as i64),
                 None => None,
             };
             if payload_len != doc.payload.len()
@@ -69,7 +79,6 @@ pub(crate) async fn receive(db: Arc<Db>, doc: Insert) -> Result<Received, StoreE
                 )
                 .await?;
             }
-            tx.commit().await?;
             return Ok(Received::New);
         }
         // The key is held (by a committed document: the insert waited for any other).
@@ -86,9 +95,9 @@ pub(crate) async fn receive(db: Arc<Db>, doc: Insert) -> Result<Received, StoreE
         let (holder_seq, holder_id, answer): (i64, String, Option<Vec<u8>>) =
             (holder.get(0), holder.get(1), holder.get(2));
         if doc.duplicate_window > 0
-            && within(&tx, &doc.process, holder_seq, doc.duplicate_window).await?
+            && within(tx, &doc.process, holder_seq, doc.duplicate_window).await?
         {
-            return resend(tx, &doc, holder_id, answer).await;
+            return resend(tx, doc, holder_id, answer).await;
         }
         tx.execute(
             "UPDATE documents SET duplicate_key = NULL WHERE seq = $1 AND duplicate_key = $2",
@@ -199,7 +208,7 @@ pub(crate) fn refused_id(e: tokio_postgres::Error, id: &str) -> StoreError {
 
 /// Records a resend of `original`: properties and a history entry, no contents, no key.
 async fn resend(
-    tx: Transaction<'_>,
+    tx: &Transaction<'_>,
     doc: &Insert,
     original: String,
     answer: Option<Vec<u8>>,
@@ -214,15 +223,14 @@ async fn resend(
         .await
         .map_err(|e| refused_id(e, &doc.id))?
         .get(0);
-    insert_properties(&tx, seq, &doc.properties).await?;
+    insert_properties(tx, seq, &doc.properties).await?;
     append_history(
-        &tx,
+        tx,
         seq,
         doc.received_at,
         &format!("duplicate of {original}"),
     )
     .await?;
-    tx.commit().await?;
     Ok(Received::Duplicate {
         original_id: original,
         answer,
@@ -285,29 +293,36 @@ pub(crate) enum Change {
 /// two nodes' changes of one document come one after the other.
 pub(crate) async fn change(
     db: Arc<Db>,
-    id: String,
-    change: Change,
+    id: &str,
+    change: &Change,
     at: i64,
 ) -> Result<(), StoreError> {
     let mut client = db.pool.get().await?;
     let tx = client.transaction().await?;
+    change_in(&tx, id, change, at).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`change`] inside the caller's transaction; nothing is written when it is refused.
+pub(crate) async fn change_in(
+    tx: &Transaction<'_>,
+    id: &str,
+    change: &Change,
+    at: i64,
+) -> Result<(), StoreError> {
     let row = tx
         .query_opt(
             "SELECT seq, state FROM documents WHERE id = $1 FOR UPDATE",
             &[&id],
         )
         .await?
-        .ok_or_else(|| StoreError::NotFound(id.clone()))?;
+        .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
     let seq: i64 = row.get(0);
     let state = State::parse(row.get(1))?;
-    let expected = match &change {
-        Change::Conclude { .. } => Some(State::Received),
-        Change::Retry(_) => Some(State::Failed),
-        Change::Answer(_) => None,
-    };
-    if let Some(expected) = expected.filter(|e| *e != state) {
+    if let Some(expected) = change.expects().filter(|e| *e != state) {
         return Err(StoreError::WrongState {
-            id,
+            id: id.to_string(),
             state,
             expected,
         });
@@ -318,26 +333,19 @@ pub(crate) async fn change(
             answer,
             deliveries,
         } => {
-            let (state, error, event) = match &finish {
-                Finish::Processed => (State::Processed, None, "processed".to_string()),
-                Finish::Failed { error } => (
-                    State::Failed,
-                    Some(error.as_str()),
-                    format!("failed: {error}"),
-                ),
-            };
+            let (state, error, event) = concluded(finish);
             tx.execute(
                 "UPDATE documents SET state = $2, error = $3, updated_at = $4 WHERE seq = $1",
                 &[&seq, &state.as_str(), &error, &at],
             )
             .await?;
-            append_history(&tx, seq, at, &event).await?;
+            append_history(tx, seq, at, &event).await?;
             if let Some(answer) = answer {
-                set_answer(&tx, seq, &answer, at).await?;
+                set_answer(tx, seq, answer, at).await?;
             }
-            outbox::insert(&tx, Some(&id), &deliveries, at).await?;
+            outbox::insert(tx, Some(id), deliveries, at).await?;
         }
-        Change::Answer(answer) => set_answer(&tx, seq, &answer, at).await?,
+        Change::Answer(answer) => set_answer(tx, seq, answer, at).await?,
         Change::Retry(node) => {
             // The error stays in the history, not on the row, so listings no longer show it.
             tx.execute(
@@ -346,11 +354,33 @@ pub(crate) async fn change(
                 &[&seq, &at, &node],
             )
             .await?;
-            append_history(&tx, seq, at, "marked for retry").await?;
+            append_history(tx, seq, at, "marked for retry").await?;
         }
     }
-    tx.commit().await?;
     Ok(())
+}
+
+impl Change {
+    /// The state the document must be in for the change to apply (any, for an answer).
+    pub(crate) fn expects(&self) -> Option<State> {
+        match self {
+            Change::Conclude { .. } => Some(State::Received),
+            Change::Retry(_) => Some(State::Failed),
+            Change::Answer(_) => None,
+        }
+    }
+}
+
+/// A finish as the row and the history record it: the state, the error, the event.
+pub(crate) fn concluded(finish: &Finish) -> (State, Option<&str>, String) {
+    match finish {
+        Finish::Processed => (State::Processed, None, "processed".to_string()),
+        Finish::Failed { error } => (
+            State::Failed,
+            Some(error.as_str()),
+            format!("failed: {error}"),
+        ),
+    }
 }
 
 async fn set_answer(
