@@ -8,11 +8,13 @@
 //! writes it (`batch.rs`) and commits, while the next one gathers the following batch, so the
 //! batch size grows with the load and a lone request never waits for company.
 //!
-//! Within a batch, one document's refusal never fails the others: the multi-row insert skips a
-//! conflicting row instead of failing (`ON CONFLICT DO NOTHING`), and what it skipped, or what
-//! needs more than one row (a unique key to claim), is written one by one under a savepoint of
-//! its own, by the same code as a lone receipt; an outcome refused (unknown document, wrong
-//! state) is answered and not written. Should a statement fail anyway (a value the database
+//! The common case is one round trip and one commit for the whole batch (see `bulk`). Within a
+//! batch, one document's refusal never fails the others: the multi-row insert skips a
+//! conflicting row instead of failing (`ON CONFLICT DO NOTHING`) and the update skips a
+//! document not `received`; what they skipped, and what needs more than a row (a unique key to
+//! claim, deliveries promised with an outcome), is then written in a second transaction, each
+//! under a savepoint of its own and by the same code as a lone write (`each`), before its
+//! caller is answered. Should a statement fail anyway (a value the database
 //! refuses, a deadlock with another node), the batch is rolled back and each of its writes is
 //! retried in a transaction of its own, so that only the faulty one fails. A database that is
 //! away fails the whole batch at once, each caller with [`StoreError::Unavailable`].
@@ -26,7 +28,7 @@ use super::batch::{self, Concluding};
 use super::pool::Db;
 use super::write::{self, Change, Insert};
 use crate::error::StoreError;
-use crate::types::{Received, State};
+use crate::types::Received;
 
 /// Writers taking batches from the queue: while one waits for its commit, another writes the
 /// next batch (PostgreSQL then flushes their commits together when they meet).
@@ -148,30 +150,53 @@ async fn writer(db: Arc<Db>, rx: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>, max_b
 }
 
 /// Commits `batch` and answers its callers; a second outcome of a document already in the batch
-/// waits for the next round (a batch changes a document once, see `batch::conclude`).
+/// waits for the next round (a batch changes a document once, see `batch::CONCLUDE`).
 pub(crate) async fn run(db: &Arc<Db>, mut batch: Vec<Job>) {
     while !batch.is_empty() {
         let (now, later) = split_repeats(batch);
-        match apply(db, &now).await {
-            Ok(outcomes) => now.into_iter().zip(outcomes).for_each(answer),
-            Err(e) if now.len() == 1 || matches!(e, StoreError::Unavailable(_)) => {
-                for job in now {
-                    let outcome = match job {
-                        Job::Receive { .. } => Outcome::Received(Err(e.clone())),
-                        Job::Conclude { .. } => Outcome::Changed(Err(e.clone())),
-                    };
-                    answer((job, outcome));
+        let rest = match bulk(db, &now).await {
+            Ok(outcomes) => {
+                let mut rest = Vec::new();
+                for (job, outcome) in now.into_iter().zip(outcomes) {
+                    match outcome {
+                        Some(outcome) => answer((job, outcome)),
+                        None => rest.push(job),
+                    }
                 }
+                rest
             }
             Err(e) => {
-                tracing::debug!(error = %e, jobs = now.len(), "a group commit failed; writing its documents one by one");
-                for job in now {
-                    let outcome = alone(db, &job).await;
-                    answer((job, outcome));
-                }
+                fail(db, now, e).await;
+                Vec::new()
+            }
+        };
+        if !rest.is_empty() {
+            match each(db, &rest).await {
+                Ok(outcomes) => rest.into_iter().zip(outcomes).for_each(answer),
+                Err(e) => fail(db, rest, e).await,
             }
         }
         batch = later;
+    }
+}
+
+/// After a batch failed: the error for every job when the database is away (or the batch was
+/// one job), else each job again in a transaction of its own, so that only a faulty one fails.
+async fn fail(db: &Arc<Db>, jobs: Vec<Job>, e: StoreError) {
+    if jobs.len() == 1 || matches!(e, StoreError::Unavailable(_) | StoreError::Closed) {
+        for job in jobs {
+            let outcome = match job {
+                Job::Receive { .. } => Outcome::Received(Err(e.clone())),
+                Job::Conclude { .. } => Outcome::Changed(Err(e.clone())),
+            };
+            answer((job, outcome));
+        }
+        return;
+    }
+    tracing::debug!(error = %e, jobs = jobs.len(), "a group commit failed; writing its documents one by one");
+    for job in jobs {
+        let outcome = alone(db, &job).await;
+        answer((job, outcome));
     }
 }
 
@@ -219,90 +244,118 @@ async fn alone(db: &Arc<Db>, job: &Job) -> Outcome {
     }
 }
 
-/// Writes the batch in one transaction and commits it; the outer error means nothing of it was
-/// committed.
-async fn apply(db: &Db, jobs: &[Job]) -> Result<Vec<Outcome>, StoreError> {
-    let mut client = db.pool.get().await?;
-    let mut tx = client.transaction().await?;
-    let mut bulk = Vec::new();
-    let mut ids = Vec::new();
-    for job in jobs {
-        match job {
-            Job::Receive { doc, .. } if doc.unique_key.is_none() => bulk.push(doc),
-            Job::Receive { .. } => {}
-            Job::Conclude { id, .. } => ids.push(id.as_str()),
-        }
-    }
-    // The two are independent: sent together, they cost one round trip.
-    let (inserted, locked) = tokio::try_join!(batch::insert(&tx, &bulk), batch::lock(&tx, &ids))?;
-
-    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(jobs.len());
-    let mut concluding = Vec::new();
-    for job in jobs {
-        outcomes.push(match job {
-            Job::Receive { doc, .. } => inserted
-                .contains_key(&doc.id)
-                .then_some(Outcome::Received(Ok(Received::New))),
-            Job::Conclude { id, change, at, .. } => {
-                Some(Outcome::Changed(match locked.get(id.as_str()) {
-                    None => Err(StoreError::NotFound(id.clone())),
-                    Some(&(_, state)) if state != State::Received => Err(StoreError::WrongState {
-                        id: id.clone(),
-                        state,
-                        expected: State::Received,
-                    }),
-                    Some(&(seq, _)) => {
-                        concluding.push((seq, id.as_str(), change, *at));
-                        Ok(())
-                    }
-                }))
-            }
-        });
-    }
-    let items: Vec<Concluding> = concluding
+/// The common case in one round trip: `BEGIN`, the multi-row insert of the receipts, the
+/// multi-row update of the outcomes and `COMMIT`, sent together. Returns each job's outcome, or
+/// None for one left to [`each`]: a receipt the insert skipped (a resend, a taken id) or that
+/// has a unique key to claim, an outcome that was not recorded (to find out why) or that
+/// promises deliveries. The outer error means nothing of it was committed (or, when the
+/// connection broke during the commit, that it is not known whether it was).
+async fn bulk(db: &Db, jobs: &[Job]) -> Result<Vec<Option<Outcome>>, StoreError> {
+    let receipts: Vec<&Insert> = jobs
         .iter()
-        .map(|&(seq, _, change, at)| Concluding { seq, change, at })
+        .filter_map(|job| match job {
+            Job::Receive { doc, .. } if doc.unique_key.is_none() => Some(doc),
+            _ => None,
+        })
         .collect();
-    batch::conclude(&tx, &items).await?;
-    for &(_, id, change, at) in &concluding {
-        if let Change::Conclude { deliveries, .. } = change {
-            super::outbox::insert(&tx, Some(id), deliveries, at).await?;
-        }
+    let concluding: Vec<Concluding> = jobs
+        .iter()
+        .filter_map(|job| match job {
+            Job::Conclude {
+                id,
+                change: change @ Change::Conclude { deliveries, .. },
+                at,
+                ..
+            } if deliveries.is_empty() => Some(Concluding {
+                id,
+                change,
+                at: *at,
+            }),
+            _ => None,
+        })
+        .collect();
+    if receipts.is_empty() && concluding.is_empty() {
+        return Ok(jobs.iter().map(|_| None).collect());
     }
-    // The receipts the insert skipped or did not take, one by one, each under a savepoint.
-    for (job, outcome) in jobs.iter().zip(outcomes.iter_mut()) {
-        if let (Job::Receive { doc, .. }, None) = (job, &outcome) {
-            *outcome = Some(Outcome::Received(receive_one(&mut tx, doc).await?));
+    let client = db.pool.get().await?;
+    // Prepared once per connection; from then on these cost no round trip, which is what lets
+    // the four statements below go out in one.
+    let (insert, conclude) = tokio::try_join!(
+        client.prepare_cached(batch::INSERT),
+        client.prepare_cached(batch::CONCLUDE)
+    )?;
+    // `join!` polls them in this order and each sends its statement on its first poll. A
+    // statement that fails aborts the transaction, and the `COMMIT` then rolls it back.
+    let (begun, inserted, concluded, committed) = tokio::join!(
+        client.batch_execute("BEGIN"),
+        batch::insert(&client, &insert, &receipts),
+        batch::conclude(&client, &conclude, &concluding),
+        client.batch_execute("COMMIT"),
+    );
+    let outcome = (|| {
+        begun?;
+        let (inserted, concluded) = (inserted?, concluded?);
+        committed?;
+        Ok((inserted, concluded))
+    })();
+    let (inserted, concluded) = match outcome {
+        Ok(done) => done,
+        Err(e) => {
+            // Ends the transaction should the COMMIT itself have failed (a no-op otherwise).
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(e);
         }
-    }
-    tx.commit().await?;
-    Ok(outcomes
-        .into_iter()
-        .map(|o| o.unwrap_or_else(|| Outcome::Received(Err(mismatch()))))
+    };
+    Ok(jobs
+        .iter()
+        .map(|job| match job {
+            Job::Receive { doc, .. } => inserted
+                .contains(&doc.id)
+                .then_some(Outcome::Received(Ok(Received::New))),
+            Job::Conclude { id, .. } => concluded.contains(id).then_some(Outcome::Changed(Ok(()))),
+        })
         .collect())
 }
 
-/// Receives one document inside the batch under a savepoint, undone when the document is
-/// refused (its id taken, a value the database refuses) or its unique key is taken. The outer
-/// error (the database away, the savepoint itself failing) fails the batch.
-async fn receive_one(
-    tx: &mut deadpool_postgres::Transaction<'_>,
-    doc: &Insert,
-) -> Result<Result<Received, StoreError>, StoreError> {
-    let item = tx.savepoint("item").await?;
-    match write::receive_in(&item, doc).await {
-        Ok(received @ Received::KeyTaken { .. }) => {
-            item.rollback().await?;
-            Ok(Ok(received))
-        }
-        Ok(received) => {
-            item.commit().await?;
-            Ok(Ok(received))
-        }
-        Err(e @ (StoreError::Unavailable(_) | StoreError::Closed)) => Err(e),
-        Err(e) => {
-            item.rollback().await?;
-            Ok(Err(e))
-        }
+/// What [`bulk`] left, in one transaction, each job under a savepoint of its own and written by
+/// the same code as a lone write, so that a refused one leaves nothing and fails alone.
+async fn each(db: &Db, jobs: &[Job]) -> Result<Vec<Outcome>, StoreError> {
+    let mut client = db.pool.get().await?;
+    let mut tx = client.transaction().await?;
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let item = tx.savepoint("item").await?;
+        outcomes.push(match job {
+            Job::Receive { doc, .. } => {
+                let received = write::receive_in(&item, doc).await;
+                let keep = matches!(received, Ok(Received::New | Received::Duplicate { .. }));
+                Outcome::Received(settle(item, received, keep).await?)
+            }
+            Job::Conclude { id, change, at, .. } => {
+                let changed = write::change_in(&item, id, change, *at).await;
+                let keep = changed.is_ok();
+                Outcome::Changed(settle(item, changed, keep).await?)
+            }
+        });
     }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// Keeps a job's writes (releases its savepoint) or undoes them (a refusal, a taken unique key).
+/// A database that is away fails the whole transaction.
+async fn settle<T>(
+    item: deadpool_postgres::Transaction<'_>,
+    result: Result<T, StoreError>,
+    keep: bool,
+) -> Result<Result<T, StoreError>, StoreError> {
+    if let Err(e @ (StoreError::Unavailable(_) | StoreError::Closed)) = result {
+        return Err(e);
+    }
+    if keep {
+        item.commit().await?;
+    } else {
+        item.rollback().await?;
+    }
+    Ok(result)
 }
