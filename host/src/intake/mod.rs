@@ -16,8 +16,11 @@ mod again;
 mod payload;
 mod record;
 mod resend;
+mod several;
 #[cfg(test)]
 mod tests;
+
+pub use several::remove_unused_parts;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -206,10 +209,42 @@ impl Intake {
         if let Some(property) = message_id {
             span.record("message_id", property.value.as_str());
         }
-        let (outcome, stored, large) = self
-            .store_and_run(&id, process, submission, (body, payload_file), evidence)
-            .instrument(span)
-            .await;
+        let (outcome, stored, others, large) = if submission.more_documents.is_empty() {
+            let (outcome, stored, large) = self
+                .store_and_run(&id, process, submission, (body, payload_file), evidence)
+                .instrument(span)
+                .await;
+            (outcome, stored, Vec::new(), large)
+        } else {
+            let Submission {
+                document,
+                duplicate_key,
+                duplicate_window,
+                unique_key,
+                more_documents,
+                ..
+            } = submission;
+            let keys = several::Keys {
+                duplicate_key: several::key(duplicate_key),
+                duplicate_window,
+                unique_key: several::key(unique_key),
+            };
+            let documents = several::all_documents(document, more_documents.into_vec());
+            let concluded = self
+                .store_and_run_several(
+                    &id,
+                    process,
+                    documents,
+                    keys,
+                    (body, payload_file),
+                    evidence,
+                )
+                .instrument(span)
+                .await;
+            let mut stored = concluded.stored.into_iter();
+            let first = stored.next();
+            (concluded.outcome, first, stored.collect(), None)
+        };
         let refused = (outcome.kind == OutcomeKind::REFUSED).then(|| {
             outcome
                 .error
@@ -252,11 +287,18 @@ impl Intake {
                 } else {
                     self.promise(stored, resend, &response, deliveries).await;
                 }
+                // A message's further documents: the same answer, recorded on each.
+                for other in others {
+                    self.conclude(Some(other), Some(&response));
+                }
                 let payload = large.filter(|_| response.body_is_payload);
                 Answer::Connector { response, payload }
             }
             Err(error) => {
                 self.conclude(stored, None);
+                for other in others {
+                    self.conclude(Some(other), None);
+                }
                 tracing::error!(%listener, %error, "connector failed on a request");
                 Answer::ConnectorFailed
             }
