@@ -190,7 +190,10 @@ impl Intake {
                 OutcomeKind::ACCEPTED => {}
                 _ if first_failure.is_none() => {
                     let error = outcome.error.as_ref().map_or("", |e| e.as_str());
-                    let error = format!("attachment {} of {count} (document {id}): {error}", place + 1);
+                    let error = format!(
+                        "attachment {} of {count} (document {id}): {error}",
+                        place + 1
+                    );
                     outcome.error = ROption::RSome(error.into());
                     first_failure = Some(outcome);
                 }
@@ -269,7 +272,9 @@ async fn take(
         return payload::take(from, bytes, body, payload_file).await;
     }
     let Some(file) = payload_file.filter(|_| place > 0) else {
-        return Err("a part file is offered for the further documents of a spooled request only".into());
+        return Err(
+            "a part file is offered for the further documents of a spooled request only".into(),
+        );
     };
     let Some(payload_path) = file.path.to_str() else {
         return Err("the payload file's name is not UTF-8".into());

@@ -68,12 +68,18 @@ async fn each_document_is_stored_and_run_and_a_resend_stores_nothing() {
         assert_eq!(answer.bytes, b"stored\n");
     }
     let raw = fixture.store.raw(&first_id).await.unwrap();
-    assert!(raw.is_some(), "the message's evidence is kept with its first document");
+    assert!(
+        raw.is_some(),
+        "the message's evidence is kept with its first document"
+    );
 
     let again = fixture.send_several(&process, &names).await;
     assert_eq!(status_of(&again), 200);
     let (kind, original, _) = fixture.told.last();
-    assert_eq!((kind, original.as_str()), (OutcomeKind::DUPLICATE, &*first_id));
+    assert_eq!(
+        (kind, original.as_str()),
+        (OutcomeKind::DUPLICATE, &*first_id)
+    );
     let listed = fixture.listed().await;
     let kept: Vec<_> = listed
         .iter()
@@ -97,7 +103,10 @@ async fn one_failing_document_fails_the_message_and_the_others_still_run() {
     let (kind, _, error) = fixture.told.last();
     assert_eq!(kind, OutcomeKind::FAILED);
     assert!(error.starts_with("attachment 2 of 3 (document "), "{error}");
-    assert_eq!(std::fs::read(inbox.join("c.pdf")).unwrap(), b"body of c.pdf");
+    assert_eq!(
+        std::fs::read(inbox.join("c.pdf")).unwrap(),
+        b"body of c.pdf"
+    );
     let mut states: Vec<(String, State)> = Vec::new();
     for summary in fixture.listed().await {
         let stored = fixture.concluded(&summary.id).await;
