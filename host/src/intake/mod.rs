@@ -252,18 +252,32 @@ impl Intake {
                 .map_or("", |e| e.as_str())
                 .to_string()
         });
+        // A message of several documents counts each on the listener's board by its own run.
+        let counted_apart = !others.is_empty();
         let fate = match outcome.kind {
             OutcomeKind::ACCEPTED => {
-                status.document_accepted();
+                if !counted_apart {
+                    status.document_accepted();
+                }
                 "accepted"
             }
             OutcomeKind::FAILED => {
-                status.document_failed(outcome.error.as_ref().map_or("", |e| e.as_str()));
+                if !counted_apart {
+                    status.document_failed(outcome.error.as_ref().map_or("", |e| e.as_str()));
+                }
                 "failed"
             }
             OutcomeKind::DUPLICATE => "duplicate",
             _ => "refused",
         };
+        if counted_apart {
+            for document in stored.iter().chain(&others) {
+                match &document.finish {
+                    berth_store::Finish::Processed => status.document_accepted(),
+                    berth_store::Finish::Failed { error } => status.document_failed(error),
+                }
+            }
+        }
         // A resend is recorded under this id (see `Received::Duplicate`): its replayed MDN's
         // delivery belongs to it.
         let resend = (fate == "duplicate" && self.inner.store.is_some()).then_some(id.as_str());

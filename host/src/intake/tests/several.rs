@@ -67,6 +67,12 @@ async fn each_document_is_stored_and_run_and_a_resend_stores_nothing() {
         let answer = stored.answer.expect("the answer is recorded on each");
         assert_eq!(answer.bytes, b"stored\n");
     }
+    let status = fixture.intake.status().of("orders");
+    let counted = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        (counted(&status.documents), counted(&status.errors)),
+        (3, 0)
+    );
     let raw = fixture.store.raw(&first_id).await.unwrap();
     assert!(
         raw.is_some(),
@@ -106,6 +112,12 @@ async fn one_failing_document_fails_the_message_and_the_others_still_run() {
     assert_eq!(
         std::fs::read(inbox.join("c.pdf")).unwrap(),
         b"body of c.pdf"
+    );
+    let status = fixture.intake.status().of("orders");
+    let counted = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        (counted(&status.documents), counted(&status.errors)),
+        (2, 1)
     );
     let mut states: Vec<(String, State)> = Vec::new();
     for summary in fixture.listed().await {
