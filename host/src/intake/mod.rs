@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use berth_connector_sdk::abi::{Delivery, Outcome, OutcomeKind, PayloadFrom, Response, Submission};
+use berth_connector_sdk::abi::{Outcome, OutcomeKind, PayloadFrom, Response, Submission};
 use berth_connector_sdk::abi_stable::std_types::{ROption, RString};
 use berth_connector_sdk::module::PendingBox;
 use berth_process::{Document, ProcessDef, Properties, RunOutcome, Runner};
@@ -168,7 +168,7 @@ impl Intake {
     /// The connector answered at once (nothing submitted): its deliveries still go out, kept
     /// in the outbox before the answer is given.
     pub async fn respond(&self, listener: &str, mut response: Response) -> Response {
-        let deliveries = take_deliveries(listener, &mut response);
+        let deliveries = record::take_deliveries(listener, &mut response);
         if !deliveries.is_empty() {
             self.promise(None, None, &response, deliveries).await;
         }
@@ -216,34 +216,11 @@ impl Intake {
                 .await;
             (outcome, stored, Vec::new(), large)
         } else {
-            let Submission {
-                document,
-                duplicate_key,
-                duplicate_window,
-                unique_key,
-                more_documents,
-                ..
-            } = submission;
-            let keys = several::Keys {
-                duplicate_key: several::key(duplicate_key),
-                duplicate_window,
-                unique_key: several::key(unique_key),
-            };
-            let documents = several::all_documents(document, more_documents.into_vec());
-            let concluded = self
-                .store_and_run_several(
-                    &id,
-                    process,
-                    documents,
-                    keys,
-                    (body, payload_file),
-                    evidence,
-                )
+            let (outcome, first, others) = self
+                .store_and_run_several(&id, process, submission, (body, payload_file), evidence)
                 .instrument(span)
                 .await;
-            let mut stored = concluded.stored.into_iter();
-            let first = stored.next();
-            (concluded.outcome, first, stored.collect(), None)
+            (outcome, first, others, None)
         };
         let refused = (outcome.kind == OutcomeKind::REFUSED).then(|| {
             outcome
@@ -271,12 +248,7 @@ impl Intake {
             _ => "refused",
         };
         if counted_apart {
-            for document in stored.iter().chain(&others) {
-                match &document.finish {
-                    berth_store::Finish::Processed => status.document_accepted(),
-                    berth_store::Finish::Failed { error } => status.document_failed(error),
-                }
-            }
+            several::count(&status, stored.iter().chain(&others));
         }
         // A resend is recorded under this id (see `Received::Duplicate`): its replayed MDN's
         // delivery belongs to it.
@@ -295,7 +267,7 @@ impl Intake {
                 if let Some(summary) = response.summary.as_ref().into_option() {
                     self.inner.metrics.disposition(&process.name, summary);
                 }
-                let deliveries = take_deliveries(listener, &mut response);
+                let deliveries = record::take_deliveries(listener, &mut response);
                 if deliveries.is_empty() {
                     self.conclude(stored, Some(&response));
                 } else {
@@ -512,31 +484,4 @@ impl Intake {
             }
         }
     }
-}
-
-/// The requests an answer promises, as the store keeps them.
-fn take_deliveries(listener: &str, response: &mut Response) -> Vec<NewDelivery> {
-    std::mem::take(&mut response.deliveries)
-        .into_iter()
-        .map(|delivery| {
-            let Delivery {
-                url,
-                method,
-                headers,
-                body,
-                verify_hostname,
-            } = delivery;
-            NewDelivery {
-                listener: listener.to_string(),
-                method: method.into_string(),
-                url: url.into_string(),
-                headers: headers
-                    .iter()
-                    .map(|h| (h.name.to_string(), h.value.to_string()))
-                    .collect(),
-                body: body.into_vec(),
-                verify_hostname,
-            }
-        })
-        .collect()
 }

@@ -22,7 +22,9 @@
 
 use std::sync::Arc;
 
-use berth_connector_sdk::abi::{Document as Submitted, Outcome, OutcomeKind, PayloadFrom};
+use berth_connector_sdk::abi::{
+    Document as Submitted, Outcome, OutcomeKind, PayloadFrom, Submission,
+};
 use berth_connector_sdk::abi_stable::std_types::{ROption, RString, RVec};
 use berth_connector_sdk::more_documents::part_file_of;
 use berth_process::{Document, ProcessDef, Properties};
@@ -32,6 +34,7 @@ use bytes::Bytes;
 use super::{payload, record, resend, Intake, DEFAULT_DUPLICATE_WINDOW};
 use crate::body::{Body, SpoolFile};
 use crate::ids::new_document_id;
+use crate::status::ListenerStatus;
 
 /// One document of the message, its payload taken.
 struct Taken {
@@ -42,7 +45,7 @@ struct Taken {
 
 /// What a multi-document submission came to: the one outcome the connector is told, and the
 /// stored documents whose runs `conclude` records with the answer.
-pub(super) struct Concluded {
+struct Concluded {
     pub outcome: Outcome,
     pub stored: Vec<record::Stored>,
 }
@@ -57,7 +60,7 @@ impl Concluded {
 }
 
 /// The submission's key and window, as the store takes them.
-pub(super) struct Keys {
+struct Keys {
     pub duplicate_key: Option<String>,
     pub duplicate_window: u32,
     pub unique_key: Option<String>,
@@ -68,6 +71,38 @@ impl Intake {
     /// `more_documents`), answering as the module documentation says. `first_id` names the
     /// first document, as the caller's log span does.
     pub(super) async fn store_and_run_several(
+        &self,
+        first_id: &str,
+        process: &ProcessDef,
+        submission: Submission,
+        request: (&Body, Option<&Arc<SpoolFile>>),
+        evidence: &(dyn Fn(bool) -> Bytes + Sync),
+    ) -> (Outcome, Option<record::Stored>, Vec<record::Stored>) {
+        let Submission {
+            document,
+            duplicate_key,
+            duplicate_window,
+            unique_key,
+            more_documents,
+            ..
+        } = submission;
+        let keys = Keys {
+            duplicate_key: key(duplicate_key),
+            duplicate_window,
+            unique_key: key(unique_key),
+        };
+        let mut documents = Vec::with_capacity(1 + more_documents.len());
+        documents.push(document);
+        documents.extend(more_documents);
+        let concluded = self
+            .several(first_id, process, documents, keys, request, evidence)
+            .await;
+        let mut stored = concluded.stored.into_iter();
+        let first = stored.next();
+        (concluded.outcome, first, stored.collect())
+    }
+
+    async fn several(
         &self,
         first_id: &str,
         process: &ProcessDef,
@@ -319,15 +354,20 @@ pub fn remove_unused_parts(payload_file: &std::path::Path) {
     }
 }
 
-/// The connector's documents as one list, the submission's own first.
-pub(super) fn all_documents(first: Submitted, more: Vec<Submitted>) -> Vec<Submitted> {
-    let mut all = Vec::with_capacity(1 + more.len());
-    all.push(first);
-    all.extend(more);
-    all
+/// Counts each document of a message on the listener's board by its own run.
+pub(super) fn count<'a>(
+    status: &ListenerStatus,
+    documents: impl Iterator<Item = &'a record::Stored>,
+) {
+    for document in documents {
+        match &document.finish {
+            Finish::Processed => status.document_accepted(),
+            Finish::Failed { error } => status.document_failed(error),
+        }
+    }
 }
 
 /// An `RString` key as the store takes it.
-pub(super) fn key(key: ROption<RString>) -> Option<String> {
+fn key(key: ROption<RString>) -> Option<String> {
     key.into_option().map(RString::into_string)
 }
