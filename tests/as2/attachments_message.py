@@ -7,8 +7,9 @@ without any of berth's code: a multipart/related entity, one body part per attac
 usage: attachments_message.py DIR SPEC.json SIGNER_CERT SIGNER_KEY RECIPIENT_CERT
 
 SPEC: {"boundary": "...", "parts": [{"name": "a.edi", "type": "application/edi-x12",
-"cte": "binary" | "base64", "data_b64": "..." | "size": BYTES}]}; a part with `size` gets that
-many random bytes.
+"cte": "binary" | "base64", "data_b64": "..." | "size": BYTES}], "unterminated": false}; a part
+with `size` gets that many random bytes; `unterminated` leaves the closing delimiter out (a
+broken multipart entity, signed and encrypted all the same).
 
 Prints one JSON line: the body's path and length, the MIC a receiver must return (SHA-256,
 base64, over the signed multipart/related entity as written: RFC 4130 7.3.1, which RFC 6362
@@ -83,7 +84,8 @@ def write_entity(path, spec):
             # The line break before a delimiter belongs to it; base64 lines end in their own.
             out.write(b"" if ended_line else b"\r\n")
             described.append({"name": part["name"], "len": length, "sha256": sha.hexdigest()})
-        out.write(f"--{boundary}--\r\n".encode())
+        if not spec.get("unterminated"):
+            out.write(f"--{boundary}--\r\n".encode())
     return described
 
 

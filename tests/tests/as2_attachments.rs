@@ -15,6 +15,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use berth_e2e::large::{hash_of, memory_kib};
+use berth_e2e::postgres::{write_secret, PgServer};
 use berth_e2e::{free_port, Deployment};
 use common::{Keys, US};
 use serde_json::{json, Value};
@@ -34,13 +35,15 @@ fn part(name: &str, mime_type: &str, cte: &str, data: &[u8]) -> Value {
 }
 
 fn generate(dir: &Path, keys: &Keys, parts: Vec<Value>) -> Message {
-    let spec = dir.join("spec.json");
-    let boundary = format!("berth-test-{}", std::process::id());
-    std::fs::write(
-        &spec,
-        json!({ "boundary": boundary, "parts": parts }).to_string(),
-    )
-    .unwrap();
+    generate_with(dir, keys, json!({ "parts": parts }))
+}
+
+/// As [`generate`], from a whole spec (see the script).
+fn generate_with(dir: &Path, keys: &Keys, mut spec: Value) -> Message {
+    spec["boundary"] = json!(format!("berth-test-{}", std::process::id()));
+    let spec_file = dir.join("spec.json");
+    std::fs::write(&spec_file, spec.to_string()).unwrap();
+    let spec = spec_file;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("as2/attachments_message.py");
     let out = Command::new("python3")
         .arg(script)
@@ -205,12 +208,17 @@ fn process(name: &str, connector: &str, connection: Option<&str>, from: &str, ta
 
 /// Both connectors, one pair each: `(tag, AS2-From, url)`.
 fn deployment() -> (Deployment, Keys, Vec<(&'static str, String, String)>) {
+    deployment_with("")
+}
+
+/// As [`deployment`], with more lines in berth.yaml (the store's).
+fn deployment_with(settings: &str) -> (Deployment, Keys, Vec<(&'static str, String, String)>) {
     let (port, legacy_port) = (free_port(), free_port());
     let deployment = Deployment::new();
     let keys = Keys::create(deployment.path());
     deployment.write(
         "berth.yaml",
-        &format!("shared_server:\n  address: 127.0.0.1\n  port: {port}\n"),
+        &format!("shared_server:\n  address: 127.0.0.1\n  port: {port}\n{settings}"),
     );
     deployment.write(
         "connections/as2-in.yaml",
@@ -260,20 +268,52 @@ fn logged(log: &str, tag: &str, message_id: &str) -> Vec<(String, String, String
 #[test]
 fn each_attachment_becomes_a_document_answered_by_one_mdn() {
     let (deployment, keys, pairs) = deployment();
+    through_both_connectors(&deployment, &keys, &pairs);
+}
+
+/// The same on the PostgreSQL store: each attachment's payload goes into its own chunks.
+#[test]
+fn each_attachment_becomes_a_document_on_postgres() {
+    let server = PgServer::shared();
+    let db = server.create_database("as2_attachments");
+    let store = format!(
+        "store:\n  backend: postgres\n  url: {}\n  password_file: secrets/db\n",
+        server.url(&db)
+    );
+    let (deployment, keys, pairs) = deployment_with(&store);
+    std::fs::create_dir_all(deployment.path().join("secrets")).unwrap();
+    write_secret(
+        &deployment.path().join("secrets/db"),
+        &format!("{}\n", server.password()),
+    );
+    through_both_connectors(&deployment, &keys, &pairs);
+    let stored = server.sql(
+        &db,
+        "SELECT count(*) FROM documents WHERE state = 'processed'",
+    );
+    assert_eq!(stored.trim(), "6");
+}
+
+/// Three attachments to each connector, then the same message again.
+fn through_both_connectors(
+    deployment: &Deployment,
+    keys: &Keys,
+    pairs: &[(&'static str, String, String)],
+) {
     let berth = deployment.start();
     let work = tempfile::tempdir().unwrap();
     let edi = b"ISA*00*          *00*          *ZZ*PARTNER~\r\nST*850*0001~\r\nSE*2*0001~\r\n";
     let xml = b"<?xml version=\"1.0\"?>\n<invoice id=\"7\">\n  <line/>\n</invoice>\n";
     let pdf: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
-    for (tag, from, url) in &pairs {
+    for (tag, from, url) in pairs {
         let parts = vec![
             part("order.edi", "application/edi-x12", "binary", edi),
             part("invoice.xml", "application/xml", "binary", xml),
             part("scan.pdf", "application/pdf", "base64", &pdf),
         ];
-        let message = generate(work.path(), &keys, parts);
+        let message = generate(work.path(), keys, parts);
         let message_id = format!("<attach-{tag}@partner>");
-        let mdn = send(url, from, &message_id, &message, &keys);
+        let mdn = send(url, from, &message_id, &message, keys);
         assert_eq!(mdn.as2_version, "1.2", "{tag}");
         assert!(
             mdn.features.contains("multiple-attachments"),
@@ -334,17 +374,17 @@ fn each_attachment_becomes_a_document_answered_by_one_mdn() {
             processed("order.edi"),
             processed("scan.pdf"),
         ];
-        assert_eq!(documents_of(&deployment, &message_id), three, "{tag}");
+        assert_eq!(documents_of(deployment, &message_id), three, "{tag}");
 
         // The same message again: the same MDN, nothing stored or run again (the resend itself
         // is listed once, as a duplicate).
-        let again = send(url, from, &message_id, &message, &keys);
+        let again = send(url, from, &message_id, &message, keys);
         assert_eq!(
             (&again.disposition, &again.mic),
             (&mdn.disposition, &mdn.mic),
             "{tag}"
         );
-        let mut listed = documents_of(&deployment, &message_id);
+        let mut listed = documents_of(deployment, &message_id);
         listed.retain(|(state, _)| state != "duplicate");
         assert_eq!(listed, three, "{tag}: a resend stores no document again");
         assert_eq!(
@@ -412,6 +452,31 @@ fn one_failing_attachment_fails_the_message_and_the_others_are_delivered() {
         assert!(
             log.contains("attachment 2 of 3 (document "),
             "{tag}: the failure names the attachment:\n{log}"
+        );
+
+        // A multipart entity without its closing delimiter: refused whole, nothing delivered.
+        let broken = json!({
+            "parts": [part("lost.edi", "application/edi-x12", "binary", b"ISA*lost~")],
+            "unterminated": true,
+        });
+        let message = generate_with(work.path(), &keys, broken);
+        let message_id = format!("<broken-{tag}@partner>");
+        let mdn = send(url, from, &message_id, &message, &keys);
+        assert!(
+            mdn.disposition
+                .ends_with("; processed/error: unexpected-processing-error"),
+            "{tag}: {}",
+            mdn.disposition
+        );
+        assert_eq!(mdn.mic, format!("{}, sha-256", message.mic), "{tag}");
+        assert!(!inbox.join("lost.edi").exists(), "{tag}");
+        assert!(documents_of(&deployment, &message_id).is_empty(), "{tag}");
+        let log = berth.log();
+        assert!(
+            log.lines().any(|l| l.contains(&message_id)
+                && l.contains("the attachments could not be split")
+                && l.contains("127.0.0.1:")),
+            "{tag}: the refusal is logged with its reason and the peer:\n{log}"
         );
     }
     drop(berth);
