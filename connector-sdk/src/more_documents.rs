@@ -43,8 +43,9 @@ impl Request<'_> {
     /// [`Submission::more_documents`] (from 1) that it submits with
     /// [`Document::from_part_file`]: beside the payload file, on the store's disk, so offered
     /// only with it (a spooled body). The connector creates the file; the host takes it over
-    /// as that document's stored payload, and removes it with the request when unused. Number
-    /// the parts from 1 without gaps: the host's clean-up stops at the first number missing.
+    /// as that document's stored payload, and removes it with the request when unused. Part 0
+    /// is never a document's: a connector may use it as scratch (the AS2 connectors split a
+    /// message's first attachment into it, then rename it over the payload file).
     pub fn part_file(&self, number: usize) -> Option<String> {
         match self.payload_file {
             ROption::RSome(file) => Some(part_file_of(file.as_str(), number)),
