@@ -276,7 +276,6 @@ pub fn copy_keys(from: &Path, to: &Path) {
     }
 }
 
-
 /// A blocking HTTP client for tests: no proxies, short timeouts, accepts the self-signed
 /// certificates tests generate.
 pub fn client() -> reqwest::blocking::Client {

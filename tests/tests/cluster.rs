@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use berth_e2e::haproxy::{Backend, Haproxy};
 use berth_e2e::postgres::PgServer;
 use berth_e2e::{client, copy_keys, free_port, output_text, Berth, Deployment};
-use nodes::*;
 use common::*;
+use nodes::*;
 use serde_json::{json, Value};
 
 const HTTP_CLIENTS: usize = 6;
