@@ -165,8 +165,21 @@ fn send(url: &str, from: &str, message_id: &str, message: &Message, keys: &Keys)
 }
 
 /// The documents of one message (by its Message-ID) as `berth documents list` shows them:
-/// (state, file name), sorted by file name.
+/// (state, file name), sorted by file name, once their outcomes are recorded (written after
+/// the answer, so a moment later on a busy database).
 fn documents_of(deployment: &Deployment, message_id: &str) -> Vec<(String, String)> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let listed = listed_documents_of(deployment, message_id);
+        let recorded = listed.iter().all(|(state, _)| state != "received");
+        if recorded || std::time::Instant::now() > deadline {
+            return listed;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn listed_documents_of(deployment: &Deployment, message_id: &str) -> Vec<(String, String)> {
     let listing =
         deployment.berth_documents(&["list", "--property", &format!("message_id={message_id}")]);
     let mut found: Vec<(String, String)> = listing
