@@ -2,9 +2,10 @@
 //! split into one document per part, each with its own file name and MIME type and the
 //! message's other properties, plus `as2.attachment` ("2 of 3") and, when the part has one,
 //! `as2.content_id`; the message's `message_id` links them. The host stores and runs each and
-//! tells this listener one outcome, answered with one MDN whose MIC is the message's (RFC 6362
-//! section 3: the MIC covers the whole signed multipart/related entity, which is what
-//! `receive` computes for any payload).
+//! tells this listener one outcome, answered with one MDN whose MIC is the message's: RFC 6362
+//! keeps RFC 4130's MIC (section 7.3.1: over the signed entity, here the whole multipart/related
+//! with its headers; over the decrypted or received content when unsigned), which is what
+//! `receive` computes for any payload.
 //!
 //! A small message is split in memory. A large one was streamed into the payload file whole;
 //! it is split from there into part files beside it (part 1 then replaces the payload file),
