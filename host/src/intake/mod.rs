@@ -16,14 +16,17 @@ mod again;
 mod payload;
 mod record;
 mod resend;
+mod several;
 #[cfg(test)]
 mod tests;
+
+pub use several::remove_unused_parts;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use berth_connector_sdk::abi::{Delivery, Outcome, OutcomeKind, PayloadFrom, Response, Submission};
+use berth_connector_sdk::abi::{Outcome, OutcomeKind, PayloadFrom, Response, Submission};
 use berth_connector_sdk::abi_stable::std_types::{ROption, RString};
 use berth_connector_sdk::module::PendingBox;
 use berth_process::{Document, ProcessDef, Properties, RunOutcome, Runner};
@@ -165,7 +168,7 @@ impl Intake {
     /// The connector answered at once (nothing submitted): its deliveries still go out, kept
     /// in the outbox before the answer is given.
     pub async fn respond(&self, listener: &str, mut response: Response) -> Response {
-        let deliveries = take_deliveries(listener, &mut response);
+        let deliveries = record::take_deliveries(listener, &mut response);
         if !deliveries.is_empty() {
             self.promise(None, None, &response, deliveries).await;
         }
@@ -206,10 +209,19 @@ impl Intake {
         if let Some(property) = message_id {
             span.record("message_id", property.value.as_str());
         }
-        let (outcome, stored, large) = self
-            .store_and_run(&id, process, submission, (body, payload_file), evidence)
-            .instrument(span)
-            .await;
+        let (outcome, stored, others, large) = if submission.more_documents.is_empty() {
+            let (outcome, stored, large) = self
+                .store_and_run(&id, process, submission, (body, payload_file), evidence)
+                .instrument(span)
+                .await;
+            (outcome, stored, Vec::new(), large)
+        } else {
+            let (outcome, first, others) = self
+                .store_and_run_several(&id, process, submission, (body, payload_file), evidence)
+                .instrument(span)
+                .await;
+            (outcome, first, others, None)
+        };
         let refused = (outcome.kind == OutcomeKind::REFUSED).then(|| {
             outcome
                 .error
@@ -217,18 +229,27 @@ impl Intake {
                 .map_or("", |e| e.as_str())
                 .to_string()
         });
+        // A message of several documents counts each on the listener's board by its own run.
+        let counted_apart = !others.is_empty();
         let fate = match outcome.kind {
             OutcomeKind::ACCEPTED => {
-                status.document_accepted();
+                if !counted_apart {
+                    status.document_accepted();
+                }
                 "accepted"
             }
             OutcomeKind::FAILED => {
-                status.document_failed(outcome.error.as_ref().map_or("", |e| e.as_str()));
+                if !counted_apart {
+                    status.document_failed(outcome.error.as_ref().map_or("", |e| e.as_str()));
+                }
                 "failed"
             }
             OutcomeKind::DUPLICATE => "duplicate",
             _ => "refused",
         };
+        if counted_apart {
+            several::count(&status, stored.iter().chain(&others));
+        }
         // A resend is recorded under this id (see `Received::Duplicate`): its replayed MDN's
         // delivery belongs to it.
         let resend = (fate == "duplicate" && self.inner.store.is_some()).then_some(id.as_str());
@@ -246,17 +267,24 @@ impl Intake {
                 if let Some(summary) = response.summary.as_ref().into_option() {
                     self.inner.metrics.disposition(&process.name, summary);
                 }
-                let deliveries = take_deliveries(listener, &mut response);
+                let deliveries = record::take_deliveries(listener, &mut response);
                 if deliveries.is_empty() {
                     self.conclude(stored, Some(&response));
                 } else {
                     self.promise(stored, resend, &response, deliveries).await;
+                }
+                // A message's further documents: the same answer, recorded on each.
+                for other in others {
+                    self.conclude(Some(other), Some(&response));
                 }
                 let payload = large.filter(|_| response.body_is_payload);
                 Answer::Connector { response, payload }
             }
             Err(error) => {
                 self.conclude(stored, None);
+                for other in others {
+                    self.conclude(Some(other), None);
+                }
                 tracing::error!(%listener, %error, "connector failed on a request");
                 Answer::ConnectorFailed
             }
@@ -456,31 +484,4 @@ impl Intake {
             }
         }
     }
-}
-
-/// The requests an answer promises, as the store keeps them.
-fn take_deliveries(listener: &str, response: &mut Response) -> Vec<NewDelivery> {
-    std::mem::take(&mut response.deliveries)
-        .into_iter()
-        .map(|delivery| {
-            let Delivery {
-                url,
-                method,
-                headers,
-                body,
-                verify_hostname,
-            } = delivery;
-            NewDelivery {
-                listener: listener.to_string(),
-                method: method.into_string(),
-                url: url.into_string(),
-                headers: headers
-                    .iter()
-                    .map(|h| (h.name.to_string(), h.value.to_string()))
-                    .collect(),
-                body: body.into_vec(),
-                verify_hostname,
-            }
-        })
-        .collect()
 }
