@@ -247,13 +247,6 @@ async fn alone(db: &Arc<Db>, job: &Job) -> Outcome {
     }
 }
 
-/// Opens a batch's transaction. Its statements are planned for the arrays they get each time
-/// (a custom plan): the generic plan PostgreSQL would otherwise cache per connection was made
-/// while the table was small, and for `CONCLUDE` it read the whole `state = 'received'` partial
-/// indexes (with every entry not yet vacuumed, 15,000 per batch in the benchmark) instead of
-/// looking the ids up. Planning costs a fraction of a millisecond per batch.
-const BEGIN: &str = "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan";
-
 /// The common case in one round trip: `BEGIN`, the multi-row insert of the receipts, the
 /// multi-row update of the outcomes and `COMMIT`, sent together. Returns each job's outcome, or
 /// None for one left to [`each`]: a receipt the insert skipped (a resend, a taken id) or that
@@ -297,7 +290,7 @@ async fn bulk(db: &Db, jobs: &[Job]) -> Result<Vec<Option<Outcome>>, StoreError>
     // `join!` polls them in this order and each sends its statement on its first poll. A
     // statement that fails aborts the transaction, and the `COMMIT` then rolls it back.
     let (begun, inserted, concluded, committed) = tokio::join!(
-        client.batch_execute(BEGIN),
+        client.batch_execute("BEGIN"),
         batch::insert(&client, &insert, &receipts),
         batch::conclude(&client, &conclude, &concluding),
         client.batch_execute("COMMIT"),
