@@ -1,5 +1,7 @@
 //! Receipt and the changes of a document, each one transaction that commits before it returns
-//! (with `synchronous_commit=on`, see `pool.rs`).
+//! (with `synchronous_commit=on`, see `pool.rs`), or, through `receive_in` and `change_in`, one
+//! write inside a group commit's transaction (see `group.rs`): what a batch's multi-row
+//! statements do not take (resends, unique keys, deliveries) is written here, under a savepoint.
 
 use std::sync::Arc;
 
