@@ -22,6 +22,7 @@ use super::spool::{read_body, BodyError, SpoolPolicy};
 use super::Shared;
 use crate::body::{Body, SpoolFile};
 use crate::intake::{Answer, Arrival};
+use crate::plugins::call;
 
 pub type HttpResponse = http::Response<ResponseBody>;
 
@@ -143,7 +144,7 @@ async fn serve(
         process,
         submission,
         pending,
-        blocking: mount.blocking,
+        blocking: call::off_reactor(mount.blocking, &incoming.body),
         body: &incoming.body,
         payload_file: incoming.payload_file.as_ref(),
         evidence: &evidence,
