@@ -94,7 +94,10 @@ pub fn decrypt_reader<R: Read>(
     keys: &[KeyPair],
     limits: &Limits,
 ) -> Result<Vec<u8>, StreamDecryptError> {
-    let mut src = Source::new(input, CHUNK, MAX_BUFFERED);
+    // The content is at most `max_content`, the input hardly more: a small message reads
+    // through a small buffer (see the Decryptor's).
+    let buffer = CHUNK.min(limits.max_content.max(1024));
+    let mut src = Source::new(input, buffer, MAX_BUFFERED);
     let head = Head::read(&mut src)?;
     let key = keys::content_key(&head.recipient_infos, keys, head.alg.cipher.key_len())?;
     let h = head.content_header(&mut src)?;
