@@ -67,7 +67,7 @@ pub struct Arrival<'a> {
     pub submission: Submission,
     /// What the connector keeps until it answers.
     pub pending: PendingBox,
-    /// Call the connector on the blocking pool (for this body: see `call::off_reactor`).
+    /// Call the connector on the blocking pool.
     pub blocking: bool,
     /// The request's body: the payload when the connector says so, and the evidence file when
     /// it was spooled.

@@ -47,8 +47,7 @@ impl Mount {
     /// plugin built against a later compatible SDK) fails the request.
     pub async fn decide(&self, incoming: Arc<Incoming>) -> Result<FfiDecision, String> {
         let listener = Arc::clone(&self.listener);
-        let blocking = call::off_reactor(self.blocking, &incoming.body);
-        call::call(blocking, move || {
+        call::call(self.blocking, move || {
             let headers: Vec<Header<'_>> = incoming
                 .parts
                 .headers

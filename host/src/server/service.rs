@@ -22,7 +22,6 @@ use super::spool::{read_body, BodyError, SpoolPolicy};
 use super::Shared;
 use crate::body::{Body, SpoolFile};
 use crate::intake::{Answer, Arrival};
-use crate::plugins::call;
 
 pub type HttpResponse = http::Response<ResponseBody>;
 
@@ -144,7 +143,7 @@ async fn serve(
         process,
         submission,
         pending,
-        blocking: call::off_reactor(mount.blocking, &incoming.body),
+        blocking: mount.blocking,
         body: &incoming.body,
         payload_file: incoming.payload_file.as_ref(),
         evidence: &evidence,
