@@ -5,10 +5,12 @@
 # partner's message limit is twice it).
 
 # A copy of the binary, its plugins and the load generator: a rebuild in the tree during the
-# run changes nothing. Sets $load.
+# run changes nothing. BERTH_BINARIES names a folder with another build's berth and plugins, for
+# a same-minute comparison with it. Sets $load.
 copy_binaries() {
     mkdir -p "$work/bin"
-    cp target/release/berth target/release/libberth_*.so "$work/bin/"
+    cp "${BERTH_BINARIES:-target/release}"/berth "${BERTH_BINARIES:-target/release}"/libberth_*.so \
+        "$work/bin/"
     cp target/release/examples/as2_load "$work/bin/as2_load"
     load="$work/bin/as2_load"
 }
