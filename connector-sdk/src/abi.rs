@@ -168,6 +168,10 @@ pub struct Response {
     /// disposition (`processed`, `processed/error: decryption-failed`). None: the HTTP status
     /// says it all.
     pub summary: ROption<RString>,
+    /// Certificates a partner asked us to trust in this request, accepted by the connector:
+    /// the host stores them before it gives the answer (and answers 503 instead when it
+    /// cannot), then hands them to every listener (see [`crate::Listener::exchanged_certificates`]).
+    pub certificates: RVec<crate::exchange::ExchangedCertificate>,
 }
 
 /// A named property of a document: tracked properties set by connectors and dynamic ones set by

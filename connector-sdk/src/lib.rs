@@ -97,6 +97,7 @@
 pub mod abi;
 pub mod auth;
 pub mod certs;
+pub mod exchange;
 mod connector;
 pub mod glue;
 mod helpers;

@@ -15,6 +15,7 @@ use super::sql;
 use super::writer::{Insert, Op, Outcome, Writer};
 use crate::backend::{Backend, BackendRead, BoxFuture};
 use crate::clock::now_millis;
+use crate::certificates::PartnerCertificate;
 use crate::cluster::Cluster;
 use crate::copy::{DuplicateKeys, Imported, UniqueKey};
 use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
@@ -319,6 +320,14 @@ impl Backend for SqliteStore {
         Box::pin(blocking(move || reads.readers.read(sql::outbox::next_due)))
     }
 
+    fn record_partner_certificates(
+        &self,
+        certificates: Vec<PartnerCertificate>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        let at = now_millis() / 1000;
+        Box::pin(self.write(Op::Certificates { certificates, at }))
+    }
+
     fn record_answer<'a>(
         &'a self,
         id: &'a str,
@@ -435,6 +444,11 @@ impl BackendRead for SqliteReader {
         Box::pin(blocking(move || {
             reads.readers.read(|conn| sql::traffic(conn, &range))
         }))
+    }
+
+    fn partner_certificates(&self) -> BoxFuture<'_, Result<Vec<PartnerCertificate>, StoreError>> {
+        let reads = self.reads.clone();
+        Box::pin(blocking(move || reads.readers.read(sql::certificates::all)))
     }
 }
 

@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use crate::certificates::PartnerCertificate;
 use crate::copy::{Imported, UniqueKey};
 use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
 use crate::error::StoreError;
@@ -95,6 +96,11 @@ pub(crate) enum Op {
     Purge {
         before: i64,
         include_failed: bool,
+    },
+    /// Certificates partners sent (see `crate::certificates`).
+    Certificates {
+        certificates: Vec<PartnerCertificate>,
+        at: i64,
     },
 }
 
@@ -374,6 +380,10 @@ fn apply_one(conn: &Connection, fresh: &mut Fresh, op: &Op, seq: &mut i64) -> St
         } => {
             let (count, files) = sql::purge(conn, *before, *include_failed)?;
             Ok(Ok(Outcome::Purged(count, files)))
+        }
+        Op::Certificates { certificates, at } => {
+            sql::certificates::insert(conn, certificates, *at)?;
+            Ok(Ok(Outcome::Done))
         }
     }
 }
