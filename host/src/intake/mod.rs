@@ -32,6 +32,7 @@ use bytes::Bytes;
 use tracing::Instrument;
 
 use crate::body::{Body, SpoolFile};
+use crate::exchange::Exchanged;
 use crate::ids::new_document_id;
 use crate::metrics::Metrics;
 use crate::outbound::Outbound;
@@ -57,6 +58,8 @@ struct Inner {
     /// The deployed processes by name, as the topology last applied them: documents that run
     /// again run through the live version of their process.
     processes: RwLock<HashMap<String, Arc<ProcessDef>>>,
+    /// Certificates partners exchanged, as the store has them.
+    exchanged: Exchanged,
 }
 
 /// A document a connector decided to submit, with what the intake needs of its request.
@@ -112,6 +115,7 @@ impl Intake {
                 outbound: Outbound::new(Arc::clone(&metrics)),
                 metrics,
                 processes: RwLock::new(HashMap::new()),
+                exchanged: Exchanged::default(),
             }),
         }
     }
@@ -130,6 +134,11 @@ impl Intake {
 
     pub fn store(&self) -> Option<&Store> {
         self.inner.store.as_ref()
+    }
+
+    /// Certificates partners exchanged at run time (see `crate::exchange`).
+    pub fn exchanged(&self) -> &Exchanged {
+        &self.inner.exchanged
     }
 
     pub fn status(&self) -> &Arc<StatusBoard> {
@@ -165,11 +174,47 @@ impl Intake {
     /// The connector answered at once (nothing submitted): its deliveries still go out, kept
     /// in the outbox before the answer is given.
     pub async fn respond(&self, listener: &str, mut response: Response) -> Response {
+        if !response.certificates.is_empty() {
+            if let Err(refusal) = self.keep_certificates(listener, &mut response).await {
+                return refusal;
+            }
+        }
         let deliveries = take_deliveries(listener, &mut response);
         if !deliveries.is_empty() {
             self.promise(None, None, &response, deliveries).await;
         }
         response
+    }
+
+    /// Stores the certificates a partner exchanged (see `crate::exchange`) before the answer
+    /// that accepts them goes out; when the store cannot take them, the partner gets a 503
+    /// instead, with no response to its request sent, so that it sends the request again.
+    async fn keep_certificates(&self, listener: &str, response: &mut Response) -> Result<(), Response> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let certificates: Vec<_> = std::mem::take(&mut response.certificates)
+            .into_iter()
+            .map(|c| crate::exchange::from_sdk(c, now))
+            .collect();
+        for c in &certificates {
+            tracing::info!(%listener, operation = %c.operation, partner = %c.partner, fingerprint = %c.fingerprint, active_from = c.active_from, request = %c.request_id, "partner certificate received by certificate exchange");
+        }
+        let Some(store) = &self.inner.store else {
+            tracing::warn!(%listener, "no message store: exchanged certificates are kept in memory only, until berth stops");
+            self.inner.exchanged.add_in_memory(certificates);
+            return Ok(());
+        };
+        if let Err(error) = store.record_partner_certificates(certificates).await {
+            tracing::error!(%listener, %error, "cannot store exchanged certificates; answered 503");
+            return Err(Response::text(503, "the certificate could not be stored; send again later")
+                .with_header("retry-after", "30"));
+        }
+        if let Err(error) = self.inner.exchanged.reload(store).await {
+            // Stored: the next poll hands it to the listeners.
+            tracing::warn!(%error, "cannot read the exchanged certificates back; the next poll will");
+        }
+        Ok(())
     }
 
     /// A submitted document, from the pause check to the connector's answer.
