@@ -148,6 +148,10 @@ pub struct Received {
     pub properties: TrackedProperties,
     pub security: Security,
     pub context: MdnContext,
+    /// The unwrapped entity when it is `multipart/related` (a certificate exchange request
+    /// may be one, see `cem`); `None` otherwise, so that no MIME view holds the payload's
+    /// buffer for the others.
+    pub related: Option<MimePart>,
 }
 
 impl Received {
@@ -302,11 +306,17 @@ pub fn receive_body(
         }
     };
     let properties = tracked_properties(&context.headers, &unwrapped.payload);
+    let related = unwrapped
+        .payload
+        .content_type()
+        .is_some_and(|ct| ct.is("multipart/related"))
+        .then(|| unwrapped.payload.clone());
     Ok(Received {
         payload,
         properties,
         security,
         context,
+        related,
     })
 }
 

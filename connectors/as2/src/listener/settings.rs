@@ -110,6 +110,16 @@ pub struct As2Operation {
     /// older ones are purged (and logged).
     #[serde(default = "default_restart_age")]
     pub as2_restart_max_age_seconds: u64,
+    /// Certificate Exchange Messaging (CEM, draft-meadors-certificate-exchange-14): accept a
+    /// certificate exchange request from this partner, signed with its current certificate.
+    /// The new certificate is checked (usage, validity, key usage), stored in the message
+    /// store, and used to verify the partner's signatures from the request's RespondByDate on,
+    /// without a restart; a CEM response (accepting it, or rejecting one that fails a check)
+    /// goes to the request's ResponseURL, signed with our current MDN signing key. MDNs then
+    /// announce `CEM` in `EDIINT-Features`. Off by default: a request is then an ordinary
+    /// document.
+    #[serde(default)]
+    pub accept_certificate_exchange: bool,
 }
 
 /// A private key file and the certificate that goes with it.
