@@ -97,8 +97,8 @@
 pub mod abi;
 pub mod auth;
 pub mod certs;
-pub mod exchange;
 mod connector;
+pub mod exchange;
 pub mod glue;
 mod helpers;
 pub mod log;

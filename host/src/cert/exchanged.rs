@@ -57,7 +57,14 @@ pub fn to_json(d: &Described<'_>, now: i64) -> Value {
 /// The command line's table, columns aligned.
 pub fn table(list: &[Described<'_>], now: i64) -> String {
     let mut rows = vec![[
-        "STATE", "RESPOND BY", "PROCESS", "PARTNER", "USAGE", "SUBJECT", "DAYS LEFT", "SHA-256",
+        "STATE",
+        "RESPOND BY",
+        "PROCESS",
+        "PARTNER",
+        "USAGE",
+        "SUBJECT",
+        "DAYS LEFT",
+        "SHA-256",
         "REQUEST",
     ]
     .map(String::from)];

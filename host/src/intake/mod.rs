@@ -189,7 +189,11 @@ impl Intake {
     /// Stores the certificates a partner exchanged (see `crate::exchange`) before the answer
     /// that accepts them goes out; when the store cannot take them, the partner gets a 503
     /// instead, with no response to its request sent, so that it sends the request again.
-    async fn keep_certificates(&self, listener: &str, response: &mut Response) -> Result<(), Response> {
+    async fn keep_certificates(
+        &self,
+        listener: &str,
+        response: &mut Response,
+    ) -> Result<(), Response> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
@@ -207,8 +211,11 @@ impl Intake {
         };
         if let Err(error) = store.record_partner_certificates(certificates).await {
             tracing::error!(%listener, %error, "cannot store exchanged certificates; answered 503");
-            return Err(Response::text(503, "the certificate could not be stored; send again later")
-                .with_header("retry-after", "30"));
+            return Err(Response::text(
+                503,
+                "the certificate could not be stored; send again later",
+            )
+            .with_header("retry-after", "30"));
         }
         if let Err(error) = self.inner.exchanged.reload(store).await {
             // Stored: the next poll hands it to the listeners.

@@ -44,18 +44,33 @@ pub(super) fn answer(listener: &As2Listener, x: Exchange<'_>) -> Result<Response
         Err(CemError::NotCem(_)) => return Err(x.context),
         Err(e) => {
             let detail = format!("certificate exchange request not readable: {e}");
-            return Ok(refuse(listener, x, ProcessingError::UnexpectedProcessingError, &detail));
+            return Ok(refuse(
+                listener,
+                x,
+                ProcessingError::UnexpectedProcessingError,
+                &detail,
+            ));
         }
     };
     if !x.security.signed() {
         // Anyone could otherwise swap a partner's certificate for their own.
         let detail = "a certificate exchange request must be signed";
-        return Ok(refuse(listener, x, ProcessingError::InsufficientMessageSecurity, detail));
+        return Ok(refuse(
+            listener,
+            x,
+            ProcessingError::InsufficientMessageSecurity,
+            detail,
+        ));
     }
     let partner = x.partner;
     let Some(signer) = partner.mdn_signing_keys.current() else {
         let detail = "no signing key to sign the certificate exchange response with";
-        return Ok(refuse(listener, x, ProcessingError::UnexpectedProcessingError, detail));
+        return Ok(refuse(
+            listener,
+            x,
+            ProcessingError::UnexpectedProcessingError,
+            detail,
+        ));
     };
     let ours = x.context.headers.as2_to.clone();
     let theirs = x.context.headers.as2_from.clone();
@@ -82,13 +97,8 @@ pub(super) fn answer(listener: &As2Listener, x: Exchange<'_>) -> Result<Response
     let mut deliveries = Vec::new();
     for (url, responses) in &by_url {
         let body = xml::build_response(&request.request_id, responses);
-        let message = cem::response::build_response_message(
-            &body,
-            &ours,
-            &theirs,
-            signer,
-            MicAlg::Sha256,
-        );
+        let message =
+            cem::response::build_response_message(&body, &ours, &theirs, signer, MicAlg::Sha256);
         match message {
             Ok(message) => deliveries.push(Delivery {
                 url: (*url).into(),
@@ -104,7 +114,12 @@ pub(super) fn answer(listener: &As2Listener, x: Exchange<'_>) -> Result<Response
             Err(e) => {
                 let detail = format!("the certificate exchange response could not be signed: {e}");
                 listener.log.error(&partner.process, &detail);
-                return Ok(refuse(listener, x, ProcessingError::UnexpectedProcessingError, &detail));
+                return Ok(refuse(
+                    listener,
+                    x,
+                    ProcessingError::UnexpectedProcessingError,
+                    &detail,
+                ));
             }
         }
     }
@@ -112,7 +127,12 @@ pub(super) fn answer(listener: &As2Listener, x: Exchange<'_>) -> Result<Response
         Ok(certificates) => certificates,
         Err(detail) => {
             listener.log.error(&partner.process, &detail);
-            return Ok(refuse(listener, x, ProcessingError::UnexpectedProcessingError, &detail));
+            return Ok(refuse(
+                listener,
+                x,
+                ProcessingError::UnexpectedProcessingError,
+                &detail,
+            ));
         }
     };
     listener.log.info(
@@ -241,7 +261,10 @@ pub(super) fn take_exchanged(
                 Ok(cert) => signing.push((c.active_from, cert)),
                 Err(e) => log.error(
                     &partner.process,
-                    &format!("stored exchanged certificate {} unreadable: {e}", c.fingerprint),
+                    &format!(
+                        "stored exchanged certificate {} unreadable: {e}",
+                        c.fingerprint
+                    ),
                 ),
             }
         }

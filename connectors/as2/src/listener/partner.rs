@@ -14,9 +14,9 @@ use super::ipfilter::IpFilter;
 use super::rollover::{parse_instant, DatedKeyFile, MdnSigningKeys};
 use super::settings::{As2Operation, KeyFile};
 use crate::certs::{load_certificates, load_private_key, KeyPair};
-use openssl::x509::X509;
 use crate::receive::{MdnOptions, PartnerSettings};
 use crate::unwrap::Limits;
+use openssl::x509::X509;
 
 /// One operation, ready to receive.
 pub struct Partner {

@@ -1,0 +1,437 @@
+//! Certificate Exchange Messaging through the real binary and both AS2 connectors, with a
+//! partner built without berth's code (tests/as2/cem.py: `cryptography` makes and signs the
+//! request, pyas2lib verifies our response's signature): the request gets a processed MDN that
+//! announces `CEM`; the CEM response reaches the partner's ResponseURL, signed by us, accepting
+//! the certificate for the request's id; `berth certs` and `/api/certificates` show the pending
+//! certificate with its respond-by date; until that date a message signed with the new key is
+//! refused and the old key still works, from it the new key works without a restart, and after
+//! a restart the certificate is still there and still verifies. An expired certificate is
+//! rejected in the CEM response and recorded nowhere.
+
+#[path = "../as2/common.rs"]
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use berth_e2e::receiver::{Received, Receiver};
+use berth_e2e::tls::write_self_signed;
+use berth_e2e::{client, free_port, output_text, Berth, Deployment};
+use common::*;
+use openssl::asn1::Asn1Time;
+use openssl::bn::BigNum;
+use openssl::hash::MessageDigest;
+use openssl::pkey::PKey;
+use openssl::rsa::Rsa;
+use openssl::x509::{X509Builder, X509NameBuilder, X509};
+use serde_json::{json, Value};
+
+/// Seconds between the request and its respond-by date: room for the checks made before it.
+const RESPOND_IN: u64 = 30;
+
+fn run_cem(mode: &str, spec: &Value, work: &Path, name: &str) -> Value {
+    let file = work.join(format!("{name}.json"));
+    std::fs::write(&file, spec.to_string()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("as2/cem.py");
+    let output = Command::new(python())
+        .arg(&script)
+        .arg(mode)
+        .arg(&file)
+        .output()
+        .expect("run the CEM partner");
+    assert!(
+        output.status.success(),
+        "cem.py {mode} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("cem.py's JSON")
+}
+
+/// The partner's renewed key, and a certificate that expired yesterday.
+fn partner_keys(keys: &Keys) {
+    write_self_signed(&keys.dir, "partner-new.pem", "partner-new.key");
+    let mut both = std::fs::read(keys.dir.join("partner-new.key")).unwrap();
+    both.extend(std::fs::read(keys.dir.join("partner-new.pem")).unwrap());
+    std::fs::write(keys.dir.join("partner-new-both.pem"), both).unwrap();
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "partner-expired").unwrap();
+    let name = name.build();
+    let mut builder = X509Builder::new().unwrap();
+    builder.set_version(2).unwrap();
+    let serial = BigNum::from_u32(4242).unwrap().to_asn1_integer().unwrap();
+    builder.set_serial_number(&serial).unwrap();
+    builder.set_subject_name(&name).unwrap();
+    builder.set_issuer_name(&name).unwrap();
+    builder.set_pubkey(&key).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    builder
+        .set_not_before(&Asn1Time::from_unix(now - 10 * 86_400).unwrap())
+        .unwrap();
+    builder
+        .set_not_after(&Asn1Time::from_unix(now - 86_400).unwrap())
+        .unwrap();
+    builder.sign(&key, MessageDigest::sha256()).unwrap();
+    let pem = builder.build().to_pem().unwrap();
+    std::fs::write(keys.dir.join("partner-expired.pem"), pem).unwrap();
+}
+
+fn fingerprint(pem_file: &Path) -> String {
+    let cert = X509::from_pem(&std::fs::read(pem_file).unwrap()).unwrap();
+    let digest = cert.digest(MessageDigest::sha256()).unwrap();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn cem_operation() -> String {
+    operation(PARTNER, "accept_certificate_exchange: true")
+}
+
+fn admin_get(deployment: &Deployment, admin: u16, path: &str) -> Value {
+    let token = std::fs::read_to_string(deployment.path().join("data/admin.token")).unwrap();
+    let response = client()
+        .get(format!("http://127.0.0.1:{admin}{path}"))
+        .bearer_auth(token.trim())
+        .send()
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    serde_json::from_slice(&response.bytes().unwrap()).unwrap()
+}
+
+/// The CEM response as the receiver got it, checked by the partner's side.
+fn response_of(received: &Received, keys: &Keys, work: &Path, name: &str) -> Value {
+    let mut raw = received.headers.join("\r\n").into_bytes();
+    raw.extend_from_slice(b"\r\n\r\n");
+    raw.extend_from_slice(&received.body);
+    let file = work.join(format!("{name}.msg"));
+    std::fs::write(&file, raw).unwrap();
+    let spec = json!({ "message": file, "verify_cert": keys.file("berth.pem") });
+    run_cem("response", &spec, work, &format!("{name}-check"))
+}
+
+/// A message signed with `sign` (pyas2lib), answered by a synchronous MDN.
+fn message(url: &str, keys: &Keys, work: &Path, id: &str, sign: &str) -> Value {
+    let case = Case::new(id, PARTNER, 0, keys)
+        .set("digest", json!("sha256"))
+        .set("sign_key", json!(keys.file(sign)))
+        .set("encrypt_cert", json!(null))
+        .set("mdn", json!("sync"));
+    send(url, &[case], work).remove(id).unwrap().remove(0)
+}
+
+fn assert_accepted(result: &Value, what: &str) {
+    assert_eq!(result["http_status"], 200, "{what}: {result}");
+    assert_eq!(result["status"], "processed", "{what}: {result}");
+}
+
+fn assert_authentication_failed(result: &Value, what: &str) {
+    assert_eq!(result["http_status"], 200, "{what}: {result}");
+    let disposition = result["disposition"].as_str().unwrap_or_default();
+    assert!(
+        disposition.contains("authentication-failed"),
+        "{what}: {result}"
+    );
+}
+
+struct Setup<'a> {
+    deployment: &'a Deployment,
+    keys: &'a Keys,
+    url: String,
+    admin: u16,
+    prefix: &'a str,
+}
+
+fn exercise(setup: &Setup<'_>, mut berth: Berth) {
+    let (deployment, keys, url) = (setup.deployment, setup.keys, setup.url.as_str());
+    let work = deployment.path();
+    let prefix = setup.prefix;
+    let receiver_port = free_port();
+    let receiver = Receiver::start(receiver_port);
+    let response_url = format!("http://127.0.0.1:{receiver_port}/cem");
+    let request_id = format!("{prefix}-request-1@partner.example");
+    let spec = json!({
+        "url": url,
+        "as2_from": PARTNER,
+        "as2_to": US,
+        "sign_key": keys.file("partner-both.pem"),
+        "new_cert": keys.file("partner-new.pem"),
+        "usages": ["digitalSignature"],
+        "respond_in": RESPOND_IN,
+        "response_url": response_url,
+        "request_id": request_id,
+    });
+    let sent_at = Instant::now();
+    let answer = run_cem("request", &spec, work, &format!("{prefix}-cem"));
+    assert_eq!(answer["http_status"], 200, "{answer}");
+    assert_eq!(
+        answer["disposition"]
+            .as_str()
+            .unwrap()
+            .split(';')
+            .nth(1)
+            .map(str::trim),
+        Some("processed"),
+        "{answer}"
+    );
+    assert_eq!(answer["mic"], answer["expected_mic"], "{answer}");
+    assert_eq!(
+        answer["original_message_id"], answer["message_id"],
+        "{answer}"
+    );
+    assert_eq!(answer["mdn_signed"], true, "{answer}");
+    assert!(
+        answer["features"]
+            .as_str()
+            .unwrap()
+            .split(", ")
+            .any(|f| f == "CEM"),
+        "{answer}"
+    );
+    let respond_by = answer["respond_by"].as_str().unwrap().to_string();
+
+    // The response reaches the ResponseURL, signed by us, accepting the certificate.
+    let received = receiver.wait_for(1, Duration::from_secs(30));
+    assert_eq!(received[0].request_line, "POST /cem HTTP/1.1");
+    let response = response_of(&received[0], keys, work, &format!("{prefix}-response"));
+    assert_eq!(response["signature_ok"], true, "{response}");
+    assert_eq!(response["as2_from"], US, "{response}");
+    assert_eq!(response["as2_to"], PARTNER, "{response}");
+    assert_eq!(response["content_type"], "multipart/signed", "{response}");
+    assert_eq!(
+        response["entity_type"],
+        "application/ediint-cert-exchange+xml"
+    );
+    assert_eq!(response["root"], "EDIINTCertificateExchangeResponse");
+    assert_eq!(response["request_id"], request_id.as_str(), "{response}");
+    assert_eq!(response["trust"][0]["status"], "Accepted", "{response}");
+
+    // Shown as pending with its respond-by date, by the command line and the API.
+    let new_print = fingerprint(&keys.dir.join("partner-new.pem"));
+    let certs = output_text(&deployment.berth(&["certs"]));
+    let line = certs
+        .lines()
+        .find(|l| l.contains(&new_print))
+        .unwrap_or_else(|| panic!("no exchanged certificate in:\n{certs}"));
+    assert!(line.starts_with("PENDING"), "{certs}");
+    assert!(
+        line.contains(&respond_by) && line.contains(&request_id),
+        "{certs}"
+    );
+    let api = admin_get(deployment, setup.admin, "/api/certificates");
+    let exchanged = api["exchanged"].as_array().unwrap();
+    assert_eq!(exchanged.len(), 1, "{api}");
+    assert_eq!(exchanged[0]["fingerprint"], new_print.as_str(), "{api}");
+    assert_eq!(exchanged[0]["state"], "pending", "{api}");
+    assert_eq!(exchanged[0]["respond_by"], respond_by.as_str(), "{api}");
+    assert_eq!(exchanged[0]["partner"], PARTNER, "{api}");
+
+    // Before the respond-by date: the old key works, the new one is refused.
+    let before_new = message(
+        url,
+        keys,
+        work,
+        &format!("{prefix}-new-before"),
+        "partner-new-both.pem",
+    );
+    let before_old = message(
+        url,
+        keys,
+        work,
+        &format!("{prefix}-old-before"),
+        "partner-both.pem",
+    );
+    assert!(
+        sent_at.elapsed() < Duration::from_secs(RESPOND_IN - 2),
+        "the checks before the respond-by date took too long to prove anything"
+    );
+    assert_authentication_failed(&before_new, "new key before its date");
+    assert_accepted(&before_old, "old key before the new one's date");
+
+    // A request with an expired certificate: rejected in the response, recorded nowhere.
+    let rejected_id = format!("{prefix}-request-2@partner.example");
+    let mut bad = spec.clone();
+    bad["new_cert"] = json!(keys.file("partner-expired.pem"));
+    bad["request_id"] = json!(rejected_id);
+    let answer = run_cem("request", &bad, work, &format!("{prefix}-cem-bad"));
+    assert_eq!(answer["http_status"], 200, "{answer}");
+    let received = receiver.wait_for(2, Duration::from_secs(30));
+    let response = response_of(&received[1], keys, work, &format!("{prefix}-response-bad"));
+    assert_eq!(response["signature_ok"], true, "{response}");
+    assert_eq!(response["request_id"], rejected_id.as_str(), "{response}");
+    assert_eq!(response["trust"][0]["status"], "Rejected", "{response}");
+    assert!(
+        response["trust"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("expired"),
+        "{response}"
+    );
+    let api = admin_get(deployment, setup.admin, "/api/certificates");
+    assert_eq!(api["exchanged"].as_array().unwrap().len(), 1, "{api}");
+
+    // From the respond-by date the new key verifies, without a restart (the old one too).
+    let wait = Duration::from_secs(RESPOND_IN + 1).saturating_sub(sent_at.elapsed());
+    std::thread::sleep(wait);
+    let after_new = message(
+        url,
+        keys,
+        work,
+        &format!("{prefix}-new-after"),
+        "partner-new-both.pem",
+    );
+    assert_accepted(&after_new, "new key from its date");
+    let api = admin_get(deployment, setup.admin, "/api/certificates");
+    assert_eq!(api["exchanged"][0]["state"], "active", "{api}");
+
+    let log = berth.log();
+    assert!(
+        log.contains("rejected: certificate has expired"),
+        "the rejection is logged with its reason: {log}"
+    );
+
+    // After a restart: still stored, still verifying.
+    berth.terminate(Duration::from_secs(10));
+    berth = deployment.start();
+    let certs = output_text(&deployment.berth(&["certs"]));
+    let line = certs.lines().find(|l| l.contains(&new_print));
+    assert!(line.is_some_and(|l| l.starts_with("ACTIVE")), "{certs}");
+    let restarted = message(
+        url,
+        keys,
+        work,
+        &format!("{prefix}-new-restarted"),
+        "partner-new-both.pem",
+    );
+    assert_accepted(&restarted, "new key after a restart");
+    berth.terminate(Duration::from_secs(10));
+}
+
+#[test]
+fn the_shared_server_takes_a_partners_certificate_by_certificate_exchange() {
+    let (port, admin) = (free_port(), free_port());
+    let deployment = Deployment::new();
+    let keys = Keys::create(deployment.path());
+    partner_keys(&keys);
+    deployment.write(
+        "berth.yaml",
+        &format!(
+            "shared_server:\n  address: 127.0.0.1\n  port: {port}\nadmin:\n  address: \
+             127.0.0.1\n  port: {admin}\n"
+        ),
+    );
+    deployment.write(
+        "processes/partner.yaml",
+        &process("partner", "as2-shared-server", None, &cem_operation()),
+    );
+    let berth = deployment.start();
+    let setup = Setup {
+        deployment: &deployment,
+        keys: &keys,
+        url: format!("http://127.0.0.1:{port}/as2"),
+        admin,
+        prefix: "shared",
+    };
+    exercise(&setup, berth);
+}
+
+#[test]
+fn the_legacy_server_takes_a_partners_certificate_by_certificate_exchange() {
+    let (port, tls_port, admin) = (free_port(), free_port(), free_port());
+    let deployment = Deployment::new();
+    let keys = Keys::create(deployment.path());
+    partner_keys(&keys);
+    write_self_signed(&keys.dir, "tls.pem", "tls.key");
+    deployment.write(
+        "berth.yaml",
+        &format!("admin:\n  address: 127.0.0.1\n  port: {admin}\n"),
+    );
+    deployment.write(
+        "connections/as2-in.yaml",
+        &format!(
+            "name: as2-in\nconnector: as2-server-legacy\nsettings:\n  address: 127.0.0.1\n  \
+             port: {port}\n  tls: {{ port: {tls_port}, certificate: keys/tls.pem, \
+             private_key: keys/tls.key }}\n"
+        ),
+    );
+    deployment.write(
+        "processes/partner.yaml",
+        &process(
+            "partner",
+            "as2-server-legacy",
+            Some("as2-in"),
+            &cem_operation(),
+        ),
+    );
+    let berth = deployment.start();
+    let setup = Setup {
+        deployment: &deployment,
+        keys: &keys,
+        url: format!("https://127.0.0.1:{tls_port}/as2"),
+        admin,
+        prefix: "legacy",
+    };
+    exercise(&setup, berth);
+}
+
+#[test]
+fn without_the_setting_a_certificate_exchange_request_is_an_ordinary_document() {
+    let port = free_port();
+    let deployment = Deployment::new();
+    let keys = Keys::create(deployment.path());
+    partner_keys(&keys);
+    deployment.write(
+        "berth.yaml",
+        &format!("shared_server:\n  address: 127.0.0.1\n  port: {port}\n"),
+    );
+    deployment.write(
+        "processes/partner.yaml",
+        &process(
+            "partner",
+            "as2-shared-server",
+            None,
+            &operation(PARTNER, ""),
+        ),
+    );
+    let berth = deployment.start();
+    let receiver_port = free_port();
+    let receiver = Receiver::start(receiver_port);
+    let spec = json!({
+        "url": format!("http://127.0.0.1:{port}/as2"),
+        "as2_from": PARTNER,
+        "as2_to": US,
+        "sign_key": keys.file("partner-both.pem"),
+        "new_cert": keys.file("partner-new.pem"),
+        "usages": ["digitalSignature"],
+        "respond_in": 5,
+        "response_url": format!("http://127.0.0.1:{receiver_port}/cem"),
+        "request_id": "off@partner.example",
+    });
+    let answer = run_cem("request", &spec, deployment.path(), "off-cem");
+    assert_eq!(answer["http_status"], 200, "{answer}");
+    assert!(
+        answer["disposition"]
+            .as_str()
+            .unwrap()
+            .ends_with("processed"),
+        "{answer}"
+    );
+    assert!(
+        !answer["features"].as_str().unwrap().contains("CEM"),
+        "{answer}"
+    );
+    let log = berth.log();
+    assert!(
+        log.contains("AS2-RECEIVED|"),
+        "delivered as a document: {log}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(receiver.received().is_empty(), "no CEM response is sent");
+    berth.terminate(Duration::from_secs(10));
+}
