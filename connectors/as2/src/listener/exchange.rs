@@ -30,21 +30,21 @@ pub(super) struct Exchange<'a> {
     pub partner: &'a Arc<Partner>,
     pub related: &'a MimePart,
     pub security: &'a Security,
-    pub context: MdnContext,
+    pub context: &'a MdnContext,
     pub route: Route,
     pub remote_addr: &'a str,
     pub archive_stem: Option<String>,
 }
 
-/// `Err(context)` when the message is no CEM request (an ordinary document: the caller goes
-/// on with it); otherwise the whole answer.
-pub(super) fn answer(listener: &As2Listener, x: Exchange<'_>) -> Result<Response, MdnContext> {
+/// `None` when the message is no CEM request (an ordinary document: the caller goes on with
+/// it); otherwise the whole answer.
+pub(super) fn answer(listener: &As2Listener, x: Exchange<'_>) -> Option<Response> {
     let request = match cem::parse_request(x.related) {
         Ok(request) => request,
-        Err(CemError::NotCem(_)) => return Err(x.context),
+        Err(CemError::NotCem(_)) => return None,
         Err(e) => {
             let detail = format!("certificate exchange request not readable: {e}");
-            return Ok(refuse(
+            return Some(refuse(
                 listener,
                 x,
                 ProcessingError::UnexpectedProcessingError,
@@ -55,7 +55,7 @@ pub(super) fn answer(listener: &As2Listener, x: Exchange<'_>) -> Result<Response
     if !x.security.signed() {
         // Anyone could otherwise swap a partner's certificate for their own.
         let detail = "a certificate exchange request must be signed";
-        return Ok(refuse(
+        return Some(refuse(
             listener,
             x,
             ProcessingError::InsufficientMessageSecurity,
@@ -65,7 +65,7 @@ pub(super) fn answer(listener: &As2Listener, x: Exchange<'_>) -> Result<Response
     let partner = x.partner;
     let Some(signer) = partner.mdn_signing_keys.current() else {
         let detail = "no signing key to sign the certificate exchange response with";
-        return Ok(refuse(
+        return Some(refuse(
             listener,
             x,
             ProcessingError::UnexpectedProcessingError,
@@ -114,7 +114,7 @@ pub(super) fn answer(listener: &As2Listener, x: Exchange<'_>) -> Result<Response
             Err(e) => {
                 let detail = format!("the certificate exchange response could not be signed: {e}");
                 listener.log.error(&partner.process, &detail);
-                return Ok(refuse(
+                return Some(refuse(
                     listener,
                     x,
                     ProcessingError::UnexpectedProcessingError,
@@ -127,7 +127,7 @@ pub(super) fn answer(listener: &As2Listener, x: Exchange<'_>) -> Result<Response
         Ok(certificates) => certificates,
         Err(detail) => {
             listener.log.error(&partner.process, &detail);
-            return Ok(refuse(
+            return Some(refuse(
                 listener,
                 x,
                 ProcessingError::UnexpectedProcessingError,
@@ -160,18 +160,18 @@ pub(super) fn answer(listener: &As2Listener, x: Exchange<'_>) -> Result<Response
     response.deliveries.extend(deliveries);
     response.certificates.extend(certificates);
     listener.archive_answer(&pending, &response);
-    Ok(response)
+    Some(response)
 }
 
 fn pending(
     partner: &Arc<Partner>,
-    context: MdnContext,
+    context: &MdnContext,
     route: Route,
     archive_stem: Option<String>,
 ) -> Pending {
     Pending {
         partner: Arc::clone(partner),
-        context,
+        context: context.clone(),
         route,
         archive_stem,
         name_check: None,

@@ -143,24 +143,20 @@ pub fn handle(listener: &As2Listener, request: &Request<'_>) -> Decision<Pending
                 context,
                 related,
             } = received;
-            let context = match (partner.accept_certificate_exchange, &related) {
-                (true, Some(related)) => {
-                    let exchange = super::exchange::Exchange {
-                        partner,
-                        related,
-                        security: &security,
-                        route: route_of(&context, partner.verify_hostname_for_async_mdn),
-                        context,
-                        remote_addr: request.remote_addr.as_str(),
-                        archive_stem: archive_stem.clone(),
-                    };
-                    match super::exchange::answer(listener, exchange) {
-                        Ok(response) => return respond(response),
-                        Err(context) => context,
-                    }
+            if let (true, Some(related)) = (partner.accept_certificate_exchange, &related) {
+                let exchange = super::exchange::Exchange {
+                    partner,
+                    related,
+                    security: &security,
+                    route: route_of(&context, partner.verify_hostname_for_async_mdn),
+                    context: &context,
+                    remote_addr: request.remote_addr.as_str(),
+                    archive_stem: archive_stem.clone(),
+                };
+                if let Some(response) = super::exchange::answer(listener, exchange) {
+                    return respond(response);
                 }
-                _ => context,
-            };
+            }
             drop(related);
             // The bytes are taken once the MIME parts and the security record are gone (see
             // `payload_vec`), so `submit` drops the security record before taking them.
