@@ -335,3 +335,6 @@ mod tests;
 
 #[cfg(test)]
 mod to_file_tests;
+
+#[cfg(test)]
+mod exchange_tests;
