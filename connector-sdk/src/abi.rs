@@ -168,9 +168,11 @@ pub struct Response {
     /// disposition (`processed`, `processed/error: decryption-failed`). None: the HTTP status
     /// says it all.
     pub summary: ROption<RString>,
-    /// Certificates a partner asked us to trust in this request, accepted by the connector:
-    /// the host stores them before it gives the answer (and answers 503 instead when it
-    /// cannot), then hands them to every listener (see [`crate::Listener::exchanged_certificates`]).
+    /// Certificates a partner asked us to trust in this request, accepted by the connector, in
+    /// an answer given at once ([`crate::Decision::Respond`]; the answer to a submitted
+    /// document may not carry them): the host stores them before it gives the answer (and
+    /// answers 503 instead when it cannot), then hands them to every listener (see
+    /// [`crate::Listener::exchanged_certificates`]).
     pub certificates: RVec<crate::exchange::ExchangedCertificate>,
 }
 

@@ -13,6 +13,8 @@
 //! response, so this module is tested in-process.
 
 mod again;
+mod certificates;
+mod deliveries;
 mod payload;
 mod record;
 mod resend;
@@ -23,11 +25,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use berth_connector_sdk::abi::{Delivery, Outcome, OutcomeKind, PayloadFrom, Response, Submission};
+use berth_connector_sdk::abi::{Outcome, OutcomeKind, PayloadFrom, Response, Submission};
 use berth_connector_sdk::abi_stable::std_types::{ROption, RString};
 use berth_connector_sdk::module::PendingBox;
 use berth_process::{Document, ProcessDef, Properties, RunOutcome, Runner};
-use berth_store::{NewDelivery, NewDocument, Received, Store, StoreError, StoredPayload};
+use berth_store::{NewDocument, Received, Store, StoreError, StoredPayload};
 use bytes::Bytes;
 use tracing::Instrument;
 
@@ -39,6 +41,7 @@ use crate::outbound::Outbound;
 use crate::plugins::call;
 use crate::settings::DeliverySettings;
 use crate::status::StatusBoard;
+use deliveries::take_deliveries;
 
 /// How far back the duplicate check looks when a connector does not say: the vendor's default.
 const DEFAULT_DUPLICATE_WINDOW: u32 = 100_000;
@@ -186,44 +189,6 @@ impl Intake {
         response
     }
 
-    /// Stores the certificates a partner exchanged (see `crate::exchange`) before the answer
-    /// that accepts them goes out; when the store cannot take them, the partner gets a 503
-    /// instead, with no response to its request sent, so that it sends the request again.
-    async fn keep_certificates(
-        &self,
-        listener: &str,
-        response: &mut Response,
-    ) -> Result<(), Response> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        let certificates: Vec<_> = std::mem::take(&mut response.certificates)
-            .into_iter()
-            .map(|c| crate::exchange::from_sdk(c, now))
-            .collect();
-        for c in &certificates {
-            tracing::info!(%listener, operation = %c.operation, partner = %c.partner, fingerprint = %c.fingerprint, active_from = c.active_from, request = %c.request_id, "partner certificate received by certificate exchange");
-        }
-        let Some(store) = &self.inner.store else {
-            tracing::warn!(%listener, "no message store: exchanged certificates are kept in memory only, until berth stops");
-            self.inner.exchanged.add_in_memory(certificates);
-            return Ok(());
-        };
-        if let Err(error) = store.record_partner_certificates(certificates).await {
-            tracing::error!(%listener, %error, "cannot store exchanged certificates; answered 503");
-            return Err(Response::text(
-                503,
-                "the certificate could not be stored; send again later",
-            )
-            .with_header("retry-after", "30"));
-        }
-        if let Err(error) = self.inner.exchanged.reload(store).await {
-            // Stored: the next poll hands it to the listeners.
-            tracing::warn!(%error, "cannot read the exchanged certificates back; the next poll will");
-        }
-        Ok(())
-    }
-
     /// A submitted document, from the pause check to the connector's answer.
     pub async fn receive(&self, arrival: Arrival<'_>) -> Answer {
         let Arrival {
@@ -295,6 +260,12 @@ impl Intake {
         }
         match completed {
             Ok(mut response) => {
+                if !response.certificates.is_empty() {
+                    // Stored before the answer only on the immediate path (`respond`), where
+                    // no document's outcome has to be recorded with them.
+                    tracing::error!(%listener, "connector handed over exchanged certificates with a submitted document's answer; ignored (only an immediate answer may carry them)");
+                    response.certificates.clear();
+                }
                 if let Some(summary) = response.summary.as_ref().into_option() {
                     self.inner.metrics.disposition(&process.name, summary);
                 }
@@ -461,78 +432,4 @@ impl Intake {
             record::conclude(&store, &id, finish, answer).await;
         });
     }
-
-    /// Keeps the deliveries an answer promises (asynchronous MDNs) in the store's outbox, in
-    /// the same commit as the document's outcome and the answer when the document was stored,
-    /// and wakes the worker that sends them. Awaited before the answer goes out, unlike
-    /// `conclude`: a sender told "your MDN will follow" must get it even if berth stops now.
-    /// Without a store, or when the commit fails, they are sent from memory.
-    async fn promise(
-        &self,
-        stored: Option<record::Stored>,
-        resend: Option<&str>,
-        response: &Response,
-        deliveries: Vec<NewDelivery>,
-    ) {
-        let Some(store) = &self.inner.store else {
-            self.inner.outbound.send_from_memory(deliveries);
-            return;
-        };
-        let (committed, document) = match stored {
-            Some(record::Stored { id, finish }) => {
-                let answer = Some(record::answer(response));
-                let committed = store
-                    .conclude_with(&id, finish.clone(), answer.clone(), deliveries.clone())
-                    .await;
-                if committed.is_err() {
-                    // The outcome and answer are still recorded, by the patient path that
-                    // waits for a database to come back; only the deliveries go from memory.
-                    let (store, id) = (store.clone(), id.clone());
-                    tokio::spawn(
-                        async move { record::conclude(&store, &id, finish, answer).await },
-                    );
-                }
-                (committed, Some(id))
-            }
-            None => {
-                let committed = store.enqueue(resend, deliveries.clone()).await;
-                (committed, resend.map(str::to_string))
-            }
-        };
-        match committed {
-            Ok(()) => self.inner.outbound.wake(),
-            Err(error) => {
-                let document = document.unwrap_or_default();
-                tracing::error!(%document, %error, "cannot keep the deliveries an answer promises in the store; sending them from memory (lost if berth stops)");
-                self.inner.outbound.send_from_memory(deliveries);
-            }
-        }
-    }
-}
-
-/// The requests an answer promises, as the store keeps them.
-fn take_deliveries(listener: &str, response: &mut Response) -> Vec<NewDelivery> {
-    std::mem::take(&mut response.deliveries)
-        .into_iter()
-        .map(|delivery| {
-            let Delivery {
-                url,
-                method,
-                headers,
-                body,
-                verify_hostname,
-            } = delivery;
-            NewDelivery {
-                listener: listener.to_string(),
-                method: method.into_string(),
-                url: url.into_string(),
-                headers: headers
-                    .iter()
-                    .map(|h| (h.name.to_string(), h.value.to_string()))
-                    .collect(),
-                body: body.into_vec(),
-                verify_hostname,
-            }
-        })
-        .collect()
 }
