@@ -14,6 +14,8 @@
 
 mod again;
 mod certificates;
+#[cfg(test)]
+mod certificates_tests;
 mod deliveries;
 mod payload;
 mod record;
