@@ -266,6 +266,16 @@ impl Drop for Berth {
     }
 }
 
+/// Copies the `keys` folder of deployment `from` into deployment `to`, so that two nodes of a
+/// cluster test hold the same keys and certificates.
+pub fn copy_keys(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to.join("keys")).unwrap();
+    for entry in std::fs::read_dir(from.join("keys")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join("keys").join(entry.file_name())).unwrap();
+    }
+}
+
 /// A blocking HTTP client for tests: no proxies, short timeouts, accepts the self-signed
 /// certificates tests generate.
 pub fn client() -> reqwest::blocking::Client {

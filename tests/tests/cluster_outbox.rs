@@ -7,7 +7,6 @@
 mod common;
 
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -15,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use berth_e2e::postgres::{write_secret, PgServer};
 use berth_e2e::receiver::Receiver;
-use berth_e2e::{first_listed_id, free_port, Deployment};
+use berth_e2e::{copy_keys, first_listed_id, free_port, Deployment};
 use common::*;
 use serde_json::json;
 
@@ -60,15 +59,6 @@ fn node(name: &str, server: &PgServer, db: &str) -> (Deployment, u16) {
             ),
         );
     (deployment, as2_port)
-}
-
-/// Copies the keys of `from` into `to`, so that both nodes hold the same ones.
-fn copy_keys(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to.join("keys")).unwrap();
-    for entry in std::fs::read_dir(from.join("keys")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), to.join("keys").join(entry.file_name())).unwrap();
-    }
 }
 
 /// A partner's MDN server that accepts connections and never answers: each attempt on it

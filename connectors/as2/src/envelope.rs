@@ -447,4 +447,8 @@ pub(crate) mod fixtures;
 
 #[cfg(test)]
 #[path = "envelope_tests.rs"]
-pub(crate) mod tests;
+mod tests;
+
+#[cfg(test)]
+#[path = "envelope_auth_tests.rs"]
+pub(crate) mod auth_tests;

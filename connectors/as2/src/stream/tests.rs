@@ -234,8 +234,8 @@ fn canonical_digest_agrees_with_canonical_entity_at_every_split() {
 
 #[test]
 fn gcm_with_authenticated_attributes_is_checked_by_reading_the_body_again() {
+    use crate::envelope::auth_tests::auth_enveloped_with_attrs;
     use crate::envelope::fixtures::keys;
-    use crate::envelope::tests::auth_enveloped_with_attrs;
     let entity =
         b"Content-Type: application/edi-x12\r\nContent-Transfer-Encoding: binary\r\n\r\nUNB+1'";
     let der = auth_enveloped_with_attrs(entity, &keys().ours, 16, 0);

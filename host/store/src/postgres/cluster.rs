@@ -325,6 +325,18 @@ async fn publish(db: Arc<Db>, me: Me, listener: String, action: String) -> Resul
         )
         .await?
         .get(0);
+    // The table would otherwise grow with every click. What a node needs of it: the last pause
+    // or resume of each listener (applied at start) and what came after the last row it read.
+    // A pause or resume supersedes the listener's earlier ones (a node that missed them gets
+    // the newest, which is all they would have led to); a restart is stale once every live
+    // node has polled, which they do every heartbeat (seconds), so an hour is ample.
+    tx.execute(
+        "DELETE FROM listener_controls WHERE id < $1 AND (
+             (listener = $2 AND action IN ('pause', 'resume') AND $3 IN ('pause', 'resume'))
+             OR (action = 'restart' AND at < clock_timestamp() - interval '1 hour'))",
+        &[&id, &listener, &action],
+    )
+    .await?;
     // Sent at commit, to every node listening (this one too, which skips its own).
     tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &id.to_string()])
         .await?;

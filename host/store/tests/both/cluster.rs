@@ -191,6 +191,37 @@ async fn listener_controls_reach_the_other_nodes() {
         .is_empty());
 }
 
+/// A pause or resume supersedes the listener's earlier ones, so the table keeps one per
+/// listener however often operators click, and a node starting later still finds the one in
+/// force; other listeners' controls and recent restarts stay.
+#[tokio::test(flavor = "multi_thread")]
+async fn superseded_listener_controls_are_pruned() {
+    let f = Fixture::new(Kind::Postgres);
+    let a = f.open();
+    registered(&a, &node("a", "a1")).await;
+    let cluster = a.cluster();
+    cluster.publish("other", "pause").await.unwrap();
+    for action in ["pause", "resume", "restart", "pause", "resume", "pause"] {
+        cluster.publish("inbox", action).await.unwrap();
+    }
+    let kept: Vec<(String, String)> = cluster
+        .controls_after(0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.listener, c.action))
+        .collect();
+    let pair = |l: &str, a: &str| (l.to_string(), a.to_string());
+    assert_eq!(
+        kept,
+        vec![
+            pair("other", "pause"),
+            pair("inbox", "restart"),
+            pair("inbox", "pause")
+        ]
+    );
+}
+
 /// The embedded store: one node, itself, honestly listed; nothing to take over or tell.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_embedded_store_is_one_node() {
