@@ -122,3 +122,23 @@ fn cem_is_announced_only_where_accepted() {
     assert_eq!(mdn(true), "AS2-Reliability, CEM");
     assert_eq!(mdn(false), "AS2-Reliability");
 }
+
+#[test]
+fn certificate_exchange_needs_the_partners_certificate_and_our_signing_key() {
+    let bare = operation("THEM");
+    let problems = super::settings::check_operation(&bare);
+    let messages: Vec<String> = problems
+        .iter()
+        .map(|p| format!("{}: {}", p.pointer, p.message))
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages[0].starts_with("/accept_certificate_exchange: certificate exchange needs the partner's current certificate"));
+    assert!(
+        messages[1].contains("needs an MDN signing key"),
+        "{messages:?}"
+    );
+    let json = r#"{"as2_from":"THEM","as2_to":"US","accept_certificate_exchange":true,
+        "partner_certificate":"p.pem","mdn_signing_key":{"key":"k.pem"}}"#;
+    let complete: As2Operation = berth_connector_sdk::settings::parse(json).unwrap();
+    assert!(super::settings::check_operation(&complete).is_empty());
+}

@@ -232,6 +232,22 @@ pub fn check_operation(op: &As2Operation) -> Vec<Problem> {
             "require_encrypted needs our decryption key",
         ));
     }
+    if op.accept_certificate_exchange {
+        // The request must be verified with the partner's current certificate, and the
+        // response is signed with ours.
+        if op.partner_certificate.is_none() && op.partner_certificates.is_empty() {
+            problems.push(problem(
+                "/accept_certificate_exchange",
+                "certificate exchange needs the partner's current certificate to verify the request",
+            ));
+        }
+        if op.mdn_signing_key.is_none() && op.mdn_signing_keys.is_empty() {
+            problems.push(problem(
+                "/accept_certificate_exchange",
+                "certificate exchange needs an MDN signing key to sign the response with",
+            ));
+        }
+    }
     problems
 }
 
