@@ -231,6 +231,10 @@ pub struct Submission {
     /// resend (see `duplicate_key`) is reported as one, never as this. Needs the message store:
     /// without one the key is not checked.
     pub unique_key: ROption<RString>,
+    /// Further documents of the same message (AS2 multiple attachments, RFC 6362): each is
+    /// stored and run as a document of its own, after `document`, and the connector gets one
+    /// [`Outcome`] for them all (see [`Submission::with_more_documents`]). Empty: one document.
+    pub more_documents: RVec<Document>,
 }
 
 /// What became of a submitted document. Integer-tagged so that later SDKs can add kinds.
@@ -364,6 +368,7 @@ impl Submission {
             duplicate_key: ROption::RNone,
             duplicate_window: 0,
             unique_key: ROption::RNone,
+            more_documents: RVec::new(),
         }
     }
 

@@ -104,6 +104,7 @@ pub mod glue;
 mod helpers;
 pub mod log;
 pub mod module;
+pub mod more_documents;
 pub mod properties;
 pub mod query;
 pub mod secret;

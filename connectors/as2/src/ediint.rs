@@ -21,14 +21,16 @@ pub const AS2_VERSION: &str = "1.2";
 ///   responses, which the draft describes only as a way to keep slow synchronous exchanges
 ///   alive.
 ///
+/// - `multiple-attachments` (RFC 6362): a multipart/related (or multipart/mixed) payload is
+///   split into one document per attachment, each with its own file name and MIME type, run
+///   once each and answered with one MDN whose MIC covers the whole message (see
+///   `listener::several`).
+///
 /// `AS2-Restart` is announced per pair, when enabled (see [`announce_restart`]).
 ///
 /// `CEM` is announced per pair, when its operation accepts certificate exchange (see
 /// [`announce_cem`]).
-///
-/// Not announced, because berth does not implement it: `multiple-attachments` (RFC 6362: a
-/// multipart/related payload is delivered as one document, not split).
-pub const FEATURES: &[&str] = &["AS2-Reliability"];
+pub const FEATURES: &[&str] = &["AS2-Reliability", "multiple-attachments"];
 
 /// The EDIINT-Features header value of berth's answers.
 pub fn features_header() -> String {
@@ -192,8 +194,7 @@ mod tests {
 
     #[test]
     fn announced_features_are_exactly_the_implemented_ones() {
-        assert_eq!(features_header(), "AS2-Reliability");
-        assert!(!FEATURES.contains(&"multiple-attachments"));
+        assert_eq!(features_header(), "AS2-Reliability, multiple-attachments");
         assert!(!FEATURES.contains(&"CEM"));
     }
 
@@ -205,10 +206,11 @@ mod tests {
             body: Vec::new(),
         };
         let value = |mdn: crate::mdn::Mdn| mdn.headers[0].1.clone();
-        assert_eq!(value(announce_restart(mdn(), false)), "AS2-Reliability");
+        let base = "AS2-Reliability, multiple-attachments";
+        assert_eq!(value(announce_restart(mdn(), false)), base);
         assert_eq!(
             value(announce_restart(mdn(), true)),
-            "AS2-Reliability, AS2-Restart"
+            format!("{base}, AS2-Restart")
         );
     }
 

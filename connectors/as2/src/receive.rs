@@ -43,6 +43,9 @@ pub struct TrackedProperties {
     pub file_name: Option<String>,
     /// MIME type of the unwrapped payload, lower-cased.
     pub mime_type: String,
+    /// The payload's boundary when it carries several attachments (RFC 6362: a
+    /// multipart/related or multipart/mixed payload), for the listener to split it.
+    pub attachments_boundary: Option<String>,
 }
 
 /// The receipt the sender asked for, negotiated.
@@ -386,6 +389,10 @@ pub(crate) fn tracked_properties(headers: &As2Headers, payload: &MimePart) -> Tr
             .map(|ct| ct.mime_type)
             .filter(|t| !t.is_empty())
             .unwrap_or_else(|| "application/octet-stream".into()),
+        attachments_boundary: payload
+            .content_type()
+            .filter(|ct| crate::attachments::is_multiple_type(&ct.mime_type))
+            .map(|ct| ct.param("boundary").unwrap_or_default().to_string()),
     }
 }
 

@@ -1,7 +1,8 @@
 //! The deliveries an answer promises (asynchronous MDNs, CEM responses): kept in the store's
-//! outbox before the answer goes out, and sent by the outbound worker.
+//! outbox before the answer goes out, and sent by the outbound worker (taken from the answer
+//! by `record::take_deliveries`).
 
-use berth_connector_sdk::abi::{Delivery, Response};
+use berth_connector_sdk::abi::Response;
 use berth_store::NewDelivery;
 
 use super::{record, Intake};
@@ -53,31 +54,4 @@ impl Intake {
             }
         }
     }
-}
-
-/// The requests an answer promises, as the store keeps them.
-pub(super) fn take_deliveries(listener: &str, response: &mut Response) -> Vec<NewDelivery> {
-    std::mem::take(&mut response.deliveries)
-        .into_iter()
-        .map(|delivery| {
-            let Delivery {
-                url,
-                method,
-                headers,
-                body,
-                verify_hostname,
-            } = delivery;
-            NewDelivery {
-                listener: listener.to_string(),
-                method: method.into_string(),
-                url: url.into_string(),
-                headers: headers
-                    .iter()
-                    .map(|h| (h.name.to_string(), h.value.to_string()))
-                    .collect(),
-                body: body.into_vec(),
-                verify_hostname,
-            }
-        })
-        .collect()
 }

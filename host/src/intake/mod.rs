@@ -20,8 +20,11 @@ mod deliveries;
 mod payload;
 mod record;
 mod resend;
+mod several;
 #[cfg(test)]
 mod tests;
+
+pub use several::remove_unused_parts;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -43,7 +46,6 @@ use crate::outbound::Outbound;
 use crate::plugins::call;
 use crate::settings::DeliverySettings;
 use crate::status::StatusBoard;
-use deliveries::take_deliveries;
 
 /// How far back the duplicate check looks when a connector does not say: the vendor's default.
 const DEFAULT_DUPLICATE_WINDOW: u32 = 100_000;
@@ -184,7 +186,7 @@ impl Intake {
                 return refusal;
             }
         }
-        let deliveries = take_deliveries(listener, &mut response);
+        let deliveries = record::take_deliveries(listener, &mut response);
         if !deliveries.is_empty() {
             self.promise(None, None, &response, deliveries).await;
         }
@@ -225,10 +227,19 @@ impl Intake {
         if let Some(property) = message_id {
             span.record("message_id", property.value.as_str());
         }
-        let (outcome, stored, large) = self
-            .store_and_run(&id, process, submission, (body, payload_file), evidence)
-            .instrument(span)
-            .await;
+        let (outcome, stored, others, large) = if submission.more_documents.is_empty() {
+            let (outcome, stored, large) = self
+                .store_and_run(&id, process, submission, (body, payload_file), evidence)
+                .instrument(span)
+                .await;
+            (outcome, stored, Vec::new(), large)
+        } else {
+            let (outcome, first, others) = self
+                .store_and_run_several(&id, process, submission, (body, payload_file), evidence)
+                .instrument(span)
+                .await;
+            (outcome, first, others, None)
+        };
         let refused = (outcome.kind == OutcomeKind::REFUSED).then(|| {
             outcome
                 .error
@@ -236,18 +247,27 @@ impl Intake {
                 .map_or("", |e| e.as_str())
                 .to_string()
         });
+        // A message of several documents counts each on the listener's board by its own run.
+        let counted_apart = !others.is_empty();
         let fate = match outcome.kind {
             OutcomeKind::ACCEPTED => {
-                status.document_accepted();
+                if !counted_apart {
+                    status.document_accepted();
+                }
                 "accepted"
             }
             OutcomeKind::FAILED => {
-                status.document_failed(outcome.error.as_ref().map_or("", |e| e.as_str()));
+                if !counted_apart {
+                    status.document_failed(outcome.error.as_ref().map_or("", |e| e.as_str()));
+                }
                 "failed"
             }
             OutcomeKind::DUPLICATE => "duplicate",
             _ => "refused",
         };
+        if counted_apart {
+            several::count(&status, stored.iter().chain(&others));
+        }
         // A resend is recorded under this id (see `Received::Duplicate`): its replayed MDN's
         // delivery belongs to it.
         let resend = (fate == "duplicate" && self.inner.store.is_some()).then_some(id.as_str());
@@ -271,17 +291,24 @@ impl Intake {
                 if let Some(summary) = response.summary.as_ref().into_option() {
                     self.inner.metrics.disposition(&process.name, summary);
                 }
-                let deliveries = take_deliveries(listener, &mut response);
+                let deliveries = record::take_deliveries(listener, &mut response);
                 if deliveries.is_empty() {
                     self.conclude(stored, Some(&response));
                 } else {
                     self.promise(stored, resend, &response, deliveries).await;
+                }
+                // A message's further documents: the same answer, recorded on each.
+                for other in others {
+                    self.conclude(Some(other), Some(&response));
                 }
                 let payload = large.filter(|_| response.body_is_payload);
                 Answer::Connector { response, payload }
             }
             Err(error) => {
                 self.conclude(stored, None);
+                for other in others {
+                    self.conclude(Some(other), None);
+                }
                 tracing::error!(%listener, %error, "connector failed on a request");
                 Answer::ConnectorFailed
             }

@@ -14,6 +14,7 @@ pub mod report;
 mod request;
 pub mod rollover;
 pub mod settings;
+mod several;
 mod to_file;
 
 use std::sync::Arc;
