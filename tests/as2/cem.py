@@ -82,19 +82,20 @@ def related_entity(spec):
     body = (
         f"--{boundary}\r\n"
         "Content-Type: application/ediint-cert-exchange+xml\r\n"
+        'Content-Disposition: attachment; filename="certificate-exchange.xml"\r\n'
         f"Content-ID: <{root_id}>\r\n\r\n"
         + xml.replace("\n", "\r\n")
         + f"\r\n--{boundary}\r\n"
         'Content-Type: application/pkcs7-mime; smime-type=certs-only; name="cert.p7c"\r\n'
         "Content-Transfer-Encoding: base64\r\n"
+        'Content-Disposition: attachment; filename="certificate.p7c"\r\n'
         f"Content-ID: <{content_id}>\r\n\r\n"
         + b64_lines(certs_only)
         + f"\r\n--{boundary}--\r\n"
     )
     head = (
         f'Content-Type: multipart/related; boundary="{boundary}"; '
-        f'type="application/ediint-cert-exchange+xml"; start="<{root_id}>"\r\n'
-        'Content-Disposition: attachment; filename="certificate-exchange.xml"\r\n\r\n'
+        f'type="application/ediint-cert-exchange+xml"; start="<{root_id}>"\r\n\r\n'
     )
     return (head + body).encode()
 

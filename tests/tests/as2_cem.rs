@@ -263,7 +263,7 @@ fn the_legacy_server_takes_a_partners_certificate_by_certificate_exchange() {
 }
 
 #[test]
-fn without_the_setting_a_certificate_exchange_request_is_an_ordinary_document() {
+fn without_the_setting_a_certificate_exchange_request_is_an_ordinary_message() {
     let port = free_port();
     let deployment = Deployment::new();
     let keys = Keys::create(deployment.path());
@@ -308,10 +308,12 @@ fn without_the_setting_a_certificate_exchange_request_is_an_ordinary_document() 
         !answer["features"].as_str().unwrap().contains("CEM"),
         "{answer}"
     );
+    // Its parts are attachments like any others (RFC 6362), each a document.
     let log = berth.log();
     assert!(
-        log.contains("AS2-RECEIVED|"),
-        "delivered as a document: {log}"
+        log.contains("AS2-RECEIVED|certificate-exchange.xml|")
+            && log.contains("AS2-RECEIVED|certificate.p7c|"),
+        "delivered as documents: {log}"
     );
     std::thread::sleep(Duration::from_secs(2));
     assert!(receiver.received().is_empty(), "no CEM response is sent");
