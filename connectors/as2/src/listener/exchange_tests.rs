@@ -119,8 +119,9 @@ fn cem_is_announced_only_where_accepted() {
         };
         crate::ediint::announce_cem(mdn, on).headers[0].1.clone()
     };
-    assert_eq!(mdn(true), "AS2-Reliability, CEM");
-    assert_eq!(mdn(false), "AS2-Reliability");
+    let base = crate::ediint::features_header();
+    assert_eq!(mdn(true), format!("{base}, CEM"));
+    assert_eq!(mdn(false), base);
 }
 
 #[test]
