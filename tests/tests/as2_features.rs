@@ -125,7 +125,7 @@ fn versions_and_features_on_both_connectors() {
         assert_eq!(header(result, "as2-version"), "1.2", "{id}: {result}");
         assert_eq!(
             header(result, "ediint-features"),
-            "AS2-Reliability",
+            "AS2-Reliability, multiple-attachments",
             "{id}: {result}"
         );
         if id.ends_with("major2") || id.ends_with("long-id") {

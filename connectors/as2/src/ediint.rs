@@ -21,12 +21,16 @@ pub const AS2_VERSION: &str = "1.2";
 ///   responses, which the draft describes only as a way to keep slow synchronous exchanges
 ///   alive.
 ///
+/// - `multiple-attachments` (RFC 6362): a multipart/related (or multipart/mixed) payload is
+///   split into one document per attachment, each with its own file name and MIME type, run
+///   once each and answered with one MDN whose MIC covers the whole message (see
+///   `listener::several`).
+///
 /// `AS2-Restart` is announced per pair, when enabled (see [`announce_restart`]).
 ///
-/// Not announced, because berth does not implement them: `multiple-attachments` (RFC 6362: a
-/// multipart/related payload is delivered as one document, not split) and `CEM` (certificate
-/// exchange messages are not read).
-pub const FEATURES: &[&str] = &["AS2-Reliability"];
+/// `CEM` is announced per pair, when its operation accepts certificate exchange (see
+/// [`announce_cem`]).
+pub const FEATURES: &[&str] = &["AS2-Reliability", "multiple-attachments"];
 
 /// The EDIINT-Features header value of berth's answers.
 pub fn features_header() -> String {
@@ -39,12 +43,25 @@ pub fn features_header() -> String {
 pub const RESTART: &str = "AS2-Restart";
 
 /// `mdn` with `AS2-Restart` added to its EDIINT-Features when `restart` is on for its pair.
-pub fn announce_restart(mut mdn: crate::mdn::Mdn, restart: bool) -> crate::mdn::Mdn {
-    if restart {
+pub fn announce_restart(mdn: crate::mdn::Mdn, restart: bool) -> crate::mdn::Mdn {
+    announce(mdn, RESTART, restart)
+}
+
+/// The feature token of Certificate Exchange Messaging, announced only to the pairs whose
+/// operation accepts it (`accept_certificate_exchange`).
+pub const CEM: &str = "CEM";
+
+/// `mdn` with `CEM` added to its EDIINT-Features when its pair accepts certificate exchange.
+pub fn announce_cem(mdn: crate::mdn::Mdn, on: bool) -> crate::mdn::Mdn {
+    announce(mdn, CEM, on)
+}
+
+fn announce(mut mdn: crate::mdn::Mdn, token: &str, on: bool) -> crate::mdn::Mdn {
+    if on {
         for (name, value) in &mut mdn.headers {
             if name.eq_ignore_ascii_case("EDIINT-Features") {
                 value.push_str(", ");
-                value.push_str(RESTART);
+                value.push_str(token);
             }
         }
     }
@@ -177,8 +194,7 @@ mod tests {
 
     #[test]
     fn announced_features_are_exactly_the_implemented_ones() {
-        assert_eq!(features_header(), "AS2-Reliability");
-        assert!(!FEATURES.contains(&"multiple-attachments"));
+        assert_eq!(features_header(), "AS2-Reliability, multiple-attachments");
         assert!(!FEATURES.contains(&"CEM"));
     }
 
@@ -190,10 +206,11 @@ mod tests {
             body: Vec::new(),
         };
         let value = |mdn: crate::mdn::Mdn| mdn.headers[0].1.clone();
-        assert_eq!(value(announce_restart(mdn(), false)), "AS2-Reliability");
+        let base = "AS2-Reliability, multiple-attachments";
+        assert_eq!(value(announce_restart(mdn(), false)), base);
         assert_eq!(
             value(announce_restart(mdn(), true)),
-            "AS2-Reliability, AS2-Restart"
+            format!("{base}, AS2-Restart")
         );
     }
 

@@ -43,6 +43,9 @@ pub struct TrackedProperties {
     pub file_name: Option<String>,
     /// MIME type of the unwrapped payload, lower-cased.
     pub mime_type: String,
+    /// The payload's boundary when it carries several attachments (RFC 6362: a
+    /// multipart/related or multipart/mixed payload), for the listener to split it.
+    pub attachments_boundary: Option<String>,
 }
 
 /// The receipt the sender asked for, negotiated.
@@ -148,6 +151,10 @@ pub struct Received {
     pub properties: TrackedProperties,
     pub security: Security,
     pub context: MdnContext,
+    /// The unwrapped entity when it is `multipart/related` (a certificate exchange request
+    /// may be one, see `cem`); `None` otherwise, so that no MIME view holds the payload's
+    /// buffer for the others.
+    pub related: Option<MimePart>,
 }
 
 impl Received {
@@ -302,11 +309,17 @@ pub fn receive_body(
         }
     };
     let properties = tracked_properties(&context.headers, &unwrapped.payload);
+    let related = unwrapped
+        .payload
+        .content_type()
+        .is_some_and(|ct| ct.is("multipart/related"))
+        .then(|| unwrapped.payload.clone());
     Ok(Received {
         payload,
         properties,
         security,
         context,
+        related,
     })
 }
 
@@ -376,6 +389,10 @@ pub(crate) fn tracked_properties(headers: &As2Headers, payload: &MimePart) -> Tr
             .map(|ct| ct.mime_type)
             .filter(|t| !t.is_empty())
             .unwrap_or_else(|| "application/octet-stream".into()),
+        attachments_boundary: payload
+            .content_type()
+            .filter(|ct| crate::attachments::is_multiple_type(&ct.mime_type))
+            .map(|ct| ct.param("boundary").unwrap_or_default().to_string()),
     }
 }
 

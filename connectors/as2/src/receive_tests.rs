@@ -214,7 +214,10 @@ fn every_as2_1_x_version_is_received_and_answered_as_1_2_with_our_features() {
                 .map(|(_, v)| v.as_str())
         };
         assert_eq!(header("AS2-Version"), Some("1.2"), "{version:?}");
-        assert_eq!(header("EDIINT-Features"), Some("AS2-Reliability"));
+        assert_eq!(
+            header("EDIINT-Features"),
+            Some("AS2-Reliability, multiple-attachments")
+        );
     }
 }
 

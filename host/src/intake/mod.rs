@@ -13,25 +13,33 @@
 //! response, so this module is tested in-process.
 
 mod again;
+mod certificates;
+#[cfg(test)]
+mod certificates_tests;
+mod deliveries;
 mod payload;
 mod record;
 mod resend;
+mod several;
 #[cfg(test)]
 mod tests;
+
+pub use several::remove_unused_parts;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use berth_connector_sdk::abi::{Delivery, Outcome, OutcomeKind, PayloadFrom, Response, Submission};
+use berth_connector_sdk::abi::{Outcome, OutcomeKind, PayloadFrom, Response, Submission};
 use berth_connector_sdk::abi_stable::std_types::{ROption, RString};
 use berth_connector_sdk::module::PendingBox;
 use berth_process::{Document, ProcessDef, Properties, RunOutcome, Runner};
-use berth_store::{NewDelivery, NewDocument, Received, Store, StoreError, StoredPayload};
+use berth_store::{NewDocument, Received, Store, StoreError, StoredPayload};
 use bytes::Bytes;
 use tracing::Instrument;
 
 use crate::body::{Body, SpoolFile};
+use crate::exchange::Exchanged;
 use crate::ids::new_document_id;
 use crate::metrics::Metrics;
 use crate::outbound::Outbound;
@@ -57,6 +65,8 @@ struct Inner {
     /// The deployed processes by name, as the topology last applied them: documents that run
     /// again run through the live version of their process.
     processes: RwLock<HashMap<String, Arc<ProcessDef>>>,
+    /// Certificates partners exchanged, as the store has them.
+    exchanged: Exchanged,
 }
 
 /// A document a connector decided to submit, with what the intake needs of its request.
@@ -112,6 +122,7 @@ impl Intake {
                 outbound: Outbound::new(Arc::clone(&metrics)),
                 metrics,
                 processes: RwLock::new(HashMap::new()),
+                exchanged: Exchanged::default(),
             }),
         }
     }
@@ -130,6 +141,11 @@ impl Intake {
 
     pub fn store(&self) -> Option<&Store> {
         self.inner.store.as_ref()
+    }
+
+    /// Certificates partners exchanged at run time (see `crate::exchange`).
+    pub fn exchanged(&self) -> &Exchanged {
+        &self.inner.exchanged
     }
 
     pub fn status(&self) -> &Arc<StatusBoard> {
@@ -165,7 +181,12 @@ impl Intake {
     /// The connector answered at once (nothing submitted): its deliveries still go out, kept
     /// in the outbox before the answer is given.
     pub async fn respond(&self, listener: &str, mut response: Response) -> Response {
-        let deliveries = take_deliveries(listener, &mut response);
+        if !response.certificates.is_empty() {
+            if let Err(refusal) = self.keep_certificates(listener, &mut response).await {
+                return refusal;
+            }
+        }
+        let deliveries = record::take_deliveries(listener, &mut response);
         if !deliveries.is_empty() {
             self.promise(None, None, &response, deliveries).await;
         }
@@ -206,10 +227,19 @@ impl Intake {
         if let Some(property) = message_id {
             span.record("message_id", property.value.as_str());
         }
-        let (outcome, stored, large) = self
-            .store_and_run(&id, process, submission, (body, payload_file), evidence)
-            .instrument(span)
-            .await;
+        let (outcome, stored, others, large) = if submission.more_documents.is_empty() {
+            let (outcome, stored, large) = self
+                .store_and_run(&id, process, submission, (body, payload_file), evidence)
+                .instrument(span)
+                .await;
+            (outcome, stored, Vec::new(), large)
+        } else {
+            let (outcome, first, others) = self
+                .store_and_run_several(&id, process, submission, (body, payload_file), evidence)
+                .instrument(span)
+                .await;
+            (outcome, first, others, None)
+        };
         let refused = (outcome.kind == OutcomeKind::REFUSED).then(|| {
             outcome
                 .error
@@ -217,18 +247,27 @@ impl Intake {
                 .map_or("", |e| e.as_str())
                 .to_string()
         });
+        // A message of several documents counts each on the listener's board by its own run.
+        let counted_apart = !others.is_empty();
         let fate = match outcome.kind {
             OutcomeKind::ACCEPTED => {
-                status.document_accepted();
+                if !counted_apart {
+                    status.document_accepted();
+                }
                 "accepted"
             }
             OutcomeKind::FAILED => {
-                status.document_failed(outcome.error.as_ref().map_or("", |e| e.as_str()));
+                if !counted_apart {
+                    status.document_failed(outcome.error.as_ref().map_or("", |e| e.as_str()));
+                }
                 "failed"
             }
             OutcomeKind::DUPLICATE => "duplicate",
             _ => "refused",
         };
+        if counted_apart {
+            several::count(&status, stored.iter().chain(&others));
+        }
         // A resend is recorded under this id (see `Received::Duplicate`): its replayed MDN's
         // delivery belongs to it.
         let resend = (fate == "duplicate" && self.inner.store.is_some()).then_some(id.as_str());
@@ -243,20 +282,33 @@ impl Intake {
         }
         match completed {
             Ok(mut response) => {
+                if !response.certificates.is_empty() {
+                    // Stored before the answer only on the immediate path (`respond`), where
+                    // no document's outcome has to be recorded with them.
+                    tracing::error!(%listener, "connector handed over exchanged certificates with a submitted document's answer; ignored (only an immediate answer may carry them)");
+                    response.certificates.clear();
+                }
                 if let Some(summary) = response.summary.as_ref().into_option() {
                     self.inner.metrics.disposition(&process.name, summary);
                 }
-                let deliveries = take_deliveries(listener, &mut response);
+                let deliveries = record::take_deliveries(listener, &mut response);
                 if deliveries.is_empty() {
                     self.conclude(stored, Some(&response));
                 } else {
                     self.promise(stored, resend, &response, deliveries).await;
+                }
+                // A message's further documents: the same answer, recorded on each.
+                for other in others {
+                    self.conclude(Some(other), Some(&response));
                 }
                 let payload = large.filter(|_| response.body_is_payload);
                 Answer::Connector { response, payload }
             }
             Err(error) => {
                 self.conclude(stored, None);
+                for other in others {
+                    self.conclude(Some(other), None);
+                }
                 tracing::error!(%listener, %error, "connector failed on a request");
                 Answer::ConnectorFailed
             }
@@ -409,78 +461,4 @@ impl Intake {
             record::conclude(&store, &id, finish, answer).await;
         });
     }
-
-    /// Keeps the deliveries an answer promises (asynchronous MDNs) in the store's outbox, in
-    /// the same commit as the document's outcome and the answer when the document was stored,
-    /// and wakes the worker that sends them. Awaited before the answer goes out, unlike
-    /// `conclude`: a sender told "your MDN will follow" must get it even if berth stops now.
-    /// Without a store, or when the commit fails, they are sent from memory.
-    async fn promise(
-        &self,
-        stored: Option<record::Stored>,
-        resend: Option<&str>,
-        response: &Response,
-        deliveries: Vec<NewDelivery>,
-    ) {
-        let Some(store) = &self.inner.store else {
-            self.inner.outbound.send_from_memory(deliveries);
-            return;
-        };
-        let (committed, document) = match stored {
-            Some(record::Stored { id, finish }) => {
-                let answer = Some(record::answer(response));
-                let committed = store
-                    .conclude_with(&id, finish.clone(), answer.clone(), deliveries.clone())
-                    .await;
-                if committed.is_err() {
-                    // The outcome and answer are still recorded, by the patient path that
-                    // waits for a database to come back; only the deliveries go from memory.
-                    let (store, id) = (store.clone(), id.clone());
-                    tokio::spawn(
-                        async move { record::conclude(&store, &id, finish, answer).await },
-                    );
-                }
-                (committed, Some(id))
-            }
-            None => {
-                let committed = store.enqueue(resend, deliveries.clone()).await;
-                (committed, resend.map(str::to_string))
-            }
-        };
-        match committed {
-            Ok(()) => self.inner.outbound.wake(),
-            Err(error) => {
-                let document = document.unwrap_or_default();
-                tracing::error!(%document, %error, "cannot keep the deliveries an answer promises in the store; sending them from memory (lost if berth stops)");
-                self.inner.outbound.send_from_memory(deliveries);
-            }
-        }
-    }
-}
-
-/// The requests an answer promises, as the store keeps them.
-fn take_deliveries(listener: &str, response: &mut Response) -> Vec<NewDelivery> {
-    std::mem::take(&mut response.deliveries)
-        .into_iter()
-        .map(|delivery| {
-            let Delivery {
-                url,
-                method,
-                headers,
-                body,
-                verify_hostname,
-            } = delivery;
-            NewDelivery {
-                listener: listener.to_string(),
-                method: method.into_string(),
-                url: url.into_string(),
-                headers: headers
-                    .iter()
-                    .map(|h| (h.name.to_string(), h.value.to_string()))
-                    .collect(),
-                body: body.into_vec(),
-                verify_hostname,
-            }
-        })
-        .collect()
 }

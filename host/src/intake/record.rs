@@ -1,12 +1,12 @@
 //! What the store records of a run, and what the connector is told of it: the one mapping from a
 //! process run's outcome to the store's `Finish` and to the ABI's `Outcome`.
 
-use berth_connector_sdk::abi::{Outcome, OutcomeKind, OwnedHeader, Response, Returned};
+use berth_connector_sdk::abi::{Delivery, Outcome, OutcomeKind, OwnedHeader, Response, Returned};
 use berth_connector_sdk::abi_stable::std_types::ROption;
 use berth_process::RunOutcome;
 use std::time::{Duration, Instant};
 
-use berth_store::{Answer, Finish, Store, StoreError};
+use berth_store::{Answer, Finish, NewDelivery, Store, StoreError};
 
 /// A stored document's outcome, waiting for the connector's answer to be recorded with it.
 pub struct Stored {
@@ -140,4 +140,31 @@ pub async fn conclude(store: &Store, id: &str, finish: Finish, answer: Option<An
             }
         }
     }
+}
+
+/// The requests an answer promises, as the store keeps them.
+pub fn take_deliveries(listener: &str, response: &mut Response) -> Vec<NewDelivery> {
+    std::mem::take(&mut response.deliveries)
+        .into_iter()
+        .map(|delivery| {
+            let Delivery {
+                url,
+                method,
+                headers,
+                body,
+                verify_hostname,
+            } = delivery;
+            NewDelivery {
+                listener: listener.to_string(),
+                method: method.into_string(),
+                url: url.into_string(),
+                headers: headers
+                    .iter()
+                    .map(|h| (h.name.to_string(), h.value.to_string()))
+                    .collect(),
+                body: body.into_vec(),
+                verify_hostname,
+            }
+        })
+        .collect()
 }

@@ -18,6 +18,8 @@ use bytes::Bytes;
 use super::{Answer, Arrival, Intake};
 use crate::body::Body;
 
+mod several;
+
 /// What the connector was told, kept for the test to read; and, when set, the URL its answers
 /// promise an asynchronous delivery to.
 #[derive(Clone, Default)]

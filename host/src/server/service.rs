@@ -99,6 +99,9 @@ async fn serve(
             }
         },
     };
+    // Declared before the request's other values, so dropped after them: the parts a
+    // connector wrote and the host did not take go when the request ends.
+    let _parts = UnusedParts(payload_file.as_ref().map(|f| f.path.clone()));
     let incoming = Arc::new(Incoming {
         parts,
         body,
@@ -337,4 +340,16 @@ pub fn text(status: StatusCode, message: &str) -> HttpResponse {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
+}
+
+/// The part files beside a request's payload file (see `Request::part_file`), removed when the
+/// request ends unless the host took them as documents' payloads.
+struct UnusedParts(Option<std::path::PathBuf>);
+
+impl Drop for UnusedParts {
+    fn drop(&mut self) {
+        if let Some(payload_file) = &self.0 {
+            crate::intake::remove_unused_parts(payload_file);
+        }
+    }
 }

@@ -123,6 +123,12 @@ pub fn handle(listener: &As2Listener, request: &Request<'_>) -> Decision<Pending
             context,
             payload: PayloadAt::PayloadFile,
         };
+        let unwrapped = match super::several::split(request, unwrapped) {
+            Ok(unwrapped) => unwrapped,
+            Err(refusal) => {
+                return refuse(listener, request, (&pair, partner), refusal, archive_stem)
+            }
+        };
         return submit(listener, request, partner, unwrapped, account, archive_stem);
     }
     let body = if request.body_is_spooled() {
@@ -133,14 +139,31 @@ pub fn handle(listener: &As2Listener, request: &Request<'_>) -> Decision<Pending
     } else {
         Body::Memory(Bytes::copy_from_slice(request.body.as_slice()))
     };
-    match receive_body(headers, body, &partner.settings, &partner.limits) {
+    let settings = partner.settings_at(super::rollover::unix_now());
+    match receive_body(headers, body, &settings, &partner.limits) {
         Ok(received) => {
             let Received {
                 payload,
                 properties: tracked,
                 security,
                 context,
+                related,
             } = received;
+            if let (true, Some(related)) = (partner.accept_certificate_exchange, &related) {
+                let exchange = super::exchange::Exchange {
+                    partner,
+                    related,
+                    security: &security,
+                    route: route_of(&context, partner.verify_hostname_for_async_mdn),
+                    context: &context,
+                    remote_addr: request.remote_addr.as_str(),
+                    archive_stem: archive_stem.clone(),
+                };
+                if let Some(response) = super::exchange::answer(listener, exchange) {
+                    return respond(response);
+                }
+            }
+            drop(related);
             // The bytes are taken once the MIME parts and the security record are gone (see
             // `payload_vec`), so `submit` drops the security record before taking them.
             let payload = PayloadAt::Memory(payload);
@@ -150,7 +173,12 @@ pub fn handle(listener: &As2Listener, request: &Request<'_>) -> Decision<Pending
                 context,
                 payload,
             };
-            submit(listener, request, partner, unwrapped, account, archive_stem)
+            match super::several::split(request, unwrapped) {
+                Ok(unwrapped) => {
+                    submit(listener, request, partner, unwrapped, account, archive_stem)
+                }
+                Err(refusal) => refuse(listener, request, (&pair, partner), refusal, archive_stem),
+            }
         }
         Err(refusal) => {
             let refusal = Refusal::Rejected(refusal);
@@ -290,18 +318,20 @@ fn route_of(context: &MdnContext, verify_hostname: bool) -> Route {
 }
 
 /// An accepted message, its properties and MDN context, and where its payload is.
-struct Unwrapped {
-    tracked: TrackedProperties,
-    security: Security,
-    context: MdnContext,
-    payload: PayloadAt,
+pub(super) struct Unwrapped {
+    pub(super) tracked: TrackedProperties,
+    pub(super) security: Security,
+    pub(super) context: MdnContext,
+    pub(super) payload: PayloadAt,
 }
 
-enum PayloadAt {
+pub(super) enum PayloadAt {
     /// Unwrapped in memory (a small body).
     Memory(Bytes),
     /// Streamed into the host's payload file (a spooled body).
     PayloadFile,
+    /// Several attachments, split (see `several`).
+    Parts(super::several::Parts),
 }
 
 fn submit(
@@ -369,16 +399,25 @@ fn submit(
         .as_ref()
         .map(|id| format!("{}\u{1f}{}\u{1f}{id}", tracked.as2_from, tracked.as2_to));
     drop(security);
-    let document = match payload {
-        PayloadAt::Memory(payload) => Document::with_payload(payload_vec(payload), props),
-        PayloadAt::PayloadFile => Document::from_payload_file(props),
+    let (document, more) = match payload {
+        PayloadAt::Memory(payload) => (
+            Document::with_payload(payload_vec(payload), props),
+            Vec::new(),
+        ),
+        PayloadAt::PayloadFile => (Document::from_payload_file(props), Vec::new()),
+        PayloadAt::Parts(parts) => super::several::documents(props, parts),
     };
-    let mut submission = Submission::new(&partner.process, document);
+    let several = !more.is_empty();
+    let mut submission = Submission::new(&partner.process, document).with_more_documents(more);
     if let Some(key) = duplicate_key {
         submission = submission.with_duplicate_key(key, partner.duplicate_window);
     }
-    let name_check = filename::name_check(partner, &tracked, request.remote_addr.as_str());
-    if let Some(key) = filename::unique_key(partner, &tracked) {
+    // A file name checked once ever is the message's single payload's: the attachments of a
+    // message with several have names of their own, which this check does not cover.
+    let name_check = (!several)
+        .then(|| filename::name_check(partner, &tracked, request.remote_addr.as_str()))
+        .flatten();
+    if let Some(key) = filename::unique_key(partner, &tracked).filter(|_| !several) {
         submission = submission.with_unique_key(key);
     }
     listener.log.debug(

@@ -18,7 +18,7 @@
 //! small messages most partners send.
 
 mod cms_read;
-mod cte;
+pub(crate) mod cte;
 mod cx;
 mod entity;
 mod fail;

@@ -23,6 +23,7 @@
 //! the nodes, who owns which document, and listener controls for every node.
 
 mod backend;
+mod certificates;
 mod chunks;
 mod cluster;
 mod import;

@@ -3,13 +3,55 @@
 //! file, each with its own `Content-Type` and `Content-Disposition` file name. Some senders
 //! use `multipart/mixed` for the same thing; both are split here.
 //!
-//! Not yet wired into the listener: it needs the SDK to submit several documents for one
-//! request (see the session report); until then a multipart payload stays one document.
+//! A small message is split here in memory; a large one streams from the payload file into
+//! one file per part (`to_files`). The listener submits each part as a document of its own.
+
+mod scan;
+mod to_files;
+
+pub use scan::SplitError;
+pub use to_files::{split_to_files, PartFile};
 
 use bytes::Bytes;
 
 use crate::headers::filename_from_disposition;
 use crate::mime::{MimeError, MimePart};
+
+/// More parts than this in one message are refused: each becomes a stored document and a run.
+pub const MAX_ATTACHMENTS: usize = 1000;
+
+/// What a part's headers say about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    pub file_name: Option<String>,
+    pub mime_type: String,
+    pub content_id: Option<String>,
+}
+
+/// A part's file name, MIME type and Content-ID, from its headers.
+pub fn describe(part: &MimePart) -> Described {
+    Described {
+        file_name: part
+            .header_str("content-disposition")
+            .and_then(|v| filename_from_disposition(&v)),
+        mime_type: part
+            .content_type()
+            .map(|ct| ct.mime_type)
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "application/octet-stream".into()),
+        content_id: part.header_str("content-id").map(|id| {
+            id.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .into()
+        }),
+    }
+}
+
+/// Whether a payload of this MIME type (lower-cased) carries several attachments.
+pub fn is_multiple_type(mime_type: &str) -> bool {
+    mime_type == "multipart/related" || mime_type == "multipart/mixed"
+}
 
 /// One payload of a message with several.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +70,7 @@ pub struct Attachment {
 pub fn is_multiple(payload: &MimePart) -> bool {
     payload
         .content_type()
-        .is_some_and(|ct| ct.is("multipart/related") || ct.is("multipart/mixed"))
+        .is_some_and(|ct| is_multiple_type(&ct.mime_type))
 }
 
 /// The attachments of a multipart payload, in the order sent.
@@ -37,21 +79,15 @@ pub fn split(payload: &MimePart) -> Result<Vec<Attachment>, MimeError> {
         .multipart_parts()?
         .iter()
         .map(|part| {
+            let Described {
+                file_name,
+                mime_type,
+                content_id,
+            } = describe(part);
             Ok(Attachment {
-                file_name: part
-                    .header_str("content-disposition")
-                    .and_then(|v| filename_from_disposition(&v)),
-                mime_type: part
-                    .content_type()
-                    .map(|ct| ct.mime_type)
-                    .filter(|t| !t.is_empty())
-                    .unwrap_or_else(|| "application/octet-stream".into()),
-                content_id: part.header_str("content-id").map(|id| {
-                    id.trim()
-                        .trim_start_matches('<')
-                        .trim_end_matches('>')
-                        .into()
-                }),
+                file_name,
+                mime_type,
+                content_id,
                 data: part.decoded_body()?,
             })
         })
