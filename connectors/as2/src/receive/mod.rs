@@ -1,6 +1,8 @@
 //! The high-level entry point: one AS2 request in, payload or rejection out,
 //! with everything needed to answer with an MDN either way.
 
+pub(crate) mod stream;
+
 use crate::certs::KeyPair;
 use crate::cms::CmsError;
 use crate::disposition::{Disposition, Failure, ProcessingError};
@@ -10,11 +12,11 @@ use crate::mdn::{build_mdn, Mdn, MdnContent, MdnError, MdnSigner};
 use crate::mic::{canonical_entity, Mic};
 use crate::micalg::MicAlg;
 use crate::mime::MimePart;
-pub use crate::receive_stream::OpenBody;
-use crate::receive_stream::{unwrap_stream, Streamed};
 use crate::unwrap::{unwrap, Limits, Security, UnwrapError, UnwrapKeys, Unwrapped};
 use bytes::Bytes;
 use openssl::x509::X509;
+pub use stream::OpenBody;
+use stream::{unwrap_stream, Streamed};
 
 /// The partner/operation configuration, keys already loaded.
 #[derive(Debug, Clone, Default)]
@@ -465,5 +467,4 @@ pub(crate) fn mic_for(context: &MdnContext, security: &Security, body: &[u8]) ->
 }
 
 #[cfg(test)]
-#[path = "receive_tests.rs"]
 mod tests;

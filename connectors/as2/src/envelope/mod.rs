@@ -25,11 +25,8 @@ use openssl::symm::Cipher;
 use std::io::Read;
 use thiserror::Error;
 
-#[path = "envelope_ber.rs"]
 pub(crate) mod ber;
-#[path = "envelope_cipher.rs"]
 mod cipher;
-#[path = "envelope_keys.rs"]
 mod keys;
 use ber::{children, expect, malformed, octets, oid_of, parse, Frame, Header, Octets, Source};
 use cipher::{Decryptor, Reserve};
@@ -445,13 +442,10 @@ impl ContentAlg {
 }
 
 #[cfg(test)]
-#[path = "envelope_fixtures.rs"]
 pub(crate) mod fixtures;
 
 #[cfg(test)]
-#[path = "envelope_tests.rs"]
 mod tests;
 
 #[cfg(test)]
-#[path = "envelope_auth_tests.rs"]
 pub(crate) mod auth_tests;
