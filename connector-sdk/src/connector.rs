@@ -140,4 +140,10 @@ pub trait Listener: Send + Sync + 'static {
     fn complete(&self, _pending: Self::Pending, outcome: &Outcome) -> Response {
         Response::from_outcome(outcome)
     }
+
+    /// Every certificate partners exchanged at run time that the host's store holds (see
+    /// [`crate::exchange`]), at open and whenever the set changes, including certificates
+    /// other nodes of a cluster received. Called from the host's threads, concurrently with
+    /// `handle`. The default ignores them.
+    fn exchanged_certificates(&self, _certificates: &[crate::exchange::ExchangedCertificate]) {}
 }

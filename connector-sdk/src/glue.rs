@@ -12,7 +12,9 @@ use std::sync::{Arc, OnceLock};
 
 use abi_stable::nonexhaustive_enum::NonExhaustive;
 use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{RErr, ROk, RResult, RStr, RString, RVec};
+use abi_stable::std_types::{RErr, ROk, RResult, RSlice, RStr, RString, RVec};
+
+use crate::exchange::ExchangedCertificate;
 
 use crate::abi::{KindInfo, OpenSpec, Outcome, PluginInfo, Problem, Request, Response};
 use crate::certs::{CertificateUse, Section};
@@ -169,6 +171,16 @@ impl<L: Listener> FfiListener for ListenerAdapter<L> {
             }
         };
         ROk(NonExhaustive::new(decision))
+    }
+
+    fn exchanged_certificates(
+        &self,
+        certificates: RSlice<'_, ExchangedCertificate>,
+    ) -> RResult<(), RString> {
+        guard("exchanged_certificates", || {
+            self.inner.exchanged_certificates(certificates.as_slice())
+        })
+        .into()
     }
 }
 

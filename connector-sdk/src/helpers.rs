@@ -33,6 +33,7 @@ impl Response {
             evidence: ROption::RNone,
             deliveries: RVec::new(),
             summary: ROption::RNone,
+            certificates: RVec::new(),
         }
     }
 

@@ -98,6 +98,8 @@ pub mod abi;
 pub mod auth;
 pub mod certs;
 mod connector;
+pub mod endpoint;
+pub mod exchange;
 pub mod glue;
 mod helpers;
 pub mod log;

@@ -3,11 +3,12 @@
 use abi_stable::library::RootModule;
 use abi_stable::sabi_trait;
 use abi_stable::sabi_types::VersionStrings;
-use abi_stable::std_types::{RBox, RResult, RStr, RString, RVec};
+use abi_stable::std_types::{RBox, RResult, RSlice, RStr, RString, RVec};
 use abi_stable::{declare_root_module_statics, package_version_strings, StableAbi};
 
 use crate::abi::{Endpoint, OpenSpec, Outcome, PluginInfo, Problem, Request, Response, Submission};
 use crate::certs::{CertificateUse, Section};
+use crate::exchange::ExchangedCertificate;
 
 /// A listener opened by a plugin: the host calls it from several threads at once.
 ///
@@ -17,6 +18,16 @@ use crate::certs::{CertificateUse, Section};
 pub trait FfiListener: Send + Sync {
     /// Decide what to do with a request: answer now, or submit a document first.
     fn handle(&self, request: &Request<'_>) -> RResult<FfiDecision_NE, RString>;
+
+    /// Every certificate partners exchanged that the store holds, for this listener to pick
+    /// its own from: called after open and whenever the stored set changes. The default
+    /// ignores them. An error (a caught panic) is the host's to log.
+    fn exchanged_certificates(
+        &self,
+        _certificates: RSlice<'_, ExchangedCertificate>,
+    ) -> RResult<(), RString> {
+        RResult::ROk(())
+    }
 }
 
 /// The part of a request a connector keeps while its document is processed, to answer once the

@@ -19,6 +19,7 @@ pub mod cluster;
 pub mod deploy;
 pub mod disk;
 pub mod documents;
+pub mod exchange;
 pub mod health;
 pub mod ids;
 pub mod intake;

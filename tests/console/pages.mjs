@@ -151,6 +151,13 @@ async function main(page, pageErrors) {
     subject: r.querySelector('[data-testid="certificate-subject"]').textContent,
     highlighted: getComputedStyle(r.querySelector('td')).backgroundColor,
   })));
+  await waitFor('the exchanged certificate rows', async () => (await page.getByTestId('exchanged-row').count()) > 0);
+  result.exchanged = await page.evaluate(() => [...document.querySelectorAll('[data-testid="exchanged-row"]')].map((r) => ({
+    process: r.dataset.process,
+    state: r.dataset.state,
+    respond_by: r.querySelector('td[data-label="Respond by"]').textContent,
+    fingerprint: r.querySelector('td[data-label="SHA-256 fingerprint"]').textContent,
+  })));
   await shoot(page, 'partners');
 
   step('a document\'s evidence: payload and MDN');

@@ -4,6 +4,7 @@
 //! The binary and the plugins come from the cargo target folder this test was built into; run
 //! `cargo build --workspace` first (the project's test command does).
 
+pub mod cpu;
 pub mod haproxy;
 pub mod large;
 pub mod postgres;

@@ -2,12 +2,14 @@
 //! binary: documents sent over HTTP and AS2 (some failing, one answered with an error
 //! disposition) appear in each listener's traffic chart minute by minute; the partners page
 //! lists the AS2 pairs and a partner certificate made to expire in 10 days with 10 days left,
-//! highlighted; a payload and an MDN downloaded from a document's page are the ones sent and
+//! highlighted, and a certificate the partner sent by certificate exchange as pending; a payload and an MDN downloaded from a document's page are the ones sent and
 //! answered, byte for byte; the pages work by keyboard and at 1280 and 390 px wide, with
 //! screenshots of each under target/console-pages/.
 
 #[path = "../console/browser.rs"]
 mod browser;
+#[path = "../as2/cem_common.rs"]
+mod cem_common;
 #[path = "../as2/common.rs"]
 mod common;
 
@@ -150,7 +152,7 @@ fn the_console_charts_traffic_lists_partners_and_certificates_and_hands_out_evid
                 "partner",
                 "as2-shared-server",
                 None,
-                &operation(PARTNER, ""),
+                &operation(PARTNER, "accept_certificate_exchange: true"),
             ),
         )
         .write("processes/globex.yaml", &globex())
@@ -198,6 +200,23 @@ fn the_console_charts_traffic_lists_partners_and_certificates_and_hands_out_evid
             berth.log()
         );
     }
+    // PARTNER sends its next certificate by certificate exchange, due in an hour.
+    cem_common::partner_keys(&keys);
+    let receiver_port = free_port();
+    let _receiver = berth_e2e::receiver::Receiver::start(receiver_port);
+    let exchange = json!({
+        "url": as2_url,
+        "as2_from": PARTNER,
+        "as2_to": US,
+        "sign_key": keys.file("partner-both.pem"),
+        "new_cert": keys.file("partner-new.pem"),
+        "usages": ["digitalSignature"],
+        "respond_in": 3600,
+        "response_url": format!("http://127.0.0.1:{receiver_port}/cem"),
+        "request_id": "console@partner.example",
+    });
+    let answer = cem_common::run_cem("request", &exchange, deployment.path(), "console-cem");
+    assert_eq!(answer["http_status"], 200, "{answer}");
     let p1 = &results["p1"][0];
     let mdn_body = openssl::base64::decode_block(p1["answer_b64"].as_str().unwrap()).unwrap();
 
@@ -333,6 +352,20 @@ fn the_console_charts_traffic_lists_partners_and_certificates_and_hands_out_evid
     assert_ne!(
         soon["highlighted"], plain["highlighted"],
         "the expiring certificate's row stands out"
+    );
+
+    // The certificate PARTNER sent, pending until its respond-by date.
+    let exchanged = shown["exchanged"].as_array().unwrap();
+    assert_eq!(exchanged.len(), 1, "{exchanged:?}");
+    assert_eq!(exchanged[0]["process"], "partner");
+    assert_eq!(exchanged[0]["state"], "pending");
+    assert_eq!(
+        exchanged[0]["fingerprint"],
+        cem_common::fingerprint(&keys.dir.join("partner-new.pem")).as_str()
+    );
+    assert_eq!(
+        exchanged[0]["respond_by"],
+        answer["respond_by"].as_str().unwrap().replace('T', " ")
     );
 
     // The evidence downloaded from the document's page.

@@ -28,8 +28,8 @@ pub const AS2_VERSION: &str = "1.2";
 ///
 /// `AS2-Restart` is announced per pair, when enabled (see [`announce_restart`]).
 ///
-/// Not announced, because berth does not implement it: `CEM` (certificate exchange messages
-/// are not read).
+/// `CEM` is announced per pair, when its operation accepts certificate exchange (see
+/// [`announce_cem`]).
 pub const FEATURES: &[&str] = &["AS2-Reliability", "multiple-attachments"];
 
 /// The EDIINT-Features header value of berth's answers.
@@ -43,12 +43,25 @@ pub fn features_header() -> String {
 pub const RESTART: &str = "AS2-Restart";
 
 /// `mdn` with `AS2-Restart` added to its EDIINT-Features when `restart` is on for its pair.
-pub fn announce_restart(mut mdn: crate::mdn::Mdn, restart: bool) -> crate::mdn::Mdn {
-    if restart {
+pub fn announce_restart(mdn: crate::mdn::Mdn, restart: bool) -> crate::mdn::Mdn {
+    announce(mdn, RESTART, restart)
+}
+
+/// The feature token of Certificate Exchange Messaging, announced only to the pairs whose
+/// operation accepts it (`accept_certificate_exchange`).
+pub const CEM: &str = "CEM";
+
+/// `mdn` with `CEM` added to its EDIINT-Features when its pair accepts certificate exchange.
+pub fn announce_cem(mdn: crate::mdn::Mdn, on: bool) -> crate::mdn::Mdn {
+    announce(mdn, CEM, on)
+}
+
+fn announce(mut mdn: crate::mdn::Mdn, token: &str, on: bool) -> crate::mdn::Mdn {
+    if on {
         for (name, value) in &mut mdn.headers {
             if name.eq_ignore_ascii_case("EDIINT-Features") {
                 value.push_str(", ");
-                value.push_str(RESTART);
+                value.push_str(token);
             }
         }
     }

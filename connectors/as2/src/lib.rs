@@ -23,10 +23,6 @@ pub mod attachments;
 pub mod cem;
 pub mod certs;
 pub mod cms;
-mod cms_gcm;
-mod cms_sid;
-mod cms_sign;
-mod cms_verify;
 pub mod compress;
 mod der;
 pub mod disposition;
@@ -40,7 +36,6 @@ pub mod mic;
 pub mod micalg;
 pub mod mime;
 pub mod receive;
-mod receive_stream;
 pub mod stream;
 pub mod unwrap;
 

@@ -109,19 +109,46 @@ pub async fn start(settings: &AdminSettings, admin: Admin) {
     });
 }
 
-const INDEX: &str = include_str!("console/index.html");
-const SCRIPT: &str = include_str!("console/console.js");
-const NODES_SCRIPT: &str = include_str!("console/nodes.js");
-const DELIVERIES_SCRIPT: &str = include_str!("console/deliveries.js");
-const STYLE: &str = include_str!("console/console.css");
-const CHARTS: &str = include_str!("console/charts.js");
-const PARTNERS: &str = include_str!("console/partners.js");
-// The charts are drawn by uPlot (MIT), vendored unchanged from npm and embedded here so that
-// the console needs no internet access: 50 KB without dependencies, made for time series like
-// documents per minute, canvas-fast with many listeners, and actively kept. Why not another
-// library, and how to update it: console/vendor/uplot/README.md.
-const UPLOT: &str = include_str!("console/vendor/uplot/uPlot.iife.min.js");
-const UPLOT_STYLE: &str = include_str!("console/vendor/uplot/uPlot.min.css");
+/// The console's files, embedded so that the binary serves them without files beside it.
+/// The charts are drawn by uPlot (MIT), vendored unchanged from npm so that the console needs no
+/// internet access: 50 KB without dependencies, made for time series like documents per minute,
+/// canvas-fast with many listeners, and actively kept. Why not another library, and how to
+/// update it: console/vendor/uplot/README.md.
+const CONSOLE_FILES: &[(&str, &str, &str)] = {
+    const JS: &str = "text/javascript; charset=utf-8";
+    const CSS: &str = "text/css; charset=utf-8";
+    &[
+        (
+            "/",
+            include_str!("console/index.html"),
+            "text/html; charset=utf-8",
+        ),
+        ("/console.js", include_str!("console/console.js"), JS),
+        ("/documents.js", include_str!("console/documents.js"), JS),
+        ("/nodes.js", include_str!("console/nodes.js"), JS),
+        ("/deliveries.js", include_str!("console/deliveries.js"), JS),
+        ("/charts.js", include_str!("console/charts.js"), JS),
+        ("/partners.js", include_str!("console/partners.js"), JS),
+        ("/console.css", include_str!("console/console.css"), CSS),
+        (
+            "/vendor/uPlot.iife.min.js",
+            include_str!("console/vendor/uplot/uPlot.iife.min.js"),
+            JS,
+        ),
+        (
+            "/vendor/uPlot.min.css",
+            include_str!("console/vendor/uplot/uPlot.min.css"),
+            CSS,
+        ),
+    ]
+};
+
+fn console_file(path: &str) -> Option<(&'static str, &'static str)> {
+    CONSOLE_FILES
+        .iter()
+        .find(|(p, _, _)| *p == path)
+        .map(|(_, body, content_type)| (*body, *content_type))
+}
 
 async fn route(
     admin: Arc<Admin>,
@@ -129,20 +156,12 @@ async fn route(
     peer: SocketAddr,
 ) -> Answer {
     let path = request.uri().path().to_string();
+    if request.method() == Method::GET {
+        if let Some((body, content_type)) = console_file(&path) {
+            return file(body, content_type);
+        }
+    }
     match (request.method(), path.as_str()) {
-        (&Method::GET, "/") => file(INDEX, "text/html; charset=utf-8"),
-        (&Method::GET, "/console.js") => file(SCRIPT, "text/javascript; charset=utf-8"),
-        (&Method::GET, "/nodes.js") => file(NODES_SCRIPT, "text/javascript; charset=utf-8"),
-        (&Method::GET, "/deliveries.js") => {
-            file(DELIVERIES_SCRIPT, "text/javascript; charset=utf-8")
-        }
-        (&Method::GET, "/console.css") => file(STYLE, "text/css; charset=utf-8"),
-        (&Method::GET, "/charts.js") => file(CHARTS, "text/javascript; charset=utf-8"),
-        (&Method::GET, "/partners.js") => file(PARTNERS, "text/javascript; charset=utf-8"),
-        (&Method::GET, "/vendor/uPlot.iife.min.js") => {
-            file(UPLOT, "text/javascript; charset=utf-8")
-        }
-        (&Method::GET, "/vendor/uPlot.min.css") => file(UPLOT_STYLE, "text/css; charset=utf-8"),
         (&Method::GET, "/metrics") => metrics(&admin).await,
         // For load balancers, which hold no token; the answers hold nothing but a reason.
         (&Method::GET, "/health") => line(StatusCode::OK, "alive"),

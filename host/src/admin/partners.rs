@@ -113,8 +113,15 @@ pub async fn certificates(admin: &Admin) -> Answer {
             value
         })
         .collect();
+    // Certificates partners sent by certificate exchange, as this node knows them (the
+    // store's set, read again every few seconds).
+    let stored = admin.intake.exchanged().current();
+    let exchanged: Vec<Value> = stored
+        .iter()
+        .map(|c| crate::cert::exchanged::to_json(&crate::cert::exchanged::describe(c, now), now))
+        .collect();
     json(
         StatusCode::OK,
-        &json!({ "warn_days": warn_days, "certificates": list }),
+        &json!({ "warn_days": warn_days, "certificates": list, "exchanged": exchanged }),
     )
 }

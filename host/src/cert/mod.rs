@@ -1,6 +1,7 @@
 //! `berth cert`: make a key and self-signed certificate for AS2 or TLS, and show what a
 //! certificate file holds, whatever its format.
 
+pub mod exchanged;
 mod new;
 mod show;
 

@@ -16,12 +16,52 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
     // listed, so that an operator sees the certificates even of a deployment that is broken.
     let (deployment, _) = load_deployment_partial(&dir);
     let (records, _) = collect(&deployment, &registry);
+    let now = unix_now();
     if records.is_empty() {
         println!("no certificates in {}", dir.display());
-        return Ok(ExitCode::SUCCESS);
+    } else {
+        print!("{}", table(&records, now));
     }
-    print!("{}", table(&records, unix_now()));
+    exchanged(&dir, now);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The certificates partners sent by certificate exchange, from the message store (read
+/// beside a running berth). Nothing when the store is off or has none; a store that cannot be
+/// read is said, without failing the listing of the files.
+fn exchanged(dir: &Path, now: i64) {
+    let Ok(settings) = crate::settings::load(dir) else {
+        return;
+    };
+    if !settings.store.enabled {
+        return;
+    }
+    let read = || -> anyhow::Result<Vec<berth_store::PartnerCertificate>> {
+        let reader = crate::store::open_reader(dir, &settings.store)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(runtime.block_on(reader.partner_certificates())?)
+    };
+    match read() {
+        Ok(stored) if stored.is_empty() => {}
+        Ok(stored) => {
+            let described: Vec<_> = stored
+                .iter()
+                .map(|c| crate::cert::exchanged::describe(c, now))
+                .collect();
+            println!("\ncertificates partners sent by certificate exchange:");
+            print!("{}", crate::cert::exchanged::table(&described, now));
+        }
+        Err(error) => {
+            let not_yet = error
+                .downcast_ref::<berth_store::StoreError>()
+                .is_some_and(|e| matches!(e, berth_store::StoreError::NotFound(_)));
+            if !not_yet {
+                println!("\ncertificates partners sent by certificate exchange: cannot read the message store: {error:#}");
+            }
+        }
+    }
 }
 
 /// The listing, one line per certificate, columns aligned.

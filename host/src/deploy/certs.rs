@@ -260,7 +260,7 @@ fn read_tls(tls: &Tls) -> Result<(Vec<X509>, KeyState), String> {
     Ok((certificates, state))
 }
 
-fn details(certificate: &X509) -> Result<Details, String> {
+pub(crate) fn details(certificate: &X509) -> Result<Details, String> {
     let epoch = openssl::asn1::Asn1Time::from_unix(0).map_err(|e| e.to_string())?;
     let diff = epoch
         .diff(certificate.not_after())

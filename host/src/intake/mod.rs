@@ -13,6 +13,10 @@
 //! response, so this module is tested in-process.
 
 mod again;
+mod certificates;
+#[cfg(test)]
+mod certificates_tests;
+mod deliveries;
 mod payload;
 mod record;
 mod resend;
@@ -30,11 +34,12 @@ use berth_connector_sdk::abi::{Outcome, OutcomeKind, PayloadFrom, Response, Subm
 use berth_connector_sdk::abi_stable::std_types::{ROption, RString};
 use berth_connector_sdk::module::PendingBox;
 use berth_process::{Document, ProcessDef, Properties, RunOutcome, Runner};
-use berth_store::{NewDelivery, NewDocument, Received, Store, StoreError, StoredPayload};
+use berth_store::{NewDocument, Received, Store, StoreError, StoredPayload};
 use bytes::Bytes;
 use tracing::Instrument;
 
 use crate::body::{Body, SpoolFile};
+use crate::exchange::Exchanged;
 use crate::ids::new_document_id;
 use crate::metrics::Metrics;
 use crate::outbound::Outbound;
@@ -60,6 +65,8 @@ struct Inner {
     /// The deployed processes by name, as the topology last applied them: documents that run
     /// again run through the live version of their process.
     processes: RwLock<HashMap<String, Arc<ProcessDef>>>,
+    /// Certificates partners exchanged, as the store has them.
+    exchanged: Exchanged,
 }
 
 /// A document a connector decided to submit, with what the intake needs of its request.
@@ -115,6 +122,7 @@ impl Intake {
                 outbound: Outbound::new(Arc::clone(&metrics)),
                 metrics,
                 processes: RwLock::new(HashMap::new()),
+                exchanged: Exchanged::default(),
             }),
         }
     }
@@ -133,6 +141,11 @@ impl Intake {
 
     pub fn store(&self) -> Option<&Store> {
         self.inner.store.as_ref()
+    }
+
+    /// Certificates partners exchanged at run time (see `crate::exchange`).
+    pub fn exchanged(&self) -> &Exchanged {
+        &self.inner.exchanged
     }
 
     pub fn status(&self) -> &Arc<StatusBoard> {
@@ -168,6 +181,11 @@ impl Intake {
     /// The connector answered at once (nothing submitted): its deliveries still go out, kept
     /// in the outbox before the answer is given.
     pub async fn respond(&self, listener: &str, mut response: Response) -> Response {
+        if !response.certificates.is_empty() {
+            if let Err(refusal) = self.keep_certificates(listener, &mut response).await {
+                return refusal;
+            }
+        }
         let deliveries = record::take_deliveries(listener, &mut response);
         if !deliveries.is_empty() {
             self.promise(None, None, &response, deliveries).await;
@@ -264,6 +282,12 @@ impl Intake {
         }
         match completed {
             Ok(mut response) => {
+                if !response.certificates.is_empty() {
+                    // Stored before the answer only on the immediate path (`respond`), where
+                    // no document's outcome has to be recorded with them.
+                    tracing::error!(%listener, "connector handed over exchanged certificates with a submitted document's answer; ignored (only an immediate answer may carry them)");
+                    response.certificates.clear();
+                }
                 if let Some(summary) = response.summary.as_ref().into_option() {
                     self.inner.metrics.disposition(&process.name, summary);
                 }
@@ -436,52 +460,5 @@ impl Intake {
             let record::Stored { id, finish } = stored;
             record::conclude(&store, &id, finish, answer).await;
         });
-    }
-
-    /// Keeps the deliveries an answer promises (asynchronous MDNs) in the store's outbox, in
-    /// the same commit as the document's outcome and the answer when the document was stored,
-    /// and wakes the worker that sends them. Awaited before the answer goes out, unlike
-    /// `conclude`: a sender told "your MDN will follow" must get it even if berth stops now.
-    /// Without a store, or when the commit fails, they are sent from memory.
-    async fn promise(
-        &self,
-        stored: Option<record::Stored>,
-        resend: Option<&str>,
-        response: &Response,
-        deliveries: Vec<NewDelivery>,
-    ) {
-        let Some(store) = &self.inner.store else {
-            self.inner.outbound.send_from_memory(deliveries);
-            return;
-        };
-        let (committed, document) = match stored {
-            Some(record::Stored { id, finish }) => {
-                let answer = Some(record::answer(response));
-                let committed = store
-                    .conclude_with(&id, finish.clone(), answer.clone(), deliveries.clone())
-                    .await;
-                if committed.is_err() {
-                    // The outcome and answer are still recorded, by the patient path that
-                    // waits for a database to come back; only the deliveries go from memory.
-                    let (store, id) = (store.clone(), id.clone());
-                    tokio::spawn(
-                        async move { record::conclude(&store, &id, finish, answer).await },
-                    );
-                }
-                (committed, Some(id))
-            }
-            None => {
-                let committed = store.enqueue(resend, deliveries.clone()).await;
-                (committed, resend.map(str::to_string))
-            }
-        };
-        match committed {
-            Ok(()) => self.inner.outbound.wake(),
-            Err(error) => {
-                let document = document.unwrap_or_default();
-                tracing::error!(%document, %error, "cannot keep the deliveries an answer promises in the store; sending them from memory (lost if berth stops)");
-                self.inner.outbound.send_from_memory(deliveries);
-            }
-        }
     }
 }

@@ -68,9 +68,17 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
             Arc::clone(intake.metrics()),
             settings.certificates.warn_days,
         );
+        if let Some(store) = intake.store() {
+            // Listeners open with the certificates partners exchanged before this start.
+            if let Err(error) = intake.exchanged().reload(store).await {
+                tracing::error!(%error, "cannot read the certificates partners exchanged; they are read again every few seconds");
+            }
+            intake.exchanged().start_polling(store.clone());
+        }
         let topology = Topology::new(dir.clone(), settings, intake.clone());
         topology.watch_certificates(Arc::clone(&certificates));
         topology.apply(plan, None).await;
+        topology.follow_exchanged_certificates();
         certificates.start_daily();
         let (bound, failed) = topology.bound().await;
         if bound == 0 && failed > 0 {

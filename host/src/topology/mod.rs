@@ -9,6 +9,7 @@
 //! all of this, so a paused listener stays paused.
 
 mod apply;
+mod exchanged;
 mod fingerprint;
 mod partners;
 #[cfg(test)]
@@ -181,6 +182,23 @@ impl Topology {
         partners::remember(self, &plan);
         let mut running = self.running.lock().await;
         apply::apply(self, &mut running, plan, restart).await;
+        // A listener opened now starts with the certificates partners exchanged so far.
+        let certificates = self.server.shared.intake.exchanged().current();
+        exchanged::hand_over(&running, &certificates).await;
+    }
+
+    /// Hands every running listener the exchanged certificates whenever they change (see
+    /// `crate::exchange`), for as long as berth runs.
+    pub fn follow_exchanged_certificates(self: &Arc<Self>) {
+        let topology = Arc::clone(self);
+        let mut changes = self.server.shared.intake.exchanged().subscribe();
+        tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                let certificates = Arc::clone(&changes.borrow_and_update());
+                let running = topology.running.lock().await;
+                exchanged::hand_over(&running, &certificates).await;
+            }
+        });
     }
 
     /// How many endpoints are bound, and how many could not be.

@@ -25,6 +25,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use crate::certificates::PartnerCertificate;
 use crate::cluster::Cluster;
 use crate::copy::{DuplicateKeys, Imported, UniqueKey};
 use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
@@ -60,6 +61,9 @@ pub trait BackendRead: Send + Sync {
         &'a self,
         range: &'a TrafficQuery,
     ) -> BoxFuture<'a, Result<Vec<TrafficCount>, StoreError>>;
+
+    /// Every certificate partners exchanged at run time, by operation and respond-by date.
+    fn partner_certificates(&self) -> BoxFuture<'_, Result<Vec<PartnerCertificate>, StoreError>>;
 }
 
 /// A store that the host writes: its read side (the same one the read-only view uses) and the
@@ -124,6 +128,13 @@ pub trait Backend: Send + Sync {
 
     /// When the next pending delivery may be claimed (unix millis), if any is pending.
     fn next_delivery_due(&self) -> BoxFuture<'_, Result<Option<i64>, StoreError>>;
+
+    /// Stores certificates partners sent (replacing one already stored for the same operation
+    /// and fingerprint), in one commit: durable once this returns.
+    fn record_partner_certificates(
+        &self,
+        certificates: Vec<PartnerCertificate>,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
 
     /// Records (or replaces) the answer sent for a document in any state.
     fn record_answer<'a>(

@@ -21,6 +21,7 @@
 //! one never has to sit whole in memory.
 
 mod backend;
+mod certificates;
 mod clock;
 mod cluster;
 mod copy;
@@ -35,6 +36,7 @@ mod traffic;
 mod types;
 
 pub use backend::{Backend, BackendRead, BoxFuture};
+pub use certificates::PartnerCertificate;
 pub use cluster::{Cluster, ControlCommand, Node, NodeInfo, Registration, TakenOver};
 pub use copy::{DuplicateKeys, Imported, UniqueKey};
 pub use delivery::{Attempt, AttemptOutcome, Delivery, DeliveryState, NewDelivery};

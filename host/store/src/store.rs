@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{Backend, BackendRead};
+use crate::certificates::PartnerCertificate;
 use crate::cluster::Cluster;
 use crate::copy::{DuplicateKeys, Imported, UniqueKey};
 use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
@@ -298,6 +299,26 @@ impl Store {
         self.health.watch(self.backend.import_keys(keys)).await
     }
 
+    /// Stores certificates partners sent at run time, durably, before the partner is answered.
+    pub async fn record_partner_certificates(
+        &self,
+        certificates: Vec<PartnerCertificate>,
+    ) -> Result<(), StoreError> {
+        if certificates.is_empty() {
+            return Ok(());
+        }
+        self.health
+            .watch(self.backend.record_partner_certificates(certificates))
+            .await
+    }
+
+    /// Every certificate partners exchanged at run time.
+    pub async fn partner_certificates(&self) -> Result<Vec<PartnerCertificate>, StoreError> {
+        self.health
+            .watch(self.backend.reads().partner_certificates())
+            .await
+    }
+
     /// The nodes that share this store (just this one for the embedded store).
     pub fn cluster(&self) -> &dyn Cluster {
         self.backend.cluster()
@@ -355,5 +376,10 @@ impl StoreReader {
     pub async fn traffic(&self, range: &TrafficQuery) -> Result<Vec<TrafficCount>, StoreError> {
         range.check()?;
         self.backend.traffic(range).await
+    }
+
+    /// As [`Store::partner_certificates`].
+    pub async fn partner_certificates(&self) -> Result<Vec<PartnerCertificate>, StoreError> {
+        self.backend.partner_certificates().await
     }
 }

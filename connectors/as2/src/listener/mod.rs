@@ -6,6 +6,7 @@
 //! code is duplicated between them.
 
 mod answer;
+mod exchange;
 mod filename;
 mod ipfilter;
 mod partner;
@@ -175,7 +176,9 @@ impl As2Listener {
         match built {
             Ok(mdn) => respond(
                 mdn.map(|mdn| {
-                    SentMdn::from_mdn(crate::ediint::announce_restart(mdn, partner.restart))
+                    let mdn = crate::ediint::announce_restart(mdn, partner.restart);
+                    let mdn = crate::ediint::announce_cem(mdn, partner.accept_certificate_exchange);
+                    SentMdn::from_mdn(mdn)
                 }),
                 route,
                 fallback,
@@ -209,6 +212,13 @@ impl Listener for As2Listener {
 
     fn handle(&self, request: &Request<'_>) -> Decision<Pending> {
         request::handle(self, request)
+    }
+
+    fn exchanged_certificates(
+        &self,
+        certificates: &[berth_connector_sdk::exchange::ExchangedCertificate],
+    ) {
+        exchange::take_exchanged(&self.partners, certificates, &self.log);
     }
 
     fn complete(&self, pending: Pending, outcome: &Outcome) -> Response {
@@ -326,3 +336,6 @@ mod tests;
 
 #[cfg(test)]
 mod to_file_tests;
+
+#[cfg(test)]
+mod exchange_tests;

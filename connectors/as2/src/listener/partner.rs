@@ -1,9 +1,10 @@
 //! The partner table: every operation's settings with its keys loaded, keyed by the pair of AS2
 //! identifiers that picks it (AS2-From, AS2-To), exactly as the messages carry them.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use berth_connector_sdk::auth::BasicAuth;
 use berth_connector_sdk::secret::Secret;
@@ -15,6 +16,7 @@ use super::settings::{As2Operation, KeyFile};
 use crate::certs::{load_certificates, load_private_key, KeyPair};
 use crate::receive::{MdnOptions, PartnerSettings};
 use crate::unwrap::Limits;
+use openssl::x509::X509;
 
 /// One operation, ready to receive.
 pub struct Partner {
@@ -37,6 +39,31 @@ pub struct Partner {
     pub archive_directory: Option<PathBuf>,
     /// AS2 Restart is on for this pair: its MDNs announce it (see `ediint::RESTART`).
     pub restart: bool,
+    /// Certificate exchange requests are read (see `super::exchange`).
+    pub accept_certificate_exchange: bool,
+    /// Signing certificates the partner sent by certificate exchange, each with the second
+    /// (Unix time) from which it verifies: replaced whenever the host hands over the stored
+    /// set, consulted for every message.
+    pub exchanged: RwLock<Vec<(i64, X509)>>,
+}
+
+impl Partner {
+    /// The settings a message is checked with at `now`: the configured partner certificates
+    /// and the exchanged ones whose respond-by date has come. Borrowed when there are none.
+    pub fn settings_at(&self, now: i64) -> Cow<'_, PartnerSettings> {
+        let exchanged = self.exchanged.read().unwrap_or_else(|p| p.into_inner());
+        let active: Vec<X509> = exchanged
+            .iter()
+            .filter(|(from, _)| *from <= now)
+            .map(|(_, cert)| cert.clone())
+            .collect();
+        if active.is_empty() {
+            return Cow::Borrowed(&self.settings);
+        }
+        let mut settings = self.settings.clone();
+        settings.partner_certificates.extend(active);
+        Cow::Owned(settings)
+    }
 }
 
 /// Partners by (AS2-From, AS2-To).
@@ -123,6 +150,8 @@ fn load_partner(
         },
         basic_auth: op.basic_auth.clone(),
         restart: op.as2_restart,
+        accept_certificate_exchange: op.accept_certificate_exchange,
+        exchanged: RwLock::new(Vec::new()),
         ip_filter: IpFilter::new(&op.ip_filter)?,
         reject_duplicates: op.reject_duplicates,
         duplicate_window: op.duplicate_window,

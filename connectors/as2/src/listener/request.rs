@@ -139,14 +139,31 @@ pub fn handle(listener: &As2Listener, request: &Request<'_>) -> Decision<Pending
     } else {
         Body::Memory(Bytes::copy_from_slice(request.body.as_slice()))
     };
-    match receive_body(headers, body, &partner.settings, &partner.limits) {
+    let settings = partner.settings_at(super::rollover::unix_now());
+    match receive_body(headers, body, &settings, &partner.limits) {
         Ok(received) => {
             let Received {
                 payload,
                 properties: tracked,
                 security,
                 context,
+                related,
             } = received;
+            if let (true, Some(related)) = (partner.accept_certificate_exchange, &related) {
+                let exchange = super::exchange::Exchange {
+                    partner,
+                    related,
+                    security: &security,
+                    route: route_of(&context, partner.verify_hostname_for_async_mdn),
+                    context: &context,
+                    remote_addr: request.remote_addr.as_str(),
+                    archive_stem: archive_stem.clone(),
+                };
+                if let Some(response) = super::exchange::answer(listener, exchange) {
+                    return respond(response);
+                }
+            }
+            drop(related);
             // The bytes are taken once the MIME parts and the security record are gone (see
             // `payload_vec`), so `submit` drops the security record before taking them.
             let payload = PayloadAt::Memory(payload);

@@ -110,6 +110,16 @@ pub struct As2Operation {
     /// older ones are purged (and logged).
     #[serde(default = "default_restart_age")]
     pub as2_restart_max_age_seconds: u64,
+    /// Certificate Exchange Messaging (CEM, draft-meadors-certificate-exchange-14): accept a
+    /// certificate exchange request from this partner, signed with its current certificate.
+    /// The new certificate is checked (usage, validity, key usage), stored in the message
+    /// store, and used to verify the partner's signatures from the request's RespondByDate on,
+    /// without a restart; a CEM response (accepting it, or rejecting one that fails a check)
+    /// goes to the request's ResponseURL, signed with our current MDN signing key. MDNs then
+    /// announce `CEM` in `EDIINT-Features`. Off by default: a request is then an ordinary
+    /// document.
+    #[serde(default)]
+    pub accept_certificate_exchange: bool,
 }
 
 /// A private key file and the certificate that goes with it.
@@ -221,6 +231,22 @@ pub fn check_operation(op: &As2Operation) -> Vec<Problem> {
             "/decryption_key",
             "require_encrypted needs our decryption key",
         ));
+    }
+    if op.accept_certificate_exchange {
+        // The request must be verified with the partner's current certificate, and the
+        // response is signed with ours.
+        if op.partner_certificate.is_none() && op.partner_certificates.is_empty() {
+            problems.push(problem(
+                "/accept_certificate_exchange",
+                "certificate exchange needs the partner's current certificate to verify the request",
+            ));
+        }
+        if op.mdn_signing_key.is_none() && op.mdn_signing_keys.is_empty() {
+            problems.push(problem(
+                "/accept_certificate_exchange",
+                "certificate exchange needs an MDN signing key to sign the response with",
+            ));
+        }
     }
     problems
 }

@@ -37,7 +37,7 @@ pub fn receive(
         failed: None,
     };
     let open = || request.body_reader();
-    let settings = &partner.settings;
+    let settings = &partner.settings_at(super::rollover::unix_now());
     let received = receive_to(
         headers,
         &open,

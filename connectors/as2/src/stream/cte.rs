@@ -4,7 +4,7 @@
 use std::io::{self, BufRead, BufReader, Read};
 
 use crate::mime::{decode_quoted_printable, MimeError, LENIENT_BASE64};
-use crate::receive_stream::SkipWhitespace;
+use crate::receive::stream::SkipWhitespace;
 
 /// Read buffer of the decoders.
 const BUFFER: usize = 64 * 1024;

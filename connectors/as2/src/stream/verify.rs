@@ -178,8 +178,8 @@ fn attempt(
             "no partner certificate is configured".into(),
         )));
     }
-    let named = match crate::cms_sid::signer_ids(der) {
-        Some(ids) if !ids.is_empty() => crate::cms_sid::select_named(&ids, certs)
+    let named = match crate::cms::sid::signer_ids(der) {
+        Some(ids) if !ids.is_empty() => crate::cms::sid::select_named(&ids, certs)
             .map_err(|e| Attempt::Cms(CmsError::UnknownSigner(e)))?,
         _ => certs.to_vec(),
     };

@@ -15,6 +15,7 @@ async function showPartners() {
     ]);
     renderPartners(partners);
     renderCertificates(certificates);
+    renderExchanged(certificates);
     clearError('partners');
   } catch (e) {
     showError(e, 'partners');
@@ -99,9 +100,27 @@ function renderCertificates(body) {
   $('certificates-empty').hidden = rows.length > 0;
 }
 
+// Certificates partners sent by certificate exchange (the `exchanged` list of /api/certificates).
+function renderExchanged(body) {
+  const rows = (body.exchanged || []).map((c) => el('tr', {
+    'data-testid': 'exchanged-row', 'data-process': c.process, 'data-state': c.state,
+  },
+  cell('State', null, el('span', { class: 'badge cem-' + c.state, text: c.state })),
+  cell('Respond by', { text: when(c.respond_by) }),
+  cell('Process', { text: c.process }),
+  cell('Partner', { text: c.partner }),
+  cell('Usage', { text: c.usages.join(', ') }),
+  cell('Subject', { class: 'subject', text: c.subject }),
+  cell('SHA-256 fingerprint', { class: 'fingerprint' }, el('code', { text: c.fingerprint })),
+  cell('Request', null, el('code', { text: c.request_id }))));
+  $('exchanged-rows').replaceChildren(...rows);
+  $('exchanged-empty').hidden = rows.length > 0;
+}
+
 function forgetPartners() {
   $('partner-rows').replaceChildren();
   $('certificate-rows').replaceChildren();
+  $('exchanged-rows').replaceChildren();
 }
 
 function initPartners() {

@@ -8,8 +8,9 @@ use super::cluster::{self, PgCluster};
 use super::group::Group;
 use super::pool::{connect, Db, Owner, PgConfig};
 use super::write::{Change, Insert};
-use super::{import, outbox, read, schema, write};
+use super::{certificates, import, outbox, read, schema, write};
 use crate::backend::{Backend, BackendRead, BoxFuture};
+use crate::certificates::PartnerCertificate;
 use crate::clock::now_millis;
 use crate::cluster::Cluster;
 use crate::copy::{DuplicateKeys, Imported, UniqueKey};
@@ -161,6 +162,10 @@ impl BackendRead for PgReader {
     ) -> BoxFuture<'a, Result<Vec<TrafficCount>, StoreError>> {
         Box::pin(self.db.run(read::traffic(self.db.clone(), *range)))
     }
+
+    fn partner_certificates(&self) -> BoxFuture<'_, Result<Vec<PartnerCertificate>, StoreError>> {
+        Box::pin(self.db.run(certificates::all(self.db.clone())))
+    }
 }
 
 impl Backend for PgStore {
@@ -194,6 +199,14 @@ impl Backend for PgStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let document_id = document_id.map(str::to_string);
         let work = outbox::enqueue(self.db.clone(), document_id, deliveries, now_millis());
+        Box::pin(self.db.run(work))
+    }
+
+    fn record_partner_certificates(
+        &self,
+        list: Vec<PartnerCertificate>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        let work = certificates::insert(self.db.clone(), list, now_millis() / 1000);
         Box::pin(self.db.run(work))
     }
 

@@ -25,6 +25,7 @@
 
 mod backend;
 mod batch;
+mod certificates;
 mod chunks;
 mod cluster;
 mod group;

@@ -2,9 +2,12 @@
 //! order they were received, their duplicate keys, and a document written as it was in
 //! another store, through the writer thread like every write.
 
-use super::backend::{blocking, SqliteStore};
+use super::backend::SqliteStore;
+use super::reader::blocking;
 use super::sql;
-use super::writer::{ImportRow, Op, Outcome};
+use rusqlite::Connection;
+
+use super::writer::{ImportRow, Op, Outcome, Step};
 use crate::copy::{DuplicateKeys, Imported, UniqueKey};
 use crate::error::StoreError;
 
@@ -95,4 +98,45 @@ impl SqliteStore {
             }
         }
     }
+}
+
+/// A copied document as it was: its row in its state, its properties, outcome, answer and
+/// history, numbered after the documents already here (a copy goes oldest first, so the
+/// duplicate window counts as it did in the source).
+pub(super) fn write(conn: &Connection, row: &ImportRow, seq: &mut i64) -> Step {
+    let doc = &row.doc;
+    let inserted = sql::insert_document(
+        conn,
+        &sql::DocumentRow {
+            id: &doc.id,
+            seq: *seq + 1,
+            process: &doc.process,
+            state: doc.state,
+            received_at: doc.received_at,
+            payload: Some(&row.payload),
+            payload_len: row.payload_len,
+            raw: row.raw.as_ref(),
+            duplicate_key: doc.keys.duplicate_key.as_deref(),
+            duplicate_of: doc.keys.duplicate_of.as_deref(),
+        },
+    )?;
+    if !inserted {
+        return Ok(Err(StoreError::AlreadyExists(doc.id.clone())));
+    }
+    *seq += 1;
+    sql::insert_properties(conn, *seq, &doc.properties)?;
+    let at = doc.updated_at();
+    sql::set_finished(conn, *seq, doc.state, doc.error.as_deref(), at)?;
+    if let Some(answer) = &doc.answer {
+        sql::set_answer(conn, *seq, answer, at)?;
+    }
+    let (first, _) = sql::key_range(*seq);
+    for (n, (at, event)) in doc.history.iter().enumerate() {
+        sql::insert_history(conn, first + n as i64, *at, event)?;
+    }
+    if let Some(key) = &doc.keys.unique_key {
+        sql::import_unique_key(conn, &doc.process, key, &doc.id)?;
+    }
+    sql::outbox::import(conn, &doc.id, &doc.deliveries)?;
+    Ok(Ok(Outcome::Done))
 }

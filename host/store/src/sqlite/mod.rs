@@ -11,6 +11,7 @@ mod cluster;
 mod files;
 mod import;
 mod lock;
+mod reader;
 mod readers;
 mod sql;
 mod writer;

@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use crate::certificates::PartnerCertificate;
 use crate::copy::{Imported, UniqueKey};
 use crate::delivery::{Attempt, AttemptOutcome, Delivery, NewDelivery};
 use crate::error::StoreError;
@@ -95,6 +96,11 @@ pub(crate) enum Op {
     Purge {
         before: i64,
         include_failed: bool,
+    },
+    /// Certificates partners sent (see `crate::certificates`).
+    Certificates {
+        certificates: Vec<PartnerCertificate>,
+        at: i64,
     },
 }
 
@@ -211,7 +217,7 @@ impl Fresh {
 
 /// The outer error aborts the batch (the database failed); the inner one refuses only this
 /// operation.
-type Step = Result<Result<Outcome, StoreError>, StoreError>;
+pub(super) type Step = Result<Result<Outcome, StoreError>, StoreError>;
 
 impl Thread {
     fn run(&mut self, rx: mpsc::Receiver<Job>) {
@@ -279,7 +285,7 @@ fn apply_one(conn: &Connection, fresh: &mut Fresh, op: &Op, seq: &mut i64) -> St
             }
             Ok(step)
         }
-        Op::Import(row) => import(conn, row, seq),
+        Op::Import(row) => super::import::write(conn, row, seq),
         Op::ImportKeys(keys) => {
             for k in keys {
                 sql::import_unique_key(conn, &k.process, &k.key, &k.document_id)?;
@@ -374,6 +380,10 @@ fn apply_one(conn: &Connection, fresh: &mut Fresh, op: &Op, seq: &mut i64) -> St
         } => {
             let (count, files) = sql::purge(conn, *before, *include_failed)?;
             Ok(Ok(Outcome::Purged(count, files)))
+        }
+        Op::Certificates { certificates, at } => {
+            sql::certificates::insert(conn, certificates, *at)?;
+            Ok(Ok(Outcome::Done))
         }
     }
 }
@@ -480,45 +490,4 @@ fn insert(conn: &Connection, doc: &Insert, seq: &mut i64) -> Step {
         None => Received::New,
     };
     Ok(Ok(Outcome::Received(received)))
-}
-
-/// A copied document as it was: its row in its state, its properties, outcome, answer and
-/// history, numbered after the documents already here (a copy goes oldest first, so the
-/// duplicate window counts as it did in the source).
-fn import(conn: &Connection, row: &ImportRow, seq: &mut i64) -> Step {
-    let doc = &row.doc;
-    let inserted = sql::insert_document(
-        conn,
-        &sql::DocumentRow {
-            id: &doc.id,
-            seq: *seq + 1,
-            process: &doc.process,
-            state: doc.state,
-            received_at: doc.received_at,
-            payload: Some(&row.payload),
-            payload_len: row.payload_len,
-            raw: row.raw.as_ref(),
-            duplicate_key: doc.keys.duplicate_key.as_deref(),
-            duplicate_of: doc.keys.duplicate_of.as_deref(),
-        },
-    )?;
-    if !inserted {
-        return Ok(Err(StoreError::AlreadyExists(doc.id.clone())));
-    }
-    *seq += 1;
-    sql::insert_properties(conn, *seq, &doc.properties)?;
-    let at = doc.updated_at();
-    sql::set_finished(conn, *seq, doc.state, doc.error.as_deref(), at)?;
-    if let Some(answer) = &doc.answer {
-        sql::set_answer(conn, *seq, answer, at)?;
-    }
-    let (first, _) = sql::key_range(*seq);
-    for (n, (at, event)) in doc.history.iter().enumerate() {
-        sql::insert_history(conn, first + n as i64, *at, event)?;
-    }
-    if let Some(key) = &doc.keys.unique_key {
-        sql::import_unique_key(conn, &doc.process, key, &doc.id)?;
-    }
-    sql::outbox::import(conn, &doc.id, &doc.deliveries)?;
-    Ok(Ok(Outcome::Done))
 }

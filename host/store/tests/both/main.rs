@@ -5,6 +5,7 @@
 mod common;
 mod fixture;
 
+mod certificates;
 mod cluster;
 mod copy;
 mod duplicates;

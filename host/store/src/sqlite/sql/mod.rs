@@ -5,6 +5,7 @@
 //! ordinary and partial indexes, no rowid, no AUTOINCREMENT, no WITHOUT ROWID); SQLite-only
 //! settings are confined to the connection pragmas in this file.
 
+pub(crate) mod certificates;
 pub(crate) mod outbox;
 mod read;
 mod schema;

@@ -112,6 +112,19 @@ const MIGRATIONS: &[&str] = &[
         document_id TEXT NOT NULL,
         PRIMARY KEY (process, key)
     );",
+    // Certificates partners sent at run time (AS2 certificate exchange), one row per
+    // operation and certificate; a request sent again for the same certificate replaces it.
+    "CREATE TABLE partner_certificates (
+        operation   TEXT NOT NULL,
+        partner     TEXT NOT NULL,
+        usages      TEXT NOT NULL,
+        certificate BLOB NOT NULL,
+        fingerprint TEXT NOT NULL,
+        active_from BIGINT NOT NULL,
+        request_id  TEXT NOT NULL,
+        received_at BIGINT NOT NULL,
+        PRIMARY KEY (operation, fingerprint)
+    );",
 ];
 
 /// The version this code writes.

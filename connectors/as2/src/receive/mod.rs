@@ -1,6 +1,8 @@
 //! The high-level entry point: one AS2 request in, payload or rejection out,
 //! with everything needed to answer with an MDN either way.
 
+pub(crate) mod stream;
+
 use crate::certs::KeyPair;
 use crate::cms::CmsError;
 use crate::disposition::{Disposition, Failure, ProcessingError};
@@ -10,11 +12,11 @@ use crate::mdn::{build_mdn, Mdn, MdnContent, MdnError, MdnSigner};
 use crate::mic::{canonical_entity, Mic};
 use crate::micalg::MicAlg;
 use crate::mime::MimePart;
-pub use crate::receive_stream::OpenBody;
-use crate::receive_stream::{unwrap_stream, Streamed};
 use crate::unwrap::{unwrap, Limits, Security, UnwrapError, UnwrapKeys, Unwrapped};
 use bytes::Bytes;
 use openssl::x509::X509;
+pub use stream::OpenBody;
+use stream::{unwrap_stream, Streamed};
 
 /// The partner/operation configuration, keys already loaded.
 #[derive(Debug, Clone, Default)]
@@ -151,6 +153,10 @@ pub struct Received {
     pub properties: TrackedProperties,
     pub security: Security,
     pub context: MdnContext,
+    /// The unwrapped entity when it is `multipart/related` (a certificate exchange request
+    /// may be one, see `cem`); `None` otherwise, so that no MIME view holds the payload's
+    /// buffer for the others.
+    pub related: Option<MimePart>,
 }
 
 impl Received {
@@ -305,11 +311,17 @@ pub fn receive_body(
         }
     };
     let properties = tracked_properties(&context.headers, &unwrapped.payload);
+    let related = unwrapped
+        .payload
+        .content_type()
+        .is_some_and(|ct| ct.is("multipart/related"))
+        .then(|| unwrapped.payload.clone());
     Ok(Received {
         payload,
         properties,
         security,
         context,
+        related,
     })
 }
 
@@ -455,5 +467,4 @@ pub(crate) fn mic_for(context: &MdnContext, security: &Security, body: &[u8]) ->
 }
 
 #[cfg(test)]
-#[path = "receive_tests.rs"]
 mod tests;

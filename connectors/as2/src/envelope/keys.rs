@@ -5,7 +5,7 @@ use super::ber::{children, malformed, octets, oid_of, parse};
 use super::{decryption, unsupported, StreamDecryptError};
 use crate::certs::KeyPair;
 use crate::cms;
-use crate::cms_sid::CertId;
+use crate::cms::sid::CertId;
 use crate::der::{Element, TAG_SEQUENCE};
 use openssl::md::{Md, MdRef};
 use openssl::pkey::{Id, PKeyRef, Private};

@@ -150,5 +150,5 @@ fn hex(bytes: &[u8], separator: &str) -> String {
 }
 
 #[cfg(test)]
-#[path = "cms_sid_tests.rs"]
+#[path = "sid_tests.rs"]
 mod tests;

@@ -350,5 +350,4 @@ pub(crate) fn cms_bytes(entity: &MimePart) -> Result<Bytes, String> {
 }
 
 #[cfg(test)]
-#[path = "unwrap_tests.rs"]
 mod tests;

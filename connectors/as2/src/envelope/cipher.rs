@@ -11,6 +11,9 @@ use super::{
 use crate::cms;
 use openssl::symm::{Cipher, Crypter, Mode};
 
+/// Room beyond a piece's length that `Crypter::update` needs in its output (one block).
+const SCRATCH_SLACK: usize = 32;
+
 pub(super) enum Reserve {
     /// The ciphertext length.
     Exact(u64),
@@ -91,8 +94,10 @@ impl Decryptor {
             crypter,
             out,
             produced: 0,
-            // Crypter::update wants room for one block more than its input.
-            scratch: vec![0; CHUNK + 32],
+            // Crypter::update wants room for one block more than its input. No larger than the
+            // content may be: a small message's two 64 KiB buffers (this one and the reader's)
+            // cost more to allocate and zero than its whole AES decryption.
+            scratch: vec![0; CHUNK.min(max.max(16)) + SCRATCH_SLACK],
             max,
             gcm: alg
                 .icv_len
@@ -131,7 +136,8 @@ impl Decryptor {
     }
 
     fn decrypt(&mut self, data: &[u8]) -> Result<(), StreamDecryptError> {
-        for piece in data.chunks(CHUNK) {
+        let chunk = self.scratch.len() - SCRATCH_SLACK;
+        for piece in data.chunks(chunk) {
             let n = self
                 .crypter
                 .update(piece, &mut self.scratch)

@@ -139,5 +139,4 @@ pub fn load_private_key(data: &[u8], password: Option<&str>) -> Result<PKey<Priv
 }
 
 #[cfg(test)]
-#[path = "certs_tests.rs"]
 mod tests;

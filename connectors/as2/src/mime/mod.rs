@@ -457,5 +457,4 @@ fn hex_val(c: u8) -> Option<u8> {
 }
 
 #[cfg(test)]
-#[path = "mime_tests.rs"]
 mod tests;

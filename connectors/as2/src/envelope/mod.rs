@@ -25,11 +25,8 @@ use openssl::symm::Cipher;
 use std::io::Read;
 use thiserror::Error;
 
-#[path = "envelope_ber.rs"]
 pub(crate) mod ber;
-#[path = "envelope_cipher.rs"]
 mod cipher;
-#[path = "envelope_keys.rs"]
 mod keys;
 use ber::{children, expect, malformed, octets, oid_of, parse, Frame, Header, Octets, Source};
 use cipher::{Decryptor, Reserve};
@@ -94,7 +91,10 @@ pub fn decrypt_reader<R: Read>(
     keys: &[KeyPair],
     limits: &Limits,
 ) -> Result<Vec<u8>, StreamDecryptError> {
-    let mut src = Source::new(input, CHUNK, MAX_BUFFERED);
+    // The content is at most `max_content`, the input hardly more: a small message reads
+    // through a small buffer (see the Decryptor's).
+    let buffer = CHUNK.min(limits.max_content.max(1024));
+    let mut src = Source::new(input, buffer, MAX_BUFFERED);
     let head = Head::read(&mut src)?;
     let key = keys::content_key(&head.recipient_infos, keys, head.alg.cipher.key_len())?;
     let h = head.content_header(&mut src)?;
@@ -442,13 +442,10 @@ impl ContentAlg {
 }
 
 #[cfg(test)]
-#[path = "envelope_fixtures.rs"]
 pub(crate) mod fixtures;
 
 #[cfg(test)]
-#[path = "envelope_tests.rs"]
 mod tests;
 
 #[cfg(test)]
-#[path = "envelope_auth_tests.rs"]
 pub(crate) mod auth_tests;

@@ -2,10 +2,15 @@
 //! signing, on top of openssl, plus the few facts openssl's Rust API
 //! does not expose (content type, signer digest), read with our DER reader.
 
+mod gcm;
+pub(crate) mod sid;
+mod sign;
+mod verify;
+
 use crate::certs::KeyPair;
-pub(crate) use crate::cms_gcm::{content_cipher, gcm_parameters};
 use crate::der::{self, TAG_OID, TAG_SEQUENCE, TAG_SET};
 use crate::micalg::MicAlg;
+pub(crate) use gcm::{content_cipher, gcm_parameters};
 use openssl::asn1::Asn1Time;
 use openssl::cms::{CMSOptions, CmsContentInfo};
 use openssl::error::ErrorStack;
@@ -87,7 +92,7 @@ pub fn signer_digest(der_bytes: &[u8]) -> Option<MicAlg> {
 /// handed to OpenSSL as the AuthEnvelopedData it stands for, so the tag is
 /// checked before any plaintext is returned.
 pub fn decrypt(der_bytes: &[u8], keys: &[KeyPair]) -> Result<Vec<u8>, CmsError> {
-    let converted = crate::cms_gcm::as_auth_enveloped(der_bytes)?;
+    let converted = gcm::as_auth_enveloped(der_bytes)?;
     let der_bytes = converted.as_deref().unwrap_or(der_bytes);
     let cms = CmsContentInfo::from_der(der_bytes).map_err(|e| CmsError::Malformed(reason(&e)))?;
     if keys.is_empty() {
@@ -147,9 +152,9 @@ fn verify(
     }
     // During a renewal overlap several certificates are configured: the SignerInfo says which
     // one signed. One it does not name is never tried, and a refusal says what it asked for.
-    let named = match crate::cms_sid::signer_ids(der_bytes) {
+    let named = match sid::signer_ids(der_bytes) {
         Some(ids) if !ids.is_empty() => {
-            crate::cms_sid::select_named(&ids, partner_certs).map_err(CmsError::UnknownSigner)?
+            sid::select_named(&ids, partner_certs).map_err(CmsError::UnknownSigner)?
         }
         _ => partner_certs.to_vec(),
     };
@@ -169,7 +174,7 @@ fn verify(
         let mut out = Vec::new();
         // A detached signature's content is already in hand: OpenSSL must not copy it out.
         let verified = match detached {
-            Some(content) => crate::cms_verify::verify_detached(&mut cms, &stack, content, flags),
+            Some(content) => verify::verify_detached(&mut cms, &stack, content, flags),
             None => cms.verify(Some(&stack), None, None, Some(&mut out), flags),
         };
         match verified {
@@ -299,10 +304,8 @@ pub fn sign_detached(
     key: &PKeyRef<Private>,
     alg: MicAlg,
 ) -> Result<Vec<u8>, CmsError> {
-    crate::cms_sign::sign_detached(content, cert, key, alg)
-        .map_err(|e| CmsError::Signing(reason(&e)))
+    sign::sign_detached(content, cert, key, alg).map_err(|e| CmsError::Signing(reason(&e)))
 }
 
 #[cfg(test)]
-#[path = "cms_tests.rs"]
 mod tests;

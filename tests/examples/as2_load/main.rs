@@ -6,6 +6,10 @@
 //!       pre-generates WARMUP + MESSAGES distinct messages of SIZE payload bytes (not timed),
 //!       sends the WARMUP ones, then the others over CONNECTIONS keep-alive connections, timed.
 //!       Prints `messages/s: X` (messages whose MDN says `processed`, per second).
+//!   as2_load throughput URL CERTS MESSAGES WARMUP CONNECTIONS SIZE BERTH_PID
+//!       the same, and berth's own CPU time over the timed messages only (from /proc, so this
+//!       generator's share does not count): `berth_cpu_user_s: U`, `berth_cpu_system_s: S`,
+//!       and one `berth_thread: NAME USER SYSTEM` line per thread name.
 //!   as2_load big URL CERTS SIZE
 //!       one message of SIZE payload bytes; prints its body size and the wall time from the
 //!       first byte sent to the last byte of the MDN, as `body_bytes: N` and `seconds: T`.
@@ -32,6 +36,10 @@ use openssl::sha::sha256;
 use openssl::stack::Stack;
 use openssl::symm::Cipher;
 use openssl::x509::X509;
+
+use berth_e2e::cpu::CpuSnapshot;
+
+mod crypto;
 
 struct Keys {
     partner_key: PKey<Private>,
@@ -361,101 +369,6 @@ fn check(keys: &Keys, messages: &[Message], tally: &Tally) -> bool {
     ok
 }
 
-/// Microseconds per call of `f`, over about half a second.
-fn time_us(mut f: impl FnMut()) -> f64 {
-    let started = Instant::now();
-    let mut n = 0u32;
-    while started.elapsed().as_secs_f64() < 0.5 {
-        f();
-        n += 1;
-    }
-    started.elapsed().as_secs_f64() * 1e6 / f64::from(n)
-}
-
-/// What one received message costs berth in CMS work, one operation at a time, single-threaded:
-/// shows how much of it is parsing rather than RSA.
-fn crypto_costs(keys: &Keys) {
-    let part = payload(2048, "crypto");
-    let sign = |flags| {
-        CmsContentInfo::sign(
-            Some(&keys.partner_cert),
-            Some(&keys.partner_key),
-            None,
-            Some(&part),
-            flags,
-        )
-        .and_then(|c| c.to_der())
-        .unwrap()
-    };
-    let with_cert = sign(CMSOptions::DETACHED | CMSOptions::BINARY);
-    let without_cert = sign(CMSOptions::DETACHED | CMSOptions::BINARY | CMSOptions::CMS_NOCERTS);
-    let mut certs = Stack::new().unwrap();
-    certs.push(keys.berth_cert.clone()).unwrap();
-    let envelope =
-        CmsContentInfo::encrypt(&certs, &part, Cipher::aes_256_cbc(), CMSOptions::BINARY)
-            .and_then(|c| c.to_der())
-            .unwrap();
-    let berth_key = PKey::private_key_from_pem(
-        &std::fs::read("certs/berth.key").expect("run from the repository root"),
-    )
-    .unwrap();
-    let mut partner = Stack::new().unwrap();
-    partner.push(keys.partner_cert.clone()).unwrap();
-    let flags = CMSOptions::NOINTERN | CMSOptions::NO_SIGNER_CERT_VERIFY | CMSOptions::BINARY;
-    let cert_der = keys.partner_cert.to_der().unwrap();
-    let rows = [
-        (
-            "d2i SignedData with the signer's certificate (as sent)",
-            time_us(|| {
-                CmsContentInfo::from_der(&with_cert).unwrap();
-            }),
-        ),
-        (
-            "d2i SignedData without certificates",
-            time_us(|| {
-                CmsContentInfo::from_der(&without_cert).unwrap();
-            }),
-        ),
-        (
-            "d2i X509 certificate alone",
-            time_us(|| {
-                X509::from_der(&cert_der).unwrap();
-            }),
-        ),
-        ("CMS_verify (parsed, detached 2 KB)", {
-            let mut cms = CmsContentInfo::from_der(&without_cert).unwrap();
-            time_us(|| {
-                cms.verify(Some(&partner), None, Some(&part), None, flags)
-                    .unwrap()
-            })
-        }),
-        (
-            "d2i + CMS_decrypt EnvelopedData (RSA private + AES)",
-            time_us(|| {
-                let cms = CmsContentInfo::from_der(&envelope).unwrap();
-                cms.decrypt(&berth_key, &keys.berth_cert).unwrap();
-            }),
-        ),
-        (
-            "CMS_sign detached 2 KB (RSA private)",
-            time_us(|| {
-                CmsContentInfo::sign(
-                    Some(&keys.berth_cert),
-                    Some(&berth_key),
-                    None,
-                    Some(&part),
-                    CMSOptions::DETACHED | CMSOptions::BINARY,
-                )
-                .and_then(|c| c.to_der())
-                .unwrap();
-            }),
-        ),
-    ];
-    for (what, us) in rows {
-        println!("{us:8.1} us  {what}");
-    }
-}
-
 fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> T {
     args.get(i)
         .and_then(|a| a.parse().ok())
@@ -493,10 +406,23 @@ fn main() {
                 other: Mutex::new(Vec::new()),
                 sampled: Mutex::new(Vec::new()),
             };
+            let berth: Option<u32> = args.get(8).map(|_| arg(&args, 8, "BERTH_PID"));
+            let snapshot = |pid| CpuSnapshot::take(pid).expect("berth's /proc stat");
+            let before = berth.map(snapshot);
             let seconds = send_all(&url, &messages, connections, &tally);
             let processed = tally.processed.load(Ordering::Relaxed);
             println!("messages: {count} in {seconds:.3} s, {processed} processed");
             println!("messages/s: {:.1}", processed as f64 / seconds);
+            if let (Some(pid), Some(before)) = (berth, before) {
+                let after = snapshot(pid);
+                let spent = after.process.since(&before.process);
+                println!("berth_cpu_user_s: {:.3}", spent.user);
+                println!("berth_cpu_system_s: {:.3}", spent.system);
+                for (name, t) in after.threads_since(&before) {
+                    let name = name.replace(' ', "_");
+                    println!("berth_thread: {name} {:.3} {:.3}", t.user, t.system);
+                }
+            }
             check(&keys, &warm, &warm_tally) & check(&keys, &messages, &tally)
         }
         "big" => {
@@ -528,7 +454,7 @@ fn main() {
             d == "processed" && verified.is_ok()
         }
         "crypto" => {
-            crypto_costs(&keys);
+            crypto::crypto_costs(&keys);
             true
         }
         _ => panic!("usage: as2_load throughput|big|crypto URL CERTS ..."),

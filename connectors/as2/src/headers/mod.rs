@@ -265,5 +265,4 @@ pub fn safe_filename(name: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-#[path = "headers_tests.rs"]
 mod tests;

@@ -350,5 +350,4 @@ pub fn parse_mdn(
 }
 
 #[cfg(test)]
-#[path = "mdn_tests.rs"]
 mod tests;
