@@ -412,13 +412,23 @@ pub(crate) async fn purge(
         vec!["processed", "duplicate"]
     };
     let client = db.pool.get().await?;
-    // A document's deliveries go with it (ON DELETE CASCADE).
-    let count = client
-        .execute(
-            "DELETE FROM documents WHERE received_at < $1 AND state = ANY($2)",
+    // A document's deliveries and payload chunks go with it (ON DELETE CASCADE); its properties
+    // and history have no foreign key (see schema.rs, migration 6), so they go in the same
+    // statement.
+    let count: i64 = client
+        .query_one(
+            "WITH gone AS (
+                 DELETE FROM documents WHERE received_at < $1 AND state = ANY($2) RETURNING seq
+             ), properties_gone AS (
+                 DELETE FROM properties WHERE seq IN (SELECT seq FROM gone)
+             ), history_gone AS (
+                 DELETE FROM history WHERE seq IN (SELECT seq FROM gone)
+             )
+             SELECT count(*) FROM gone",
             &[&before, &states],
         )
-        .await?;
+        .await?
+        .get(0);
     client
         .execute(
             "DELETE FROM deliveries
@@ -426,5 +436,5 @@ pub(crate) async fn purge(
             &[&before],
         )
         .await?;
-    Ok(count)
+    Ok(count as u64)
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use berth_store::{Answer, Finish, Query, Received, State, StoreError};
 
 use crate::common::{doc, read};
-use crate::fixture::Fixture;
+use crate::fixture::{Fixture, Kind};
 
 crate::both!(lifecycle, listings, purge, read_only_view, size);
 
@@ -174,6 +174,14 @@ async fn purge(f: &Fixture) {
     let failed = Finish::Failed { error: "x".into() };
     store.finish("failed", failed).await.unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
+    if f.kind == Kind::Postgres {
+        let rows = f.sql("SELECT count(DISTINCT seq) || ' ' || count(*) FROM history");
+        assert_eq!(
+            rows.trim(),
+            "2 2",
+            "the finished documents' history to purge"
+        );
+    }
     assert_eq!(
         store.purge(Duration::from_secs(3600), true).await.unwrap(),
         0
@@ -182,6 +190,16 @@ async fn purge(f: &Fixture) {
     assert!(store.get("done").await.unwrap().is_none());
     assert_eq!(store.purge(Duration::ZERO, true).await.unwrap(), 1);
     assert!(store.get("failed").await.unwrap().is_none());
+    if f.kind == Kind::Postgres {
+        // Properties and history go with their document, without a foreign key to take them.
+        let orphans = f.sql(
+            "SELECT (SELECT count(*) FROM properties p
+                     WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.seq = p.seq)) || ' ' ||
+                    (SELECT count(*) FROM history h
+                     WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.seq = h.seq))",
+        );
+        assert_eq!(orphans.trim(), "0 0", "rows of purged documents are left");
+    }
     // Never a document that has not run.
     assert_eq!(
         store.get("waiting").await.unwrap().unwrap().state,
