@@ -15,6 +15,7 @@ mod request;
 pub mod rollover;
 pub mod settings;
 mod several;
+mod submit;
 mod to_file;
 
 use std::sync::Arc;
