@@ -89,3 +89,22 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+/// Rows of cells as lines, each column as wide as its widest cell, two spaces between columns
+/// and none at a line's end: the tables of `berth certs`.
+pub(crate) fn aligned<const N: usize>(rows: &[[String; N]]) -> String {
+    let widths: Vec<usize> = (0..N)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
