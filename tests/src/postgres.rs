@@ -119,6 +119,17 @@ impl PgServer {
         format!("postgres://{DB_USER}@127.0.0.1:{}/{db}", self.port)
     }
 
+    /// The `store:` section of a berth.yaml for database `db`, its password written to
+    /// `secrets/db` (mode 0600) in the deployment folder `dir`, as an operator would keep it.
+    pub fn store_yaml(&self, dir: &Path, db: &str) -> String {
+        std::fs::create_dir_all(dir.join("secrets")).unwrap();
+        write_secret(&dir.join("secrets/db"), &format!("{}\n", self.password()));
+        format!(
+            "store:\n  backend: postgres\n  url: {}\n  password_file: secrets/db\n",
+            self.url(db)
+        )
+    }
+
     /// Creates a fresh database with a unique name starting with `prefix`; returns its name.
     pub fn create_database(&self, prefix: &str) -> String {
         static NEXT: AtomicU32 = AtomicU32::new(0);

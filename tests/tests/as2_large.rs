@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use berth_e2e::large::{hash_of, is_root, memory_kib, receiver, Tmpfs};
-use berth_e2e::postgres::{write_secret, PgServer};
+use berth_e2e::postgres::PgServer;
 use berth_e2e::{free_port, Deployment};
 use common::{Keys, PARTNER, US};
 use serde_json::Value;
@@ -279,18 +279,7 @@ fn a_large_message_through_the_legacy_server_on_postgres() {
     let (port, (receiver_port, received)) = (free_port(), receiver());
     let deployment = Deployment::new();
     let keys = Keys::create(deployment.path());
-    std::fs::create_dir_all(deployment.path().join("secrets")).unwrap();
-    write_secret(
-        &deployment.path().join("secrets/db"),
-        &format!("{}\n", server.password()),
-    );
-    deployment.write(
-        "berth.yaml",
-        &format!(
-            "store:\n  backend: postgres\n  url: {}\n  password_file: secrets/db\n",
-            server.url(&db)
-        ),
-    );
+    deployment.write("berth.yaml", &server.store_yaml(deployment.path(), &db));
     legacy(&deployment, port, receiver_port);
     let url = format!("http://127.0.0.1:{port}/as2");
     let berth = through_every_step(&deployment, &keys, &url, received);

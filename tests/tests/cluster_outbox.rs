@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use berth_e2e::postgres::{write_secret, PgServer};
+use berth_e2e::postgres::PgServer;
 use berth_e2e::receiver::Receiver;
 use berth_e2e::{copy_keys, first_listed_id, free_port, Deployment};
 use common::*;
@@ -31,22 +31,17 @@ const TAKE_OVER_WITHIN: Duration = Duration::from_secs(60);
 fn node(name: &str, server: &PgServer, db: &str) -> (Deployment, u16) {
     let as2_port = free_port();
     let deployment = Deployment::new();
-    std::fs::create_dir_all(deployment.path().join("secrets")).unwrap();
-    write_secret(
-        &deployment.path().join("secrets/db"),
-        &format!("{}\n", server.password()),
-    );
+    let store = server.store_yaml(deployment.path(), db);
     deployment
         .write(
             "berth.yaml",
             &format!(
                 "shared_server:\n  address: 127.0.0.1\n  port: {as2_port}\n\
                  admin:\n  address: 127.0.0.1\n  port: {}\n\
-                 store:\n  backend: postgres\n  url: {}\n  password_file: secrets/db\n\
+                 {store}\
                  cluster:\n  node: {name}\n  heartbeat_seconds: 1\n  timeout_seconds: 3\n\
                  {DELIVERIES}",
                 free_port(),
-                server.url(db)
             ),
         )
         .write(

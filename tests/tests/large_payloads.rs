@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use berth_e2e::large::{hash_of, is_root, memory_kib, receiver, Tmpfs};
-use berth_e2e::postgres::{write_secret, PgServer};
+use berth_e2e::postgres::PgServer;
 use berth_e2e::{free_port, Berth, Deployment};
 
 /// Large enough to dwarf every buffer berth has, small enough for a debug build in CI.
@@ -177,18 +177,7 @@ fn a_large_body_goes_through_every_step_kind_on_postgres() {
     let server = PgServer::shared();
     let db = server.create_database("large");
     let deployment = Deployment::new();
-    std::fs::create_dir_all(deployment.path().join("secrets")).unwrap();
-    write_secret(
-        &deployment.path().join("secrets/db"),
-        &format!("{}\n", server.password()),
-    );
-    deployment.write(
-        "berth.yaml",
-        &format!(
-            "store:\n  backend: postgres\n  url: {}\n  password_file: secrets/db\n",
-            server.url(&db)
-        ),
-    );
+    deployment.write("berth.yaml", &server.store_yaml(deployment.path(), &db));
     let berth = through_every_step(&deployment, free_port(), receiver());
     let stored = server.sql(
         &db,

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use berth_e2e::postgres::{write_secret, PgServer};
+use berth_e2e::postgres::PgServer;
 use berth_e2e::{client, free_port, Deployment};
 use serde_json::Value;
 
@@ -31,20 +31,15 @@ impl Node {
     pub fn new(name: &'static str, server: &PgServer, db: &str, out: &Path, sink: &str) -> Node {
         let (http_port, as2_port, admin_port) = (free_port(), free_port(), free_port());
         let deployment = Deployment::new();
-        std::fs::create_dir_all(deployment.path().join("secrets")).unwrap();
-        write_secret(
-            &deployment.path().join("secrets/db"),
-            &format!("{}\n", server.password()),
-        );
+        let store = server.store_yaml(deployment.path(), db);
         deployment
             .write(
                 "berth.yaml",
                 &format!(
                     "shared_server:\n  address: 127.0.0.1\n  port: {as2_port}\n\
                      admin:\n  port: {admin_port}\n\
-                     store:\n  backend: postgres\n  url: {}\n  password_file: secrets/db\n\
+                     {store}\
                      cluster:\n  node: {name}\n  heartbeat_seconds: 1\n  timeout_seconds: 3\n",
-                    server.url(db)
                 ),
             )
             .http_connection("inbound", http_port, "")
