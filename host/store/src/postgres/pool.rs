@@ -66,7 +66,15 @@ impl PgConfig {
             config.connect_timeout(Duration::from_secs(5));
         }
         // A commit must be flushed before the partner's answer, whatever the server's default.
-        config.options("-c synchronous_commit=on");
+        //
+        // Plans are made for each execution, never cached generically: the group commit's
+        // update (`batch::CONCLUDE`) finds its rows by id, but a generic plan, made once per
+        // connection while the table was small, read them through the partial index of
+        // unfinished documents instead, which fills with dead entries between vacuums; its
+        // cost grew with the run (scripts/bench-postgres, HTTP: 8-11 ms per batch and falling
+        // to 3,000 documents/s within a minute, against 0.5 ms and a steady 8,500 planned per
+        // execution, which knows how many rows the arrays hold).
+        config.options("-c synchronous_commit=on -c plan_cache_mode=force_custom_plan");
         Ok(config)
     }
 }
